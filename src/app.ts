@@ -1,0 +1,76 @@
+/**
+ * buildApp(config, deps): the Fastify instance with every plugin and enabled module registered. It never
+ * listens (fastify Testing guide): main.ts does, tests use inject() or listen on port 0.
+ */
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import {
+	jsonSchemaTransform,
+	serializerCompiler,
+	validatorCompiler,
+	type ZodTypeProvider,
+} from "fastify-type-provider-zod";
+import type { Logger } from "pino";
+import { Registry } from "prom-client";
+import type { Config } from "#config";
+import { registerErrorHandling } from "#errors";
+import type { Clock } from "#lib/clock";
+import { healthRoutes } from "./http/health-routes.ts";
+import { registerMetrics } from "./http/plugins/metrics.ts";
+import { generateRequestId, registerRequestIdHeader } from "./http/plugins/request-id.ts";
+import { registerSecurityHeaders } from "./http/plugins/security-headers.ts";
+import type { ServiceKeys } from "./keys/service-keys.ts";
+import type { Storage } from "./storage/index.ts";
+
+export interface AppDependencies {
+	readonly storage: Storage;
+	readonly keys: ServiceKeys;
+	readonly clock: Clock;
+	readonly logger: Logger;
+	/** Metrics registry; a fresh one per app so several apps can live in one process (tests). */
+	readonly registry?: Registry;
+}
+
+export type App = FastifyInstance;
+
+export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
+	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
+	const loggerInstance: FastifyBaseLogger = deps.logger;
+	const app = Fastify({
+		loggerInstance,
+		genReqId: generateRequestId,
+		logController: new LogController({ requestIdLogLabel: "request_id" }),
+		bodyLimit: config.http.body_limit_bytes,
+		requestTimeout: config.http.request_timeout_ms,
+		trustProxy: config.http.trust_proxy,
+		return503OnClosing: true,
+	}).withTypeProvider<ZodTypeProvider>();
+	app.setValidatorCompiler(validatorCompiler);
+	app.setSerializerCompiler(serializerCompiler);
+
+	registerErrorHandling(app);
+	registerRequestIdHeader(app);
+	registerSecurityHeaders(app);
+	registerMetrics(app, deps.registry ?? new Registry());
+
+	await app.register(swagger, {
+		openapi: {
+			openapi: "3.1.0",
+			info: {
+				title: "Tollgate",
+				description: "Self-hosted backend for privacy-first apps.",
+				version: "0.1.0",
+			},
+		},
+		transform: jsonSchemaTransform,
+	});
+	await app.register(swaggerUi, { routePrefix: "/docs" });
+	app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+
+	await app.register(healthRoutes, {
+		probes: { database: () => deps.storage.sql.ping(), kv: () => deps.storage.kv.ping() },
+	});
+
+	return app;
+}

@@ -1,0 +1,11 @@
+import type { Config } from "#config";
+
+export interface Command {
+	/** One or more words, e.g. `keys show`. */
+	readonly name: string;
+	readonly summary: string;
+	/** Further lines for `tollgate <command> --help`. */
+	readonly details: readonly string[];
+	/** Returns the process exit code. */
+	run(config: Config): Promise<number>;
+}

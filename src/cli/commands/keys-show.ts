@@ -1,0 +1,34 @@
+import { systemClock } from "#lib/clock";
+import { loadServiceKeys } from "../../keys/service-keys.ts";
+import { migrateToLatest, sqlDatabaseFor } from "../../storage/index.ts";
+import type { Command } from "../command.ts";
+import { createCliLogger } from "./cli-logger.ts";
+
+export const keysShowCommand: Command = {
+	name: "keys show",
+	summary: "Print the service's Ed25519 public key and the X25519 public key derived from it.",
+	details: [
+		"",
+		"Lowercase hex, one per line, labelled. Creates the key on first use, as `serve` would.",
+	],
+	run: async (config) => {
+		const database = sqlDatabaseFor(config);
+		try {
+			await migrateToLatest(database);
+			const keys = await loadServiceKeys({
+				isDev: config.dev,
+				keyFile: config.keys.ed25519_file,
+				db: database.db,
+				clock: systemClock,
+				logger: createCliLogger(config),
+			});
+			process.stdout.write(
+				`ed25519: ${Buffer.from(keys.ed25519.publicKey).toString("hex")}\n` +
+					`x25519: ${Buffer.from(keys.x25519.publicKey).toString("hex")}\n`,
+			);
+			return 0;
+		} finally {
+			await database.close();
+		}
+	},
+};

@@ -1,0 +1,38 @@
+import { sql } from "kysely";
+import { migrateToLatest, sqlDatabaseFor } from "../../storage/index.ts";
+import type { Command } from "../command.ts";
+
+/** Byte columns hold keys and blob data: print their length, never their content. */
+function printable(row: Record<string, unknown>): Record<string, unknown> {
+	return Object.fromEntries(
+		Object.entries(row).map(([column, value]) => [
+			column,
+			value instanceof Uint8Array ? `<${value.byteLength} bytes>` : value,
+		]),
+	);
+}
+
+export const printTablesCommand: Command = {
+	name: "print-tables",
+	summary: "Print every table's rows (one JSON object a line) and exit.",
+	details: ["", "Byte columns (keys, blob data) are shown as their length only."],
+	run: async (config) => {
+		const database = sqlDatabaseFor(config);
+		try {
+			await migrateToLatest(database);
+			const tables = await database.db.introspection.getTables();
+			for (const table of tables.sort((left, right) => left.name.localeCompare(right.name))) {
+				const { rows } = await sql<
+					Record<string, unknown>
+				>`select * from ${sql.table(table.name)}`.execute(database.db);
+				process.stdout.write(
+					`${table.name} (${rows.length} ${rows.length === 1 ? "row" : "rows"})\n`,
+				);
+				for (const row of rows) process.stdout.write(`  ${JSON.stringify(printable(row))}\n`);
+			}
+			return 0;
+		} finally {
+			await database.close();
+		}
+	},
+};

@@ -1,0 +1,117 @@
+/**
+ * `tollgate <command>`: parses arguments with node:util parseArgs and calls services; no logic here.
+ * Exit codes: 0 done, 1 failed while running, 2 usage or configuration error (with a one-line reason).
+ */
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "#config";
+import type { Command } from "./command.ts";
+import { configCheckCommand } from "./commands/config-check.ts";
+import { keysShowCommand } from "./commands/keys-show.ts";
+import { migrateCommand } from "./commands/migrate.ts";
+import { printTablesCommand } from "./commands/print-tables.ts";
+import { serveCommand } from "./commands/serve.ts";
+import { UsageError } from "./usage-error.ts";
+
+const COMMANDS: readonly Command[] = [
+	serveCommand,
+	migrateCommand,
+	printTablesCommand,
+	keysShowCommand,
+	configCheckCommand,
+];
+
+function overview(): string {
+	const width = Math.max(...COMMANDS.map((command) => command.name.length));
+	return [
+		"Usage: tollgate <command> [--config PATH]",
+		"",
+		"Commands:",
+		...COMMANDS.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+		"",
+		"Options:",
+		"  --config PATH  tollgate.toml to read (default: $TOLLGATE_CONFIG, else ./tollgate.toml if present)",
+		"  --help         show help for tollgate or for a command",
+		"",
+		"Every config key can be set as TOLLGATE_<SECTION>_<KEY>; see docs/config.md.",
+	].join("\n");
+}
+
+function commandHelp(command: Command): string {
+	return [
+		`Usage: tollgate ${command.name} [--config PATH]`,
+		"",
+		command.summary,
+		...command.details,
+	].join("\n");
+}
+
+function findCommand(positionals: readonly string[]): {
+	command: Command | undefined;
+	rest: string[];
+} {
+	for (const command of COMMANDS) {
+		const words = command.name.split(" ");
+		if (words.every((word, index) => positionals[index] === word)) {
+			return { command, rest: positionals.slice(words.length) };
+		}
+	}
+	return { command: undefined, rest: [...positionals] };
+}
+
+const GLOBAL_OPTIONS = {
+	config: { type: "string" },
+	help: { type: "boolean", short: "h" },
+} as const;
+
+function parseGlobalArgs(argv: readonly string[]) {
+	return parseArgs({
+		args: [...argv],
+		options: GLOBAL_OPTIONS,
+		allowPositionals: true,
+		strict: true,
+	});
+}
+
+export async function runCli(argv: readonly string[]): Promise<number> {
+	let parsed: ReturnType<typeof parseGlobalArgs>;
+	try {
+		parsed = parseGlobalArgs(argv);
+	} catch (error) {
+		return usageFailure(error instanceof Error ? error.message : String(error));
+	}
+	const { values, positionals } = parsed;
+	if (positionals.length === 0 && values.help !== true) {
+		process.stderr.write(`${overview()}\n`);
+		return 2;
+	}
+	if (positionals.length === 0 || positionals[0] === "help") {
+		process.stdout.write(`${overview()}\n`);
+		return 0;
+	}
+	const { command, rest } = findCommand(positionals);
+	if (command === undefined) return usageFailure(`unknown command '${positionals.join(" ")}'`);
+	if (values.help === true) {
+		process.stdout.write(`${commandHelp(command)}\n`);
+		return 0;
+	}
+	if (rest.length > 0)
+		return usageFailure(`unexpected argument '${rest[0]}' for '${command.name}'`);
+	try {
+		const config = loadConfig({ configPath: values.config });
+		return await command.run(config);
+	} catch (error) {
+		if (error instanceof ConfigError) {
+			process.stderr.write(
+				`tollgate: invalid configuration\n${error.problems.map((line) => `  ${line}`).join("\n")}\n`,
+			);
+			return 2;
+		}
+		if (error instanceof UsageError) return usageFailure(error.message);
+		throw error;
+	}
+}
+
+function usageFailure(reason: string): number {
+	process.stderr.write(`tollgate: ${reason} (see 'tollgate --help')\n`);
+	return 2;
+}

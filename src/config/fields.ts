@@ -1,0 +1,93 @@
+/**
+ * Flattens the config schema into its leaves, so the environment overrides, docs/config.md and the
+ * masked `config check` output are all derived from the one schema rather than kept by hand.
+ */
+import { z } from "zod";
+import { configSchema } from "./schema.ts";
+
+export type FieldKind = "boolean" | "number" | "string" | "enum" | "string list";
+
+export interface ConfigField {
+	/** Dotted path as written in tollgate.toml, e.g. `http.port`. */
+	readonly path: string;
+	readonly segments: readonly string[];
+	readonly envName: string;
+	readonly kind: FieldKind;
+	readonly description: string;
+	readonly isSecret: boolean;
+	readonly isOptional: boolean;
+	readonly defaultValue: unknown;
+	readonly enumValues: readonly string[];
+}
+
+interface FieldMeta {
+	description?: string;
+	secret?: boolean;
+}
+
+type AnySchema = z.core.$ZodType;
+
+function readMeta(schema: AnySchema): FieldMeta {
+	const meta = z.globalRegistry.get(schema);
+	return {
+		...(typeof meta?.description === "string" ? { description: meta.description } : {}),
+		...(meta?.secret === true ? { secret: true } : {}),
+	};
+}
+
+/** Strips default/prefault/optional wrappers, keeping the first description found on the way. */
+function unwrap(schema: AnySchema): { inner: AnySchema; meta: FieldMeta; isOptional: boolean } {
+	let current = schema;
+	let meta: FieldMeta = {};
+	let isOptional = false;
+	for (;;) {
+		meta = { ...readMeta(current), ...meta };
+		if (current instanceof z.ZodOptional) {
+			isOptional = true;
+			current = current.unwrap();
+		} else if (current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
+			current = current.unwrap();
+		} else {
+			return { inner: current, meta: { ...readMeta(current), ...meta }, isOptional };
+		}
+	}
+}
+
+function kindOf(schema: AnySchema, path: string): { kind: FieldKind; enumValues: string[] } {
+	if (schema instanceof z.ZodBoolean) return { kind: "boolean", enumValues: [] };
+	if (schema instanceof z.ZodNumber) return { kind: "number", enumValues: [] };
+	if (schema instanceof z.ZodString) return { kind: "string", enumValues: [] };
+	if (schema instanceof z.ZodEnum) return { kind: "enum", enumValues: schema.options.map(String) };
+	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodString) {
+		return { kind: "string list", enumValues: [] };
+	}
+	throw new Error(`config field ${path} has a type the environment loader does not know`);
+}
+
+function collect(schema: AnySchema, segments: string[], into: ConfigField[]): void {
+	const { inner, meta, isOptional } = unwrap(schema);
+	if (inner instanceof z.ZodObject) {
+		for (const [key, child] of Object.entries(inner.shape)) {
+			collect(child, [...segments, key], into);
+		}
+		return;
+	}
+	const path = segments.join(".");
+	const parsedDefault = z.safeParse(schema, undefined);
+	into.push({
+		path,
+		segments,
+		envName: `TOLLGATE_${segments.join("_").toUpperCase()}`,
+		...kindOf(inner, path),
+		description: meta.description ?? "",
+		isSecret: meta.secret === true,
+		isOptional,
+		defaultValue: parsedDefault.success ? parsedDefault.data : undefined,
+	});
+}
+
+export function listConfigFields(): readonly ConfigField[] {
+	const fields: ConfigField[] = [];
+	collect(configSchema, [], fields);
+	return fields;
+}

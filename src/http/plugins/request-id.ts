@@ -1,0 +1,23 @@
+/**
+ * Request ids: an id set by the edge (nginx `$request_id`) is kept so logs join up across hops; anything
+ * not shaped like an id is replaced, so a client cannot inject text into our logs.
+ */
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage } from "node:http";
+import type { FastifyInstance } from "fastify";
+
+export const REQUEST_ID_HEADER = "x-request-id";
+const INCOMING_ID_PATTERN = /^[A-Za-z0-9._:-]{8,64}$/;
+
+export function generateRequestId(request: IncomingMessage): string {
+	const incoming = request.headers[REQUEST_ID_HEADER];
+	return typeof incoming === "string" && INCOMING_ID_PATTERN.test(incoming)
+		? incoming
+		: randomUUID();
+}
+
+export function registerRequestIdHeader(app: FastifyInstance): void {
+	app.addHook("onSend", async (request, reply) => {
+		reply.header(REQUEST_ID_HEADER, request.id);
+	});
+}

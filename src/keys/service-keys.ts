@@ -1,0 +1,127 @@
+/**
+ * The service's long-term Ed25519 key and the X25519 key derived from it (onion requests). It comes
+ * from, in order: dev mode (seed 32 × 0xCD, never outside dev), `keys.ed25519_file`, or the database,
+ * where the first instance to start creates it and every later one reads the same row.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import type { Kysely } from "kysely";
+import type { Logger } from "pino";
+import type { Clock } from "#lib/clock";
+import {
+	type Ed25519KeyPair,
+	ed25519FromSeed,
+	SEED_BYTES,
+	type X25519KeyPair,
+	x25519FromEd25519Seed,
+} from "#lib/ed25519";
+import type { FoundationTables } from "../storage/kysely/tables.ts";
+
+export const DEV_SEED: Uint8Array = new Uint8Array(SEED_BYTES).fill(0xcd);
+const DATABASE_KEY_NAME = "service_ed25519_seed";
+
+export type ServiceKeySource = "dev" | "file" | "database";
+
+export interface ServiceKeys {
+	readonly ed25519: Ed25519KeyPair;
+	readonly x25519: X25519KeyPair;
+	readonly source: ServiceKeySource;
+}
+
+export function serviceKeysFromSeed(seed: Uint8Array, source: ServiceKeySource): ServiceKeys {
+	return { ed25519: ed25519FromSeed(seed), x25519: x25519FromEd25519Seed(seed), source };
+}
+
+/**
+ * Reads the key file formats the Session servers write: 64 raw bytes (seed ‖ public key) or their 128
+ * hex characters, with or without a trailing newline; a bare 32-byte seed (raw or hex) is accepted too.
+ */
+export function parseEd25519KeyFile(content: Buffer, path: string): Uint8Array {
+	const text = content.toString("latin1").trim();
+	let bytes: Uint8Array = content;
+	if (/^[0-9a-fA-F]+$/.test(text) && (text.length === 128 || text.length === 64)) {
+		bytes = Buffer.from(text, "hex");
+	}
+	if (bytes.length !== 64 && bytes.length !== SEED_BYTES) {
+		throw new Error(
+			`key file ${path}: expected 64 bytes (seed ‖ public key) or 128 hex characters`,
+		);
+	}
+	const seed = bytes.subarray(0, SEED_BYTES);
+	if (bytes.length === 64) {
+		const storedPublicKey = Buffer.from(bytes.subarray(SEED_BYTES));
+		if (!storedPublicKey.equals(ed25519FromSeed(seed).publicKey)) {
+			throw new Error(`key file ${path}: the public key does not belong to the seed`);
+		}
+	}
+	return Uint8Array.from(seed);
+}
+
+async function seedFromFile(path: string, logger: Logger): Promise<Uint8Array> {
+	try {
+		return parseEd25519KeyFile(await readFile(path), path);
+	} catch (error) {
+		if (!(error instanceof Error && "code" in error && error.code === "ENOENT")) throw error;
+	}
+	const seed = randomBytes(SEED_BYTES);
+	const keyPair = ed25519FromSeed(seed);
+	await mkdir(dirname(path), { recursive: true });
+	// "wx" fails if another process created the file meanwhile; its key then wins on the next read.
+	await writeFile(path, `${Buffer.concat([seed, keyPair.publicKey]).toString("hex")}\n`, {
+		flag: "wx",
+		mode: 0o600,
+	}).catch(async (error: unknown) => {
+		if (!(error instanceof Error && "code" in error && error.code === "EEXIST")) throw error;
+	});
+	logger.info({ path }, "created a new service key file");
+	return parseEd25519KeyFile(await readFile(path), path);
+}
+
+async function seedFromDatabase(
+	db: Kysely<FoundationTables>,
+	clock: Clock,
+	logger: Logger,
+): Promise<Uint8Array> {
+	const inserted = await db
+		.insertInto("service_keys")
+		.values({
+			key_name: DATABASE_KEY_NAME,
+			secret: randomBytes(SEED_BYTES),
+			created_at_ms: clock.nowMs(),
+		})
+		.onConflict((conflict) => conflict.column("key_name").doNothing())
+		.returning("key_name")
+		.executeTakeFirst();
+	if (inserted !== undefined) logger.info("created a new service key in the database");
+	const row = await db
+		.selectFrom("service_keys")
+		.select("secret")
+		.where("key_name", "=", DATABASE_KEY_NAME)
+		.executeTakeFirstOrThrow();
+	return Uint8Array.from(row.secret);
+}
+
+export interface LoadServiceKeysOptions {
+	readonly isDev: boolean;
+	readonly keyFile: string | undefined;
+	readonly db: Kysely<FoundationTables>;
+	readonly clock: Clock;
+	readonly logger: Logger;
+}
+
+export async function loadServiceKeys(options: LoadServiceKeysOptions): Promise<ServiceKeys> {
+	if (options.isDev) {
+		options.logger.warn(
+			"dev mode: using the public dev key (seed 32 × 0xCD); never run dev mode in production",
+		);
+		return serviceKeysFromSeed(DEV_SEED, "dev");
+	}
+	if (options.keyFile !== undefined) {
+		return serviceKeysFromSeed(await seedFromFile(options.keyFile, options.logger), "file");
+	}
+	return serviceKeysFromSeed(
+		await seedFromDatabase(options.db, options.clock, options.logger),
+		"database",
+	);
+}

@@ -1,0 +1,136 @@
+/**
+ * Blobs as files under one root: `<root>/<first two key characters>/<key>`. A write goes to a temporary
+ * file in `<root>/.incoming`, is fsynced, renamed over the final name and the directory fsynced, so a
+ * crash leaves either the old file or the complete new one.
+ */
+import { randomUUID } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import {
+	assertBlobKey,
+	type BlobRange,
+	type BlobStore,
+	BlobTooLargeError,
+	type OpenedBlob,
+} from "../blob-store.ts";
+
+const INCOMING_DIR = ".incoming";
+
+function isMissing(error: unknown): boolean {
+	return error instanceof Error && "code" in error && error.code === "ENOENT";
+}
+
+async function fsyncDirectory(path: string): Promise<void> {
+	const handle = await open(path, "r");
+	try {
+		await handle.sync();
+	} finally {
+		await handle.close();
+	}
+}
+
+export class FilesystemBlobStore implements BlobStore {
+	readonly #root: string;
+
+	constructor(root: string) {
+		this.#root = root;
+	}
+
+	#pathOf(key: string): { dir: string; file: string } {
+		assertBlobKey(key);
+		const dir = join(this.#root, key.slice(0, 2));
+		return { dir, file: join(dir, key) };
+	}
+
+	async put(
+		key: string,
+		body: AsyncIterable<Uint8Array>,
+		options: { maxBytes?: number } = {},
+	): Promise<{ sizeBytes: number }> {
+		const { dir, file } = this.#pathOf(key);
+		const incomingDir = join(this.#root, INCOMING_DIR);
+		await mkdir(incomingDir, { recursive: true });
+		const temporary = join(incomingDir, `${randomUUID()}.part`);
+		const handle = await open(temporary, "wx");
+		let sizeBytes = 0;
+		try {
+			for await (const chunk of body) {
+				sizeBytes += chunk.byteLength;
+				if (options.maxBytes !== undefined && sizeBytes > options.maxBytes) {
+					throw new BlobTooLargeError(options.maxBytes);
+				}
+				await handle.write(chunk);
+			}
+			await handle.sync();
+		} catch (error) {
+			await handle.close();
+			await unlink(temporary);
+			throw error;
+		}
+		await handle.close();
+		await mkdir(dir, { recursive: true });
+		await rename(temporary, file);
+		await fsyncDirectory(dir);
+		return { sizeBytes };
+	}
+
+	async open(key: string, range?: BlobRange): Promise<OpenedBlob | null> {
+		const { file } = this.#pathOf(key);
+		// Opening first pins the inode: a concurrent replace or delete cannot cut the stream short.
+		let handle: Awaited<ReturnType<typeof open>>;
+		try {
+			handle = await open(file, "r");
+		} catch (error) {
+			if (isMissing(error)) return null;
+			throw error;
+		}
+		const { size } = await handle.stat();
+		const stream = createReadStream("", {
+			fd: handle,
+			...(range === undefined ? {} : { start: range.start, end: range.end }),
+		});
+		return { sizeBytes: size, stream };
+	}
+
+	async stat(key: string): Promise<{ sizeBytes: number } | null> {
+		try {
+			return { sizeBytes: (await stat(this.#pathOf(key).file)).size };
+		} catch (error) {
+			if (isMissing(error)) return null;
+			throw error;
+		}
+	}
+
+	async delete(key: string): Promise<boolean> {
+		try {
+			await unlink(this.#pathOf(key).file);
+			return true;
+		} catch (error) {
+			if (isMissing(error)) return false;
+			throw error;
+		}
+	}
+
+	/** Removes temporary files a crashed write left behind; returns how many. */
+	async removeAbandonedWrites(olderThanMs: number, nowMs: number): Promise<number> {
+		const incomingDir = join(this.#root, INCOMING_DIR);
+		let names: string[];
+		try {
+			names = await readdir(incomingDir);
+		} catch (error) {
+			if (isMissing(error)) return 0;
+			throw error;
+		}
+		let removed = 0;
+		for (const name of names) {
+			const path = join(incomingDir, name);
+			const info = await stat(path).catch(() => null);
+			if (info !== null && nowMs - info.mtimeMs > olderThanMs) {
+				await rm(path, { force: true });
+				removed += 1;
+			}
+		}
+		return removed;
+	}
+}

@@ -1,0 +1,107 @@
+/**
+ * Opens the storage a config names: SQL (SQLite file | PostgreSQL), key-value (embedded | Redis) and
+ * blobs (filesystem | SQL), plus the background jobs those backends need.
+ */
+import { join, resolve } from "node:path";
+import type { Config } from "#config";
+import type { Clock } from "#lib/clock";
+import type { JobDefinition } from "../jobs/job-runner.ts";
+import type { BlobStore } from "./blob-store.ts";
+import { EmbeddedKeyValueStore } from "./embedded/embedded-key-value-store.ts";
+import { FilesystemBlobStore } from "./filesystem/filesystem-blob-store.ts";
+import type { KeyValueStore } from "./key-value-store.ts";
+import { openSqlDatabase, type SqlDatabase } from "./kysely/db.ts";
+import { SqlBlobStore } from "./kysely/sql-blob-store.ts";
+import { RedisKeyValueStore } from "./redis/redis-key-value-store.ts";
+
+export {
+	type BlobRange,
+	type BlobStore,
+	BlobTooLargeError,
+	type OpenedBlob,
+} from "./blob-store.ts";
+export { type KeyValueStore, WrongKindError } from "./key-value-store.ts";
+export { openSqlDatabase, type SqlDatabase, type SqlDialectName } from "./kysely/db.ts";
+export { JobLeases } from "./kysely/job-leases.ts";
+export { migrateToLatest } from "./kysely/migrate.ts";
+export type { FoundationTables } from "./kysely/tables.ts";
+
+export interface Storage {
+	readonly sql: SqlDatabase;
+	readonly kv: KeyValueStore;
+	readonly blobs: BlobStore;
+	/** Sweeps the chosen backends need (expired embedded keys, unreferenced blob chunks). */
+	readonly jobs: readonly JobDefinition[];
+	close(): Promise<void>;
+}
+
+const SWEEP_BATCH = 1_000;
+const ABANDONED_WRITE_GRACE_MS = 60 * 60 * 1_000;
+
+export function sqlDatabaseFor(config: Config): SqlDatabase {
+	return config.database.url === undefined
+		? openSqlDatabase({ kind: "sqlite", path: join(resolve(config.data_dir), "tollgate.db") })
+		: openSqlDatabase({
+				kind: "postgres",
+				url: config.database.url,
+				poolMax: config.database.pool_max,
+			});
+}
+
+export async function openStorage(config: Config, clock: Clock): Promise<Storage> {
+	const dataDir = resolve(config.data_dir);
+	const sql = sqlDatabaseFor(config);
+	const jobs: JobDefinition[] = [];
+
+	let kv: KeyValueStore;
+	if (config.kv.url === undefined) {
+		const embedded = new EmbeddedKeyValueStore(join(dataDir, "kv.db"), clock);
+		jobs.push({
+			name: "kv.sweep-expired",
+			intervalMs: 60_000,
+			run: async () => {
+				while (embedded.sweepExpired(SWEEP_BATCH) === SWEEP_BATCH) {}
+			},
+		});
+		kv = embedded;
+	} else {
+		kv = await RedisKeyValueStore.open({ url: config.kv.url, keyPrefix: config.kv.key_prefix });
+	}
+
+	let blobs: BlobStore;
+	if (config.blobs.backend === "database") {
+		const sqlBlobs = new SqlBlobStore(sql.db, clock);
+		jobs.push({
+			name: "blobs.sweep-unreferenced-chunks",
+			intervalMs: 5 * 60_000,
+			run: async ({ signal }) => {
+				while (
+					!signal.aborted &&
+					(await sqlBlobs.sweepUnreferencedChunks(ABANDONED_WRITE_GRACE_MS, SWEEP_BATCH)) ===
+						SWEEP_BATCH
+				) {}
+			},
+		});
+		blobs = sqlBlobs;
+	} else {
+		const fileBlobs = new FilesystemBlobStore(join(dataDir, "blobs"));
+		jobs.push({
+			name: "blobs.remove-abandoned-writes",
+			intervalMs: 60 * 60_000,
+			run: async ({ nowMs }) => {
+				await fileBlobs.removeAbandonedWrites(ABANDONED_WRITE_GRACE_MS, nowMs);
+			},
+		});
+		blobs = fileBlobs;
+	}
+
+	return {
+		sql,
+		kv,
+		blobs,
+		jobs,
+		close: async () => {
+			await Promise.allSettled([kv.close(), sql.close()]);
+		},
+	};
+}
