@@ -48,6 +48,19 @@ export class BlobTooLargeError extends Error {
 	}
 }
 
+/** Passes `body` through, throwing BlobTooLargeError as soon as more than `maxBytes` have arrived. */
+export async function* limitBytes(
+	body: AsyncIterable<Uint8Array>,
+	maxBytes: number | undefined,
+): AsyncGenerator<Uint8Array> {
+	let sizeBytes = 0;
+	for await (const piece of body) {
+		sizeBytes += piece.byteLength;
+		if (maxBytes !== undefined && sizeBytes > maxBytes) throw new BlobTooLargeError(maxBytes);
+		yield piece;
+	}
+}
+
 const BLOB_KEY_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 
 /** Keys become file names: anything outside URL-safe base64 letters would let a caller leave the blob root. */

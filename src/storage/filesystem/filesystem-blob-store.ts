@@ -11,7 +11,7 @@ import {
 	assertBlobKey,
 	type BlobRange,
 	type BlobStore,
-	BlobTooLargeError,
+	limitBytes,
 	type OpenedBlob,
 } from "../blob-store.ts";
 
@@ -55,11 +55,8 @@ export class FilesystemBlobStore implements BlobStore {
 		const handle = await open(temporary, "wx");
 		let sizeBytes = 0;
 		try {
-			for await (const chunk of body) {
+			for await (const chunk of limitBytes(body, options.maxBytes)) {
 				sizeBytes += chunk.byteLength;
-				if (options.maxBytes !== undefined && sizeBytes > options.maxBytes) {
-					throw new BlobTooLargeError(options.maxBytes);
-				}
 				await handle.write(chunk);
 			}
 			await handle.sync();

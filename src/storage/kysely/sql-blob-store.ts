@@ -13,7 +13,7 @@ import {
 	assertBlobKey,
 	type BlobRange,
 	type BlobStore,
-	BlobTooLargeError,
+	limitBytes,
 	type OpenedBlob,
 } from "../blob-store.ts";
 import type { FoundationTables } from "./tables.ts";
@@ -63,11 +63,8 @@ export class SqlBlobStore implements BlobStore {
 		let sizeBytes = 0;
 		let chunkIndex = 0;
 		try {
-			for await (const data of rechunk(body, BLOB_CHUNK_BYTES)) {
+			for await (const data of rechunk(limitBytes(body, options.maxBytes), BLOB_CHUNK_BYTES)) {
 				sizeBytes += data.byteLength;
-				if (options.maxBytes !== undefined && sizeBytes > options.maxBytes) {
-					throw new BlobTooLargeError(options.maxBytes);
-				}
 				await this.#db
 					.insertInto("blob_chunks")
 					.values({
