@@ -17,6 +17,7 @@ import type { Config } from "#config";
 import { registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
 import { healthRoutes } from "./http/health-routes.ts";
+import { registerGracefulClose } from "./http/plugins/graceful-close.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId, registerRequestIdHeader } from "./http/plugins/request-id.ts";
 import { registerSecurityHeaders } from "./http/plugins/security-headers.ts";
@@ -52,6 +53,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	registerErrorHandling(app);
 	registerRequestIdHeader(app);
 	registerSecurityHeaders(app);
+	registerGracefulClose(app);
 	registerMetrics(app, deps.registry ?? new Registry());
 
 	await app.register(swagger, {

@@ -5,17 +5,17 @@
 import { type DestinationStream, type Logger, pino } from "pino";
 import type { Config } from "#config";
 
+/** pino's `*` matches one level: a field logged at the top of the line needs its own path. */
+function atAnyOfTwoLevels(fields: readonly string[]): string[] {
+	return fields.flatMap((field) => [field, `*.${field}`]);
+}
+
 const CREDENTIAL_PATHS = [
 	"req.headers.authorization",
 	"req.headers.cookie",
 	'req.headers["x-api-key"]',
 	'res.headers["set-cookie"]',
-	"*.password",
-	"*.secret",
-	"*.token",
-	"*.access_token",
-	"*.refresh_token",
-	"*.api_key",
+	...atAnyOfTwoLevels(["password", "secret", "token", "access_token", "refresh_token", "api_key"]),
 ];
 
 const PERSONAL_DATA_PATHS = [
@@ -24,13 +24,7 @@ const PERSONAL_DATA_PATHS = [
 	"req.ips",
 	'req.headers["x-forwarded-for"]',
 	'req.headers["x-real-ip"]',
-	"*.ip",
-	"*.email",
-	"*.pubkey",
-	"*.public_key",
-	"*.master_pkey",
-	"*.rotating_pkey",
-	"*.user_id",
+	...atAnyOfTwoLevels(["ip", "email", "pubkey", "public_key", "master_pkey", "rotating_pkey", "user_id"]),
 ];
 
 export function redactedPaths(isUnsafe: boolean): string[] {

@@ -1,0 +1,51 @@
+/** An app on real storage in a throw-away data dir, with its log lines captured for assertions. */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { type App, buildApp } from "../../src/app.ts";
+import { type Config, loadConfig } from "../../src/config/index.ts";
+import { createLogger } from "../../src/http/logger.ts";
+import { loadServiceKeys } from "../../src/keys/service-keys.ts";
+import { ManualClock } from "../../src/lib/clock.ts";
+import { migrateToLatest, openStorage, type Storage } from "../../src/storage/index.ts";
+
+export interface TestApp {
+	readonly app: App;
+	readonly config: Config;
+	readonly storage: Storage;
+	readonly clock: ManualClock;
+	/** Every log line written so far, parsed. */
+	logs(): Record<string, unknown>[];
+	close(): Promise<void>;
+}
+
+export async function buildTestApp(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+	const dataDir = await mkdtemp(join(tmpdir(), "tollgate-app-"));
+	const config = loadConfig({ env, overrides: { data_dir: dataDir, dev: true, ...overrides } });
+	const lines: string[] = [];
+	const sink = new Writable({
+		write(chunk: Buffer, _encoding, done) {
+			lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+			done();
+		},
+	});
+	const logger = createLogger(config, sink);
+	const clock = new ManualClock();
+	const storage = await openStorage(config, clock);
+	await migrateToLatest(storage.sql);
+	const keys = await loadServiceKeys({ isDev: config.dev, keyFile: undefined, db: storage.sql.db, clock, logger });
+	const app = await buildApp(config, { storage, keys, clock, logger });
+	return {
+		app,
+		config,
+		storage,
+		clock,
+		logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
+		close: async () => {
+			await app.close();
+			await storage.close();
+			await rm(dataDir, { recursive: true, force: true });
+		},
+	};
+}
