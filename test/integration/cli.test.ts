@@ -1,0 +1,99 @@
+/** The operator's interface: exit codes, messages and output of the real executable. */
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTollgate, serveTollgate } from "../support/cli.ts";
+
+let dir: string;
+beforeAll(async () => {
+	dir = await mkdtemp(join(tmpdir(), "tollgate-cli-"));
+});
+afterAll(async () => {
+	await rm(dir, { recursive: true, force: true });
+});
+
+describe("tollgate CLI", () => {
+	it("--help lists every command and exits 0; each command has its own --help", async () => {
+		const help = await runTollgate(["--help"]);
+		expect(help.code).toBe(0);
+		for (const command of ["serve", "migrate", "print-tables", "keys show", "config check"]) {
+			expect(help.stdout).toContain(command);
+			const own = await runTollgate([...command.split(" "), "--help"]);
+			expect(own.code).toBe(0);
+			expect(own.stdout).toContain(`Usage: tollgate ${command}`);
+		}
+	});
+
+	it("exits 2 with a one-line reason on a usage error", async () => {
+		for (const args of [["frobnicate"], ["serve", "extra"], ["--no-such-flag"], ["keys"]]) {
+			const result = await runTollgate(args);
+			expect(result.code, args.join(" ")).toBe(2);
+			expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);
+		}
+	});
+
+	it("config check prints the effective config with secrets masked and exits 0", async () => {
+		const result = await runTollgate(["config", "check"], {
+			TOLLGATE_DATABASE_URL: "postgres://app:s3cret@db.internal/tollgate",
+			TOLLGATE_HTTP_PORT: "9090",
+		});
+		expect(result.code).toBe(0);
+		const printed = JSON.parse(result.stdout);
+		expect(printed.http.port).toBe(9090);
+		expect(printed.database.url).toBe("postgres://app:***@db.internal/tollgate");
+		expect(result.stdout).not.toContain("s3cret");
+	});
+
+	it("a bad value exits 2 naming the key and what was expected", async () => {
+		const result = await runTollgate(["config", "check"], { TOLLGATE_HTTP_PORT: "eighty" });
+		expect(result.code).toBe(2);
+		expect(result.stderr).toMatch(/http\.port: .*expected number.*TOLLGATE_HTTP_PORT/);
+	});
+
+	it("an unknown key in the config file stops start-up with exit 2", async () => {
+		const path = join(dir, "bad.toml");
+		await writeFile(path, "[http]\nport = 8080\nlisten_backlog = 5\n");
+		const result = await runTollgate(["serve", "--config", path]);
+		expect(result.code).toBe(2);
+		expect(result.stderr).toContain("http.listen_backlog: unknown key");
+	});
+
+	it("keys show prints the labelled Ed25519 and X25519 public keys in lowercase hex", async () => {
+		const result = await runTollgate(["keys", "show"], { TOLLGATE_DEV: "1", TOLLGATE_DATA_DIR: join(dir, "dev") });
+		expect(result.code).toBe(0);
+		expect(result.stdout).toBe(
+			"ed25519: fc947730f49eb01427a66e050733294d9e520e545c7a27125a780634e0860a27\n" +
+				"x25519: 920b81e9bf1a06e70814432668c61487d6fdbe13faaee3b09ebc56223061f140\n",
+		);
+	});
+
+	it("keys show outside dev mode creates the key once and shows the same key every time", async () => {
+		const env = { TOLLGATE_DATA_DIR: join(dir, "prod") };
+		const first = await runTollgate(["keys", "show"], env);
+		const second = await runTollgate(["keys", "show"], env);
+		expect(first.code).toBe(0);
+		expect(first.stdout).toMatch(/^ed25519: [0-9a-f]{64}\nx25519: [0-9a-f]{64}\n$/);
+		expect(second.stdout).toBe(first.stdout);
+	});
+
+	it("migrate then print-tables show every table and exit 0, printing no key material", async () => {
+		const env = { TOLLGATE_DATA_DIR: join(dir, "tables") };
+		expect((await runTollgate(["migrate"], env)).stdout).toContain("applied: 0001_foundation");
+		expect((await runTollgate(["migrate"], env)).stdout).toBe("database is up to date\n");
+		await runTollgate(["keys", "show"], env);
+		const result = await runTollgate(["print-tables"], env);
+		expect(result.code).toBe(0);
+		for (const table of ["blobs", "blob_chunks", "job_leases", "service_keys"]) {
+			expect(result.stdout).toMatch(new RegExp(`^${table} \\(\\d+ rows?\\)$`, "m"));
+		}
+		expect(result.stdout).toContain('"secret":"<32 bytes>"');
+	});
+
+	it("serve answers /readyz and exits 0 on SIGTERM", async () => {
+		const service = await serveTollgate({ TOLLGATE_DATA_DIR: join(dir, "serve") });
+		const ready = await fetch(`${service.url}/readyz`);
+		expect(ready.status).toBe(200);
+		expect(await service.stop()).toBe(0);
+	});
+});
