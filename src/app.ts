@@ -17,10 +17,9 @@ import type { Config } from "#config";
 import { registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
 import { healthRoutes } from "./http/health-routes.ts";
-import { registerGracefulClose } from "./http/plugins/graceful-close.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
-import { generateRequestId, registerRequestIdHeader } from "./http/plugins/request-id.ts";
-import { registerSecurityHeaders } from "./http/plugins/security-headers.ts";
+import { generateRequestId } from "./http/plugins/request-id.ts";
+import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
 import type { ServiceKeys } from "./keys/service-keys.ts";
 import type { Storage } from "./storage/index.ts";
 
@@ -51,9 +50,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	app.setSerializerCompiler(serializerCompiler);
 
 	registerErrorHandling(app);
-	registerRequestIdHeader(app);
-	registerSecurityHeaders(app);
-	registerGracefulClose(app);
+	registerResponseHeaders(app);
 	registerMetrics(app, deps.registry ?? new Registry());
 
 	await app.register(swagger, {

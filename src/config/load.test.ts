@@ -33,7 +33,9 @@ describe("loadConfig", () => {
 	});
 
 	it("reads the file named by TOLLGATE_CONFIG, and the environment wins over it", async () => {
-		const path = await tomlFile('data_dir = "/srv/tollgate"\n[http]\nport = 9000\nhost = "0.0.0.0"\n');
+		const path = await tomlFile(
+			'data_dir = "/srv/tollgate"\n[http]\nport = 9000\nhost = "0.0.0.0"\n',
+		);
 		const config = loadConfig({ env: { TOLLGATE_CONFIG: path, TOLLGATE_HTTP_PORT: "9100" } });
 		expect(config.http.port).toBe(9100);
 		expect(config.http.host).toBe("0.0.0.0");
@@ -63,12 +65,16 @@ describe("loadConfig", () => {
 
 	it("names an unknown key in the file", async () => {
 		const path = await tomlFile("[http]\nprot = 8080\n");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual(["http.prot: unknown key"]);
+		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual([
+			"http.prot: unknown key",
+		]);
 	});
 
 	it("names an unknown section", async () => {
 		const path = await tomlFile("[htp]\nport = 8080\n");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual(["htp: unknown key"]);
+		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual([
+			"htp: unknown key",
+		]);
 	});
 
 	it("names a bad value, what was expected, and the variable it came from", () => {
@@ -77,7 +83,9 @@ describe("loadConfig", () => {
 	});
 
 	it("refuses an out-of-range port and a non-boolean flag", () => {
-		const problems = problemsOf(() => loadConfig({ env: { TOLLGATE_HTTP_PORT: "70000", TOLLGATE_DEV: "maybe" } }));
+		const problems = problemsOf(() =>
+			loadConfig({ env: { TOLLGATE_HTTP_PORT: "70000", TOLLGATE_DEV: "maybe" } }),
+		);
 		expect(problems).toHaveLength(2);
 		expect(problems.join("\n")).toMatch(/^http\.port: /m);
 		expect(problems.join("\n")).toMatch(/^dev: .*expected boolean/m);
@@ -95,11 +103,13 @@ describe("loadConfig", () => {
 	});
 
 	it("names a config file that does not exist or is not TOML", async () => {
-		expect(problemsOf(() => loadConfig({ configPath: "/nonexistent/tollgate.toml", env: {} }))[0]).toMatch(
-			/^config file \/nonexistent\/tollgate\.toml: cannot be read/,
-		);
+		expect(
+			problemsOf(() => loadConfig({ configPath: "/nonexistent/tollgate.toml", env: {} }))[0],
+		).toMatch(/^config file \/nonexistent\/tollgate\.toml: cannot be read/);
 		const path = await tomlFile("[http\nport = 1");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))[0]).toMatch(/not valid TOML/);
+		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))[0]).toMatch(
+			/not valid TOML/,
+		);
 	});
 
 	it("returns a frozen config", () => {
@@ -110,7 +120,10 @@ describe("loadConfig", () => {
 
 	it("masks secrets for printing but keeps where a URL points", () => {
 		const config = loadConfig({
-			env: { TOLLGATE_DATABASE_URL: "postgres://app:s3cret@db:5432/tollgate", TOLLGATE_KV_URL: "redis://:hunter2@cache:6379" },
+			env: {
+				TOLLGATE_DATABASE_URL: "postgres://app:s3cret@db:5432/tollgate",
+				TOLLGATE_KV_URL: "redis://:hunter2@cache:6379",
+			},
 		});
 		const printed = JSON.stringify(maskSecrets(config));
 		expect(printed).not.toContain("s3cret");

@@ -24,7 +24,15 @@ const PERSONAL_DATA_PATHS = [
 	"req.ips",
 	'req.headers["x-forwarded-for"]',
 	'req.headers["x-real-ip"]',
-	...atAnyOfTwoLevels(["ip", "email", "pubkey", "public_key", "master_pkey", "rotating_pkey", "user_id"]),
+	...atAnyOfTwoLevels([
+		"ip",
+		"email",
+		"pubkey",
+		"public_key",
+		"master_pkey",
+		"rotating_pkey",
+		"user_id",
+	]),
 ];
 
 export function redactedPaths(isUnsafe: boolean): string[] {

@@ -56,13 +56,19 @@ describe("the service key", () => {
 		expect(content).toMatch(/^[0-9a-f]{128}\n$/);
 		expect(content.slice(64, 128)).toBe(hex(keys.ed25519.publicKey));
 		expect((await stat(path)).mode & 0o777).toBe(0o600);
-		expect(hex((await load({ keyFile: path })).ed25519.publicKey)).toBe(hex(keys.ed25519.publicKey));
+		expect(hex((await load({ keyFile: path })).ed25519.publicKey)).toBe(
+			hex(keys.ed25519.publicKey),
+		);
 	});
 
 	it("reads the key files the Session servers write: 64 raw bytes, or 128 hex with or without a newline", async () => {
 		const seed = new Uint8Array(32).fill(0xcd);
 		const full = Buffer.concat([seed, Buffer.from(DEV_PUBLIC_KEY, "hex")]);
-		for (const content of [full, Buffer.from(full.toString("hex")), Buffer.from(`${full.toString("hex")}\r\n`)]) {
+		for (const content of [
+			full,
+			Buffer.from(full.toString("hex")),
+			Buffer.from(`${full.toString("hex")}\r\n`),
+		]) {
 			expect(hex(parseEd25519KeyFile(content, "key_ed25519"))).toBe(hex(seed));
 		}
 		const path = join(dir, "key_ed25519");
@@ -72,7 +78,9 @@ describe("the service key", () => {
 
 	it("refuses a key file whose public half does not match its seed, or of the wrong size", () => {
 		const mismatched = Buffer.concat([new Uint8Array(32).fill(1), new Uint8Array(32).fill(2)]);
-		expect(() => parseEd25519KeyFile(mismatched, "key_ed25519")).toThrow(/does not belong to the seed/);
+		expect(() => parseEd25519KeyFile(mismatched, "key_ed25519")).toThrow(
+			/does not belong to the seed/,
+		);
 		expect(() => parseEd25519KeyFile(Buffer.alloc(40), "key_ed25519")).toThrow(/expected 64 bytes/);
 	});
 });

@@ -1,6 +1,7 @@
 /** Vectors from an independent implementation (@noble/curves), not from the code under test. */
-import { ed25519 } from "@noble/curves/ed25519.js";
+
 import { sign, verify } from "node:crypto";
+import { ed25519 } from "@noble/curves/ed25519.js";
 import { describe, expect, it } from "vitest";
 import { ed25519FromSeed, x25519FromEd25519Seed } from "./ed25519.ts";
 
@@ -22,7 +23,9 @@ describe("Ed25519 and the X25519 key Session derives from it", () => {
 
 	it("derives the X25519 secret as libsodium does (clamped SHA-512 of the seed)", () => {
 		const seed = new Uint8Array(32).fill(0x11);
-		expect(hex(x25519FromEd25519Seed(seed).privateKey)).toBe(hex(ed25519.utils.toMontgomerySecret(seed)));
+		expect(hex(x25519FromEd25519Seed(seed).privateKey)).toBe(
+			hex(ed25519.utils.toMontgomerySecret(seed)),
+		);
 	});
 
 	it("signs so that an independent implementation verifies, and verifies what it signs", () => {
@@ -30,7 +33,9 @@ describe("Ed25519 and the X25519 key Session derives from it", () => {
 		const message = Buffer.from("ProProof_v0_____");
 		const signature = sign(null, message, keyPair.privateKeyObject);
 		expect(ed25519.verify(signature, message, keyPair.publicKey)).toBe(true);
-		expect(verify(null, message, keyPair.publicKeyObject, ed25519.sign(message, DEV_SEED))).toBe(true);
+		expect(verify(null, message, keyPair.publicKeyObject, ed25519.sign(message, DEV_SEED))).toBe(
+			true,
+		);
 	});
 
 	it("refuses a seed of the wrong length", () => {

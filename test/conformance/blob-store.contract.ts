@@ -71,7 +71,9 @@ export function describeBlobStoreContract(
 				const slice = await readAll(store, key, { start, end });
 				expect(slice?.equals(data.subarray(start, end + 1))).toBe(true);
 			}
-			expect((await store.open(key, { start: 5, end: 9 }))?.sizeBytes).toBe(data.byteLength);
+			const ranged = await store.open(key, { start: 5, end: 9 });
+			expect(ranged?.sizeBytes).toBe(data.byteLength);
+			ranged?.stream.destroy();
 		});
 
 		it("returns null for a missing blob", async () => {

@@ -23,11 +23,16 @@ it("loses no increment and hands each single-use value to one process when four 
 	const path = join(dir, "kv.db");
 	const increments = 150;
 	const setup = new EmbeddedKeyValueStore(path, systemClock);
-	for (let index = 0; index < increments; index += 1) await setup.set(`ticket-${index}`, "one-time");
+	for (let index = 0; index < increments; index += 1)
+		await setup.set(`ticket-${index}`, "one-time");
 	const outputs = await Promise.all(
-		Array.from({ length: 4 }, () => run(process.execPath, ["--import", "tsx", WORKER, path, String(increments)])),
+		Array.from({ length: 4 }, () =>
+			run(process.execPath, ["--import", "tsx", WORKER, path, String(increments)]),
+		),
 	);
-	const results = outputs.map(({ stdout }) => JSON.parse(stdout) as { consumed: number; setIfAbsentWins: number });
+	const results = outputs.map(
+		({ stdout }) => JSON.parse(stdout) as { consumed: number; setIfAbsentWins: number },
+	);
 	expect(await setup.get("counter")).toBe(String(4 * increments));
 	expect(results.reduce((sum, result) => sum + result.consumed, 0)).toBe(increments);
 	expect(results.reduce((sum, result) => sum + result.setIfAbsentWins, 0)).toBe(increments);
@@ -49,7 +54,8 @@ it("keeps its data across a restart", async () => {
 it("sweepExpired deletes expired keys in bounded batches and keeps live ones", async () => {
 	const clock = new ManualClock();
 	const store = new EmbeddedKeyValueStore(join(dir, "kv.db"), clock);
-	for (let index = 0; index < 5; index += 1) await store.set(`expiring-${index}`, "v", { ttlMs: 1_000 });
+	for (let index = 0; index < 5; index += 1)
+		await store.set(`expiring-${index}`, "v", { ttlMs: 1_000 });
 	await store.addToSet("expiring-set", ["a", "b"], { ttlMs: 1_000 });
 	await store.set("lasting", "v");
 	clock.advanceMs(2_000);

@@ -28,7 +28,11 @@ for (const backend of sqlBackends()) {
 			await fixture.cleanup();
 		});
 
-		function twoInstances(jobName: string, clock: ManualClock, onRun: (instance: string) => Promise<void>) {
+		function twoInstances(
+			jobName: string,
+			clock: ManualClock,
+			onRun: (instance: string) => Promise<void>,
+		) {
 			return [fixture.database, secondInstance].map((database, index) => {
 				const runner = new JobRunner({
 					leases: new JobLeases(database.db),
@@ -36,7 +40,11 @@ for (const backend of sqlBackends()) {
 					logger: silent,
 					holder: `instance-${index}`,
 				});
-				runner.register({ name: jobName, intervalMs: 10_000, run: () => onRun(`instance-${index}`) });
+				runner.register({
+					name: jobName,
+					intervalMs: 10_000,
+					run: () => onRun(`instance-${index}`),
+				});
 				return runner;
 			});
 		}

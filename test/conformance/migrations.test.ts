@@ -1,7 +1,7 @@
 import { readdir } from "node:fs/promises";
 import { describe, expect, it } from "vitest";
-import { MIGRATIONS_DIR } from "../../src/storage/kysely/migrate.ts";
 import { migrateToLatest } from "../../src/storage/index.ts";
+import { MIGRATIONS_DIR } from "../../src/storage/kysely/migrate.ts";
 import { sqlBackends } from "../support/sql-backends.ts";
 
 describe("migrations", () => {
@@ -13,15 +13,22 @@ describe("migrations", () => {
 	});
 
 	for (const backend of sqlBackends()) {
-		it.skipIf(backend.skipReason !== null)(`apply on ${backend.name}, and a second run applies nothing`, async () => {
-			const fixture = await backend.open();
-			try {
-				expect(await migrateToLatest(fixture.database)).toEqual({ applied: [] });
-				const tables = (await fixture.database.db.introspection.getTables()).map((table) => table.name);
-				expect(tables).toEqual(expect.arrayContaining(["blobs", "blob_chunks", "job_leases", "service_keys"]));
-			} finally {
-				await fixture.cleanup();
-			}
-		});
+		it.skipIf(backend.skipReason !== null)(
+			`apply on ${backend.name}, and a second run applies nothing`,
+			async () => {
+				const fixture = await backend.open();
+				try {
+					expect(await migrateToLatest(fixture.database)).toEqual({ applied: [] });
+					const tables = (await fixture.database.db.introspection.getTables()).map(
+						(table) => table.name,
+					);
+					expect(tables).toEqual(
+						expect.arrayContaining(["blobs", "blob_chunks", "job_leases", "service_keys"]),
+					);
+				} finally {
+					await fixture.cleanup();
+				}
+			},
+		);
 	}
 });

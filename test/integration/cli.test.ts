@@ -60,7 +60,10 @@ describe("tollgate CLI", () => {
 	});
 
 	it("keys show prints the labelled Ed25519 and X25519 public keys in lowercase hex", async () => {
-		const result = await runTollgate(["keys", "show"], { TOLLGATE_DEV: "1", TOLLGATE_DATA_DIR: join(dir, "dev") });
+		const result = await runTollgate(["keys", "show"], {
+			TOLLGATE_DEV: "1",
+			TOLLGATE_DATA_DIR: join(dir, "dev"),
+		});
 		expect(result.code).toBe(0);
 		expect(result.stdout).toBe(
 			"ed25519: fc947730f49eb01427a66e050733294d9e520e545c7a27125a780634e0860a27\n" +

@@ -1,5 +1,6 @@
 /** What a client and an operator see of the HTTP layer every module stands on. */
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError } from "../../src/errors/index.ts";
@@ -36,16 +37,23 @@ describe("health", () => {
 		await storage.kv.close();
 		const response = await app.inject({ method: "GET", url: "/readyz" });
 		expect(response.statusCode).toBe(503);
-		expect(response.json()).toEqual({ status: "unavailable", checks: { database: "ok", kv: "unavailable" } });
+		expect(response.json()).toEqual({
+			status: "unavailable",
+			checks: { database: "ok", kv: "unavailable" },
+		});
 	});
 });
 
 describe("errors", () => {
 	async function appWithRoutes(): Promise<TestApp> {
 		const started = await start({ http: { body_limit_bytes: 1024 } });
-		started.app.post(
+		started.app.withTypeProvider<ZodTypeProvider>().post(
 			"/test/items",
-			{ schema: { body: z.object({ name: z.string().min(1), quantity: z.number().int().positive() }) } },
+			{
+				schema: {
+					body: z.object({ name: z.string().min(1), quantity: z.number().int().positive() }),
+				},
+			},
 			async (request) => ({ created: request.body.name }),
 		);
 		started.app.get("/test/conflict", async () => {
@@ -68,7 +76,11 @@ describe("errors", () => {
 
 	it("a body that fails validation is 400 and the description names the field", async () => {
 		const { app } = await appWithRoutes();
-		const response = await app.inject({ method: "POST", url: "/test/items", payload: { name: "bolt", quantity: -2 } });
+		const response = await app.inject({
+			method: "POST",
+			url: "/test/items",
+			payload: { name: "bolt", quantity: -2 },
+		});
 		expect(response.statusCode).toBe(400);
 		expect(response.json().error).toBe("invalid_request");
 		expect(response.json().error_description).toMatch(/^body\.quantity: /);
@@ -113,7 +125,10 @@ describe("errors", () => {
 		const { app } = await appWithRoutes();
 		const response = await app.inject({ method: "GET", url: "/test/conflict" });
 		expect(response.statusCode).toBe(409);
-		expect(response.json()).toMatchObject({ error: "conflict", error_description: "That item already exists." });
+		expect(response.json()).toMatchObject({
+			error: "conflict",
+			error_description: "That item already exists.",
+		});
 	});
 
 	it("a crash is 500 with the generic text only: no message, no stack", async () => {
@@ -133,7 +148,11 @@ describe("errors", () => {
 describe("request ids", () => {
 	it("keeps a well-formed id from the edge and replaces one that could inject text into logs", async () => {
 		const { app } = await start();
-		const kept = await app.inject({ method: "GET", url: "/healthz", headers: { "x-request-id": "edge-1234abcd" } });
+		const kept = await app.inject({
+			method: "GET",
+			url: "/healthz",
+			headers: { "x-request-id": "edge-1234abcd" },
+		});
 		expect(kept.headers["x-request-id"]).toBe("edge-1234abcd");
 		const replaced = await app.inject({
 			method: "GET",
@@ -162,7 +181,11 @@ describe("logs", () => {
 			request.log.info({ token: "tok-secret-123", email: "zoe@example.org" }, "handled");
 			return {};
 		});
-		await app.inject({ method: "GET", url: "/test/echo", headers: { authorization: "Bearer abc.def" } });
+		await app.inject({
+			method: "GET",
+			url: "/test/echo",
+			headers: { authorization: "Bearer abc.def" },
+		});
 		const written = JSON.stringify(logs());
 		expect(written).not.toContain("tok-secret-123");
 		expect(written).not.toContain("abc.def");
@@ -178,10 +201,14 @@ describe("operations endpoints", () => {
 		const metrics = await app.inject({ method: "GET", url: "/metrics" });
 		expect(metrics.statusCode).toBe(200);
 		expect(metrics.headers["content-type"]).toMatch(/^text\/plain/);
-		expect(metrics.body).toContain('tollgate_http_requests_total{method="GET",route="/healthz",status_code="200"} 1');
+		expect(metrics.body).toContain(
+			'tollgate_http_requests_total{method="GET",route="/healthz",status_code="200"} 1',
+		);
 		expect(metrics.body).toContain('route="unmatched",status_code="404"');
 		expect(metrics.body).not.toContain("abc123");
-		expect(metrics.body).toMatch(/tollgate_http_request_duration_seconds_bucket\{.*route="\/healthz"/);
+		expect(metrics.body).toMatch(
+			/tollgate_http_request_duration_seconds_bucket\{.*route="\/healthz"/,
+		);
 	});
 
 	it("/openapi.json describes the routes and /docs serves Swagger UI", async () => {

@@ -20,7 +20,10 @@ export interface TestApp {
 	close(): Promise<void>;
 }
 
-export async function buildTestApp(overrides: Record<string, unknown> = {}, env: NodeJS.ProcessEnv = {}): Promise<TestApp> {
+export async function buildTestApp(
+	overrides: Record<string, unknown> = {},
+	env: NodeJS.ProcessEnv = {},
+): Promise<TestApp> {
 	const dataDir = await mkdtemp(join(tmpdir(), "tollgate-app-"));
 	const config = loadConfig({ env, overrides: { data_dir: dataDir, dev: true, ...overrides } });
 	const lines: string[] = [];
@@ -34,7 +37,13 @@ export async function buildTestApp(overrides: Record<string, unknown> = {}, env:
 	const clock = new ManualClock();
 	const storage = await openStorage(config, clock);
 	await migrateToLatest(storage.sql);
-	const keys = await loadServiceKeys({ isDev: config.dev, keyFile: undefined, db: storage.sql.db, clock, logger });
+	const keys = await loadServiceKeys({
+		isDev: config.dev,
+		keyFile: undefined,
+		db: storage.sql.db,
+		clock,
+		logger,
+	});
 	const app = await buildApp(config, { storage, keys, clock, logger });
 	return {
 		app,

@@ -5,7 +5,9 @@ import { fileURLToPath } from "node:url";
 export const TOLLGATE_BIN = fileURLToPath(new URL("../../bin/tollgate.js", import.meta.url));
 
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-	const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith("TOLLGATE_")));
+	const env = Object.fromEntries(
+		Object.entries(process.env).filter(([name]) => !name.startsWith("TOLLGATE_")),
+	);
 	return { ...env, ...extra };
 }
 
@@ -15,12 +17,21 @@ export interface CliResult {
 	readonly stderr: string;
 }
 
-export function runTollgate(args: readonly string[], env: Record<string, string> = {}, cwd?: string): Promise<CliResult> {
+export function runTollgate(
+	args: readonly string[],
+	env: Record<string, string> = {},
+	cwd?: string,
+): Promise<CliResult> {
 	return new Promise((resolve) => {
-		execFile(process.execPath, [TOLLGATE_BIN, ...args], { env: cleanEnv(env), cwd }, (error, stdout, stderr) => {
-			const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-			resolve({ code, stdout, stderr });
-		});
+		execFile(
+			process.execPath,
+			[TOLLGATE_BIN, ...args],
+			{ env: cleanEnv(env), cwd },
+			(error, stdout, stderr) => {
+				const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
+				resolve({ code, stdout, stderr });
+			},
+		);
 	});
 }
 
@@ -37,7 +48,9 @@ export function serveTollgate(env: Record<string, string>): Promise<ServingProce
 		env: cleanEnv({ TOLLGATE_HTTP_PORT: "0", ...env }),
 		stdio: ["ignore", "pipe", "pipe"],
 	});
-	const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+	const exited = new Promise<number | null>((resolve) =>
+		child.once("exit", (code) => resolve(code)),
+	);
 	return new Promise((resolve, reject) => {
 		let output = "";
 		const onData = (chunk: Buffer) => {
@@ -60,6 +73,10 @@ export function serveTollgate(env: Record<string, string>): Promise<ServingProce
 		child.stderr?.on("data", (chunk: Buffer) => {
 			output += chunk.toString("utf8");
 		});
-		exited.then((code) => reject(new Error(`tollgate serve exited with ${code} before listening:\n${output}`)), reject);
+		exited.then(
+			(code) =>
+				reject(new Error(`tollgate serve exited with ${code} before listening:\n${output}`)),
+			reject,
+		);
 	});
 }

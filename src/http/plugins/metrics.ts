@@ -5,6 +5,11 @@
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, type Registry } from "prom-client";
 
+interface RouteSeries {
+	readonly requests: { inc(): void };
+	readonly duration: { observe(seconds: number): void };
+}
+
 export function registerMetrics(app: FastifyInstance, registry: Registry): void {
 	collectDefaultMetrics({ register: registry });
 	const labelNames = ["method", "route", "status_code"] as const;
@@ -21,15 +26,30 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
 		buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 		registers: [registry],
 	});
+	// prom-client hashes the label object on every call; the label sets are few, so resolve each once.
+	const seriesByKey = new Map<string, RouteSeries>();
+	function seriesFor(method: string, route: string, statusCode: string): RouteSeries {
+		const key = `${method} ${statusCode} ${route}`;
+		let series = seriesByKey.get(key);
+		if (series === undefined) {
+			series = {
+				requests: requestsTotal.labels(method, route, statusCode),
+				duration: requestDuration.labels(method, route, statusCode),
+			};
+			seriesByKey.set(key, series);
+		}
+		return series;
+	}
 
-	app.addHook("onResponse", async (request, reply) => {
-		const labels = {
-			method: request.method,
-			route: request.routeOptions.url ?? "unmatched",
-			status_code: String(reply.statusCode),
-		};
-		requestsTotal.inc(labels);
-		requestDuration.observe(labels, reply.elapsedTime / 1_000);
+	app.addHook("onResponse", (request, reply, done) => {
+		const series = seriesFor(
+			request.method,
+			request.routeOptions.url ?? "unmatched",
+			String(reply.statusCode),
+		);
+		series.requests.inc();
+		series.duration.observe(reply.elapsedTime / 1_000);
+		done();
 	});
 
 	app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {

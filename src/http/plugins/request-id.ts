@@ -4,9 +4,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
-import type { FastifyInstance } from "fastify";
+import { REQUEST_ID_HEADER } from "./response-headers.ts";
 
-export const REQUEST_ID_HEADER = "x-request-id";
 const INCOMING_ID_PATTERN = /^[A-Za-z0-9._:-]{8,64}$/;
 
 export function generateRequestId(request: IncomingMessage): string {
@@ -14,10 +13,4 @@ export function generateRequestId(request: IncomingMessage): string {
 	return typeof incoming === "string" && INCOMING_ID_PATTERN.test(incoming)
 		? incoming
 		: randomUUID();
-}
-
-export function registerRequestIdHeader(app: FastifyInstance): void {
-	app.addHook("onSend", async (request, reply) => {
-		reply.header(REQUEST_ID_HEADER, request.id);
-	});
 }

@@ -82,7 +82,10 @@ export class FilesystemBlobStore implements BlobStore {
 			if (isMissing(error)) return null;
 			throw error;
 		}
-		const { size } = await handle.stat();
+		const { size } = await handle.stat().catch(async (error: unknown) => {
+			await handle.close();
+			throw error;
+		});
 		const stream = createReadStream("", {
 			fd: handle,
 			...(range === undefined ? {} : { start: range.start, end: range.end }),
