@@ -141,7 +141,8 @@ describe("errors", () => {
 			request_id: response.headers["x-request-id"],
 		});
 		expect(response.body).not.toContain("hunter2");
-		expect(logs().some((line) => line.msg === "request failed")).toBe(true);
+		const failure = logs().find((line) => line.msg === "request failed");
+		expect(failure?.request_id).toBe(response.headers["x-request-id"]);
 	});
 });
 
