@@ -1,8 +1,8 @@
 import { systemClock } from "#lib/clock";
 import { loadServiceKeys } from "../../keys/service-keys.ts";
-import { migrateToLatest, sqlDatabaseFor } from "../../storage/index.ts";
 import type { Command } from "../command.ts";
 import { createCliLogger } from "./cli-logger.ts";
+import { withMigratedDatabase } from "./with-database.ts";
 
 export const keysShowCommand: Command = {
 	name: "keys show",
@@ -11,10 +11,8 @@ export const keysShowCommand: Command = {
 		"",
 		"Lowercase hex, one per line, labelled. Creates the key on first use, as `serve` would.",
 	],
-	run: async (config) => {
-		const database = sqlDatabaseFor(config);
-		try {
-			await migrateToLatest(database);
+	run: (config) =>
+		withMigratedDatabase(config, async (database) => {
 			const keys = await loadServiceKeys({
 				isDev: config.dev,
 				keyFile: config.keys.ed25519_file,
@@ -27,8 +25,5 @@ export const keysShowCommand: Command = {
 					`x25519: ${Buffer.from(keys.x25519.publicKey).toString("hex")}\n`,
 			);
 			return 0;
-		} finally {
-			await database.close();
-		}
-	},
+		}),
 };

@@ -1,6 +1,7 @@
 import { sql } from "kysely";
-import { migrateToLatest, sqlDatabaseFor } from "../../storage/index.ts";
+
 import type { Command } from "../command.ts";
+import { withMigratedDatabase } from "./with-database.ts";
 
 /** Byte columns hold keys and blob data: print their length, never their content. */
 function printable(row: Record<string, unknown>): Record<string, unknown> {
@@ -16,10 +17,8 @@ export const printTablesCommand: Command = {
 	name: "print-tables",
 	summary: "Print every table's rows (one JSON object a line) and exit.",
 	details: ["", "Byte columns (keys, blob data) are shown as their length only."],
-	run: async (config) => {
-		const database = sqlDatabaseFor(config);
-		try {
-			await migrateToLatest(database);
+	run: (config) =>
+		withMigratedDatabase(config, async (database) => {
 			const tables = await database.db.introspection.getTables();
 			for (const table of tables.sort((left, right) => left.name.localeCompare(right.name))) {
 				const { rows } = await sql<
@@ -31,8 +30,5 @@ export const printTablesCommand: Command = {
 				for (const row of rows) process.stdout.write(`  ${JSON.stringify(printable(row))}\n`);
 			}
 			return 0;
-		} finally {
-			await database.close();
-		}
-	},
+		}),
 };
