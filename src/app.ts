@@ -16,11 +16,12 @@ import { Registry } from "prom-client";
 import type { Config } from "#config";
 import { registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
+import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
 import { healthRoutes } from "./http/health-routes.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
-import type { ServiceKeys } from "./keys/service-keys.ts";
+import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { Storage } from "./storage/index.ts";
 
 export interface AppDependencies {
@@ -33,6 +34,22 @@ export interface AppDependencies {
 }
 
 export type App = FastifyInstance;
+
+/** `sessions.secret` when set; else the public dev secret in dev mode; else one generated and kept in the database. */
+export async function resolveSessionsSecret(
+	config: Config,
+	deps: Pick<AppDependencies, "storage" | "clock" | "logger">,
+): Promise<string> {
+	if (config.sessions.secret !== undefined) return config.sessions.secret;
+	if (config.dev) return DEV_SESSIONS_SECRET;
+	const stored = await getOrCreateStoredSecret(
+		deps.storage.sql.db,
+		STORED_SECRET_NAME,
+		deps.clock,
+		deps.logger,
+	);
+	return Buffer.from(stored).toString("base64url");
+}
 
 export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
@@ -70,6 +87,14 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	await app.register(healthRoutes, {
 		probes: { database: () => deps.storage.sql.ping(), kv: () => deps.storage.kv.ping() },
 	});
+
+	if (config.sessions.enabled) {
+		await registerSessions(app, {
+			config: config.sessions,
+			store: deps.storage.sessions,
+			secret: await resolveSessionsSecret(config, deps),
+		});
+	}
 
 	return app;
 }

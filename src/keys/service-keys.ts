@@ -78,26 +78,28 @@ async function seedFromFile(path: string, logger: Logger): Promise<Uint8Array> {
 	return parseEd25519KeyFile(await readFile(path), path);
 }
 
-async function seedFromDatabase(
+/**
+ * A secret the service makes for itself, kept in the database so every instance reads the same one:
+ * the first to start creates it (INSERT … ON CONFLICT DO NOTHING), every later start reads that row.
+ */
+export async function getOrCreateStoredSecret(
 	db: Kysely<FoundationTables>,
+	keyName: string,
 	clock: Clock,
 	logger: Logger,
 ): Promise<Uint8Array> {
 	const inserted = await db
 		.insertInto("service_keys")
-		.values({
-			key_name: DATABASE_KEY_NAME,
-			secret: randomBytes(SEED_BYTES),
-			created_at_ms: clock.nowMs(),
-		})
+		.values({ key_name: keyName, secret: randomBytes(SEED_BYTES), created_at_ms: clock.nowMs() })
 		.onConflict((conflict) => conflict.column("key_name").doNothing())
 		.returning("key_name")
 		.executeTakeFirst();
-	if (inserted !== undefined) logger.info("created a new service key in the database");
+	if (inserted !== undefined)
+		logger.info({ key_name: keyName }, "created a new secret in the database");
 	const row = await db
 		.selectFrom("service_keys")
 		.select("secret")
-		.where("key_name", "=", DATABASE_KEY_NAME)
+		.where("key_name", "=", keyName)
 		.executeTakeFirstOrThrow();
 	return Uint8Array.from(row.secret);
 }
@@ -120,8 +122,11 @@ export async function loadServiceKeys(options: LoadServiceKeysOptions): Promise<
 	if (options.keyFile !== undefined) {
 		return serviceKeysFromSeed(await seedFromFile(options.keyFile, options.logger), "file");
 	}
-	return serviceKeysFromSeed(
-		await seedFromDatabase(options.db, options.clock, options.logger),
-		"database",
+	const seed = await getOrCreateStoredSecret(
+		options.db,
+		DATABASE_KEY_NAME,
+		options.clock,
+		options.logger,
 	);
+	return serviceKeysFromSeed(seed, "database");
 }

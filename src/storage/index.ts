@@ -5,14 +5,17 @@
 import { join, resolve } from "node:path";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
+import { type SessionStore, sessionDefaults } from "#modules/sessions";
 import type { JobDefinition } from "../jobs/job-runner.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { EmbeddedKeyValueStore } from "./embedded/embedded-key-value-store.ts";
+import { KeyValueSessionStore } from "./embedded/key-value-session-store.ts";
 import { FilesystemBlobStore } from "./filesystem/filesystem-blob-store.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
 import { openSqlDatabase, type SqlDatabase } from "./kysely/db.ts";
 import { SqlBlobStore } from "./kysely/sql-blob-store.ts";
 import { RedisKeyValueStore } from "./redis/redis-key-value-store.ts";
+import { RedisSessionStore } from "./redis/redis-session-store.ts";
 
 export {
 	type BlobRange,
@@ -30,6 +33,8 @@ export interface Storage {
 	readonly sql: SqlDatabase;
 	readonly kv: KeyValueStore;
 	readonly blobs: BlobStore;
+	/** Redis in the edge layout when `kv.url` is set, else over the embedded key-value store. */
+	readonly sessions: SessionStore;
 	/** Sweeps the chosen backends need (expired embedded keys, unreferenced blob chunks). */
 	readonly jobs: readonly JobDefinition[];
 	close(): Promise<void>;
@@ -95,13 +100,20 @@ export async function openStorage(config: Config, clock: Clock): Promise<Storage
 		blobs = fileBlobs;
 	}
 
+	const { keyPrefix } = sessionDefaults(config.sessions);
+	const sessions =
+		config.kv.url === undefined
+			? new KeyValueSessionStore(kv, keyPrefix)
+			: await RedisSessionStore.open(config.kv.url, keyPrefix);
+
 	return {
 		sql,
 		kv,
 		blobs,
+		sessions,
 		jobs,
 		close: async () => {
-			await Promise.allSettled([kv.close(), sql.close()]);
+			await Promise.allSettled([sessions.close(), kv.close(), sql.close()]);
 		},
 	};
 }

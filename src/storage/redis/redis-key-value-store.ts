@@ -1,12 +1,11 @@
 /**
  * The key-value port on Redis (7+), for several instances. Single-use reads are GETDEL and counters a Lua
- * script, so each is one atomic command on the server. The offline queue is off: while Redis is down a
- * command fails at once with service_unavailable instead of piling up, and ioredis reconnects by itself.
+ * script, so each is one atomic command on the server.
  */
 
-import { Redis, ReplyError } from "ioredis";
-import { AppError } from "#errors";
+import type { Redis } from "ioredis";
 import { type KeyValueStore, WrongKindError } from "../key-value-store.ts";
+import { closeRedis, connectRedis, isReplyError, unavailable } from "./connect-redis.ts";
 
 // INCRBY and the TTL of a new counter must be one step, or a crash between them leaves a counter
 // that never expires (and a rate limit that never resets).
@@ -26,8 +25,6 @@ return 1`;
 export interface RedisKeyValueStoreOptions {
 	readonly url: string;
 	readonly keyPrefix: string;
-	/** How long `open` waits for the first connection before giving up (the store still reconnects). */
-	readonly connectTimeoutMs?: number;
 }
 
 export class RedisKeyValueStore implements KeyValueStore {
@@ -39,33 +36,14 @@ export class RedisKeyValueStore implements KeyValueStore {
 
 	/** Connects; when Redis is unreachable the store is returned anyway and keeps retrying in the background. */
 	static async open(options: RedisKeyValueStoreOptions): Promise<RedisKeyValueStore> {
-		const redis = new Redis(options.url, {
-			keyPrefix: options.keyPrefix,
-			enableOfflineQueue: false,
-			maxRetriesPerRequest: 1,
-			connectTimeout: options.connectTimeoutMs ?? 2_000,
-			retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-		});
-		// Connection errors surface through commands and /readyz; without a listener ioredis would print them.
-		redis.on("error", () => {});
-		await new Promise<void>((resolve) => {
-			const timer = setTimeout(resolve, options.connectTimeoutMs ?? 2_000);
-			redis.once("ready", () => {
-				clearTimeout(timer);
-				resolve();
-			});
-		});
-		return new RedisKeyValueStore(redis);
+		return new RedisKeyValueStore(await connectRedis(options));
 	}
 
 	async #run<T>(key: string, command: (redis: Redis) => Promise<T>): Promise<T> {
 		try {
 			return await command(this.#redis);
 		} catch (error) {
-			// A reply error is Redis refusing the command; anything else means it could not be reached.
-			if (!(error instanceof Error) || !(error instanceof ReplyError)) {
-				throw new AppError("service_unavailable", { cause: error });
-			}
+			if (!isReplyError(error)) throw unavailable(error);
 			if (/^(WRONGTYPE|ERR value is not an integer)/.test(error.message)) {
 				throw new WrongKindError(key);
 			}
@@ -158,7 +136,7 @@ export class RedisKeyValueStore implements KeyValueStore {
 		await this.#run("", (redis) => redis.ping());
 	}
 
-	async close(): Promise<void> {
-		await this.#redis.quit().catch(() => this.#redis.disconnect());
+	close(): Promise<void> {
+		return closeRedis(this.#redis);
 	}
 }

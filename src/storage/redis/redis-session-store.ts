@@ -1,0 +1,141 @@
+/**
+ * Sessions in Redis in the layout flask-resty-shared-session and the edge read (edge-contract.ts): keys
+ * are not prefixed by the key-value store's prefix, only by the sessions key prefix, because nginx and
+ * Flask apps name them the same way.
+ */
+import type { Redis } from "ioredis";
+import {
+	type EdgeCheck,
+	type SessionStore,
+	type SessionWrite,
+	type StoredSession,
+	sessionKeys,
+	userSessionsKey,
+} from "#modules/sessions";
+import { closeRedis, connectRedis, isReplyError, unavailable } from "./connect-redis.ts";
+
+type PipelineResults = [error: Error | null, result: unknown][] | null;
+
+function resultsOf(results: PipelineResults): unknown[] {
+	return (results ?? []).map(([error, result]) => {
+		if (error !== null) throw error;
+		return result;
+	});
+}
+
+export class RedisSessionStore implements SessionStore {
+	readonly #redis: Redis;
+	readonly #prefix: string;
+
+	private constructor(redis: Redis, prefix: string) {
+		this.#redis = redis;
+		this.#prefix = prefix;
+	}
+
+	static async open(url: string, prefix: string): Promise<RedisSessionStore> {
+		return new RedisSessionStore(await connectRedis({ url }), prefix);
+	}
+
+	async #run<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
+		try {
+			return await work(this.#redis);
+		} catch (error) {
+			throw isReplyError(error) ? error : unavailable(error);
+		}
+	}
+
+	async save(write: SessionWrite): Promise<void> {
+		const keys = sessionKeys(this.#prefix, write.sessionId);
+		await this.#run(async (redis) => {
+			const transaction = redis.multi().setex(keys.data, write.ttlSeconds, write.dataJson);
+			if (write.storedSignature !== null)
+				transaction.setex(keys.signature, write.ttlSeconds, write.storedSignature);
+			transaction.del(keys.groups);
+			if (write.groups.length > 0) {
+				transaction.sadd(keys.groups, ...write.groups).expire(keys.groups, write.ttlSeconds);
+			}
+			if (write.userId !== null) {
+				const index = userSessionsKey(this.#prefix, write.userId);
+				transaction.sadd(index, write.sessionId).expire(index, write.ttlSeconds);
+			}
+			resultsOf(await transaction.exec());
+		});
+	}
+
+	async load(sessionId: string): Promise<StoredSession | null> {
+		const keys = sessionKeys(this.#prefix, sessionId);
+		const [dataJson, groups, ttlSeconds] = await this.#run(async (redis) =>
+			resultsOf(await redis.pipeline().get(keys.data).smembers(keys.groups).ttl(keys.data).exec()),
+		);
+		if (typeof dataJson !== "string" || !Array.isArray(groups) || typeof ttlSeconds !== "number")
+			return null;
+		return { dataJson, groups: groups.map(String), ttlSeconds };
+	}
+
+	async touch(sessionId: string, ttlSeconds: number): Promise<boolean> {
+		const keys = sessionKeys(this.#prefix, sessionId);
+		const [dataExtended] = await this.#run(async (redis) =>
+			resultsOf(
+				await redis
+					.multi()
+					.expire(keys.data, ttlSeconds)
+					.expire(keys.signature, ttlSeconds)
+					.expire(keys.groups, ttlSeconds)
+					.exec(),
+			),
+		);
+		return dataExtended === 1;
+	}
+
+	async destroy(sessionId: string, userId: string | null): Promise<boolean> {
+		const keys = sessionKeys(this.#prefix, sessionId);
+		const [deleted] = await this.#run(async (redis) => {
+			const transaction = redis.multi().del(keys.data, keys.signature, keys.groups);
+			if (userId !== null) transaction.srem(userSessionsKey(this.#prefix, userId), sessionId);
+			return resultsOf(await transaction.exec());
+		});
+		return typeof deleted === "number" && deleted > 0;
+	}
+
+	async check(
+		sessionId: string,
+		expectedSignature: string | null,
+		group: string | null,
+	): Promise<EdgeCheck> {
+		const keys = sessionKeys(this.#prefix, sessionId);
+		const [alive, member] = await this.#run(async (redis) => {
+			const pipeline = redis.pipeline();
+			if (expectedSignature === null) pipeline.exists(keys.data);
+			else pipeline.get(keys.signature);
+			if (group !== null) pipeline.sismember(keys.groups, group);
+			return resultsOf(await pipeline.exec());
+		});
+		return {
+			isAlive: expectedSignature === null ? alive === 1 : alive === expectedSignature,
+			isMember: member === 1,
+		};
+	}
+
+	async listUserSessions(userId: string): Promise<string[]> {
+		const index = userSessionsKey(this.#prefix, userId);
+		return this.#run(async (redis) => {
+			const sessionIds = await redis.smembers(index);
+			if (sessionIds.length === 0) return [];
+			const pipeline = redis.pipeline();
+			for (const sessionId of sessionIds)
+				pipeline.exists(sessionKeys(this.#prefix, sessionId).data);
+			const exists = resultsOf(await pipeline.exec());
+			const dead = sessionIds.filter((_sessionId, index) => exists[index] !== 1);
+			if (dead.length > 0) await redis.srem(index, ...dead);
+			return sessionIds.filter((_sessionId, index) => exists[index] === 1);
+		});
+	}
+
+	async ping(): Promise<void> {
+		await this.#run((redis) => redis.ping());
+	}
+
+	close(): Promise<void> {
+		return closeRedis(this.#redis);
+	}
+}
