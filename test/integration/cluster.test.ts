@@ -3,10 +3,7 @@
  * agree on the service key, and a leased background job runs once for the pair, not once per process.
  * Then a private Redis server is stopped and restarted under a running service: /readyz follows it.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,6 +15,7 @@ import {
 	postgresAdminUrl,
 	redisUrl,
 } from "../support/engines.ts";
+import { PrivateRedis } from "../support/redis-server.ts";
 
 const adminUrl = postgresAdminUrl();
 const sharedRedisUrl = redisUrl();
@@ -70,52 +68,21 @@ describe.skipIf(adminUrl === null || sharedRedisUrl === null)(
 	},
 );
 
-async function freePort(): Promise<number> {
-	const server = createServer().listen(0, "127.0.0.1");
-	await once(server, "listening");
-	const address = server.address();
-	server.close();
-	if (address === null || typeof address === "string") throw new Error("no port");
-	return address.port;
-}
-
-async function startRedisServer(port: number): Promise<ChildProcess> {
-	const server = spawn(
-		"redis-server",
-		["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-		{
-			stdio: ["ignore", "pipe", "ignore"],
-		},
-	);
-	let output = "";
-	for await (const chunk of server.stdout ?? []) {
-		output += String(chunk);
-		if (output.includes("Ready to accept connections")) break;
-	}
-	server.stdout?.resume();
-	return server;
-}
-
 describe.skipIf(sharedRedisUrl === null)("when Redis goes away", () => {
 	it("/readyz turns 503 and recovers without a restart when Redis returns", async () => {
-		const port = await freePort();
 		const dataDir = await mkdtemp(join(tmpdir(), "tollgate-redis-down-"));
-		let redis = await startRedisServer(port);
-		const service = await serveTollgate({
-			TOLLGATE_KV_URL: `redis://127.0.0.1:${port}`,
-			TOLLGATE_DATA_DIR: dataDir,
-		});
+		const redis = await PrivateRedis.start();
+		const service = await serveTollgate({ TOLLGATE_KV_URL: redis.url, TOLLGATE_DATA_DIR: dataDir });
 		try {
 			expect((await fetch(`${service.url}/readyz`)).status).toBe(200);
-			redis.kill("SIGKILL");
-			await once(redis, "exit");
+			await redis.stop();
 			const down = await fetch(`${service.url}/readyz`);
 			expect(down.status).toBe(503);
 			expect(await down.json()).toEqual({
 				status: "unavailable",
 				checks: { database: "ok", kv: "unavailable" },
 			});
-			redis = await startRedisServer(port);
+			await redis.restart();
 			let status = 0;
 			for (let waited = 0; status !== 200 && waited < 10_000; waited += 250) {
 				await sleep(250);
@@ -124,7 +91,7 @@ describe.skipIf(sharedRedisUrl === null)("when Redis goes away", () => {
 			expect(status).toBe(200);
 		} finally {
 			expect(await service.stop()).toBe(0);
-			redis.kill("SIGKILL");
+			await redis.stop();
 			await rm(dataDir, { recursive: true, force: true });
 		}
 	}, 60_000);

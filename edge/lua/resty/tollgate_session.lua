@@ -1,0 +1,299 @@
+-- Tollgate's edge check: is this request's session cookie a live Tollgate session, and is that session a
+-- member of group G? Answered from Redis alone, without calling Tollgate. Contract: docs/edge-contract.md.
+-- Formats: "resty" (flask-resty-shared-session 0.1.2 cookies and keys), "v1" (Tollgate's own), or "any".
+--
+--   local edge = require "resty.tollgate_session"
+--   local config = edge.configure { format = "v1", secret = os.getenv("TOLLGATE_SESSIONS_SECRET"), ... }
+--   edge.authorize(config, group)                 -- access phase: 401 / 403 / 503, or falls through
+--   local session, err, status = edge.new(config) -- then session:verify_signature(), session:is_group_member(g)
+local ffi = require "ffi"
+local redis = require "resty.redis"
+
+local ffi_new, ffi_string = ffi.new, ffi.string
+local bit_bor, bit_bxor = bit.bor, bit.bxor
+local byte, sub, find, gsub = string.byte, string.sub, string.find, string.gsub
+
+-- HMAC-SHA256 and SHA-256 come from the OpenSSL nginx is linked with; ngx_lua itself only has SHA-1.
+for _, declaration in ipairs({
+    "typedef struct evp_md_st EVP_MD;",
+    "const EVP_MD *EVP_sha256(void);",
+    "unsigned char *HMAC(const EVP_MD *evp_md, const void *key, int key_len, const unsigned char *d, size_t n, unsigned char *md, unsigned int *md_len);",
+    "unsigned char *SHA256(const unsigned char *d, size_t n, unsigned char *md);",
+}) do
+    pcall(ffi.cdef, declaration)
+end
+local C = ffi.C
+local digest_buffer = ffi_new("unsigned char[32]")
+local digest_length = ffi_new("unsigned int[1]")
+
+local _M = { _VERSION = "1.0.0" }
+local Session = {}
+Session.__index = Session
+
+local MAX_COOKIE_HEADER_BYTES = 4096
+
+local function base64url(binary)
+    return (gsub(gsub(ngx.encode_base64(binary, true), "%+", "-"), "/", "_"))
+end
+
+local function hmac_sha256(key, message)
+    C.HMAC(C.EVP_sha256(), key, #key, message, #message, digest_buffer, digest_length)
+    return ffi_string(digest_buffer, digest_length[0])
+end
+
+local function sha256(message)
+    C.SHA256(message, #message, digest_buffer)
+    return ffi_string(digest_buffer, 32)
+end
+
+-- Compares in time that depends only on the length, so a forged signature learns nothing from timing.
+local function constant_time_equal(left, right)
+    if type(left) ~= "string" or type(right) ~= "string" or #left ~= #right then
+        return false
+    end
+    local difference = 0
+    for i = 1, #left do
+        difference = bit_bor(difference, bit_bxor(byte(left, i), byte(right, i)))
+    end
+    return difference == 0
+end
+
+--- Validates the configuration once (init_by_lua) and precomputes the resty derived key.
+function _M.configure(options)
+    assert(type(options) == "table", "tollgate_session.configure: options table required")
+    local format = options.format or "v1"
+    assert(format == "v1" or format == "resty" or format == "any", "format must be v1, resty or any")
+    assert(type(options.secret) == "string" and #options.secret >= 16,
+        "secret (at least 16 characters) required: set TOLLGATE_SESSIONS_SECRET and `env TOLLGATE_SESSIONS_SECRET;`")
+    local is_resty = format == "resty"
+    local salt = options.salt or "flask-resty-session"
+    local redis_options = options.redis or {}
+    local host = redis_options.host or "127.0.0.1"
+    local port = redis_options.port or 6379
+    local db = redis_options.db or 0
+    return {
+        format = format,
+        secret = options.secret,
+        resty_key = ngx.hmac_sha1(options.secret, salt),
+        cookie_name = options.cookie_name or (is_resty and "session" or "tollgate_session"),
+        key_prefix = options.key_prefix or (is_resty and "resty_shared_session" or "tollgate_session"),
+        redis = {
+            host = host,
+            port = port,
+            db = db,
+            password = redis_options.password,
+            timeout_ms = redis_options.timeout_ms or 1000,
+            pool = host .. ":" .. port .. ":" .. db,
+            pool_size = redis_options.pool_size or 64,
+            idle_timeout_ms = redis_options.idle_timeout_ms or 60000,
+        },
+    }
+end
+
+-- The session cookie's one value, or nil and why: absent, oversized, repeated or not printable ASCII.
+local function read_cookie(name)
+    local header = ngx.req.get_headers()["cookie"]
+    if type(header) == "table" then
+        header = table.concat(header, "; ")
+    end
+    if header == nil then
+        return nil, "no session cookie"
+    end
+    if #header > MAX_COOKIE_HEADER_BYTES then
+        return nil, "cookie header too large"
+    end
+    local found
+    for pair in string.gmatch(header, "[^;]+") do
+        local equals = find(pair, "=", 1, true)
+        if equals then
+            local key = gsub(sub(pair, 1, equals - 1), "^%s*(.-)%s*$", "%1")
+            if key == name then
+                if found then
+                    return nil, "session cookie sent more than once"
+                end
+                found = gsub(sub(pair, equals + 1), "^%s*(.-)%s*$", "%1")
+            end
+        end
+    end
+    if not found then
+        return nil, "no session cookie"
+    end
+    if find(found, "[^\33-\126]") then
+        return nil, "session cookie is not printable ASCII"
+    end
+    return found
+end
+
+-- Parses and authenticates the cookie by recomputing its HMAC. Returns the session's key id, the stored
+-- signature to compare with (resty) or nil (v1), or nil and an error.
+local function authenticate(config, cookie)
+    local format = config.format
+    if (format == "resty" or format == "any") and #cookie == 64 and sub(cookie, 37, 37) == "." then
+        local sid, signature = sub(cookie, 1, 36), sub(cookie, 38)
+        if not find(sid, "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$")
+            or find(sid, "%u") then
+            return nil, nil, "malformed session id"
+        end
+        if not constant_time_equal(signature, base64url(ngx.hmac_sha1(config.resty_key, sid))) then
+            return nil, nil, "bad signature"
+        end
+        return sid, signature
+    end
+    if (format == "v1" or format == "any") and #cookie == 90 and sub(cookie, 1, 3) == "v1." and sub(cookie, 47, 47) == "." then
+        local id, tag = sub(cookie, 4, 46), sub(cookie, 48)
+        if find(id, "[^%w_-]") or find(tag, "[^%w_-]") then
+            return nil, nil, "malformed session cookie"
+        end
+        if not constant_time_equal(tag, base64url(hmac_sha256(config.secret, "v1." .. id))) then
+            return nil, nil, "bad signature"
+        end
+        return base64url(sha256(id)), nil
+    end
+    return nil, nil, "session cookie has the wrong shape"
+end
+
+local function connect(config)
+    local red = redis:new()
+    red:set_timeout(config.redis.timeout_ms)
+    local ok, err = red:connect(config.redis.host, config.redis.port, { pool = config.redis.pool })
+    if not ok then
+        return nil, err
+    end
+    if red:get_reused_times() == 0 then
+        if config.redis.password then
+            ok, err = red:auth(config.redis.password)
+            if not ok then
+                return nil, err
+            end
+        end
+        if config.redis.db ~= 0 then
+            ok, err = red:select(config.redis.db)
+            if not ok then
+                return nil, err
+            end
+        end
+    end
+    return red
+end
+
+--- Reads and authenticates the request's session cookie. On failure returns nil, err, status (401).
+function _M.new(config)
+    local cookie, err = read_cookie(config.cookie_name)
+    if not cookie then
+        return nil, err, ngx.HTTP_UNAUTHORIZED
+    end
+    local session_id, stored_signature, reason = authenticate(config, cookie)
+    if not session_id then
+        return nil, reason, ngx.HTTP_UNAUTHORIZED
+    end
+    return setmetatable({
+        _config = config,
+        _session_id = session_id,
+        _stored_signature = stored_signature,
+        _authenticated = true,
+        _verified = false,
+    }, Session)
+end
+
+function Session:_redis()
+    if not self._red then
+        local red, err = connect(self._config)
+        if not red then
+            return nil, err
+        end
+        self._red = red
+    end
+    return self._red
+end
+
+--- Returns the Redis connection to the pool; call once the checks are done.
+function Session:close()
+    if self._red then
+        self._red:set_keepalive(self._config.redis.idle_timeout_ms, self._config.redis.pool_size)
+        self._red = nil
+    end
+end
+
+--- true if the cookie's HMAC is right (checked in new) and the session is alive in Redis: its stored
+--- signature equals the cookie's (resty, as the original module checks) or its data key exists (v1).
+--- Returns nil, err, status: 401 for a dead session, 503 when Redis cannot be asked.
+function Session:verify_signature()
+    if not self._authenticated then
+        return nil, "cookie not authenticated", ngx.HTTP_UNAUTHORIZED
+    end
+    local red, err = self:_redis()
+    if not red then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local prefix, id = self._config.key_prefix, self._session_id
+    local alive
+    if self._stored_signature then
+        local stored
+        stored, err = red:get(prefix .. ":signature:" .. id)
+        if err then
+            return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+        end
+        alive = stored ~= ngx.null and constant_time_equal(stored, self._stored_signature)
+    else
+        local exists
+        exists, err = red:exists(prefix .. ":data:" .. id)
+        if err then
+            return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+        end
+        alive = exists == 1
+    end
+    if not alive then
+        return nil, "session expired or destroyed", ngx.HTTP_UNAUTHORIZED
+    end
+    self._verified = true
+    return true
+end
+
+--- true if the verified session is a member of `group`; nil, err, status (403, or 503 when Redis fails).
+--- Refuses (401) when verify_signature has not succeeded first.
+function Session:is_group_member(group)
+    if not self._verified then
+        return nil, "verify_signature must succeed first", ngx.HTTP_UNAUTHORIZED
+    end
+    if type(group) ~= "string" or group == "" then
+        return nil, "no group", ngx.HTTP_FORBIDDEN
+    end
+    local red, err = self:_redis()
+    if not red then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local member
+    member, err = red:sismember(self._config.key_prefix .. ":groups:" .. self._session_id, group)
+    if err then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    if member ~= 1 then
+        return nil, "not a member of this group", ngx.HTTP_FORBIDDEN
+    end
+    return true
+end
+
+--- Access-phase helper: ends the request with 401, 403 or 503, or returns when the session may pass.
+--- `group` nil checks the session only.
+function _M.authorize(config, group)
+    local session, err, status = _M.new(config)
+    if not session then
+        ngx.log(ngx.INFO, "tollgate edge: ", err)
+        return ngx.exit(status)
+    end
+    local ok
+    ok, err, status = session:verify_signature()
+    if ok and group ~= nil then
+        ok, err, status = session:is_group_member(ngx.unescape_uri(group))
+    end
+    if status == ngx.HTTP_SERVICE_UNAVAILABLE then
+        ngx.log(ngx.ERR, "tollgate edge: redis: ", err)
+    else
+        session:close()
+    end
+    if not ok then
+        return ngx.exit(status)
+    end
+end
+
+return _M

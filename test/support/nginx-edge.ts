@@ -1,0 +1,138 @@
+/**
+ * Runs edge/nginx.conf as shipped, with only addresses, paths and session settings rewritten for the
+ * test (ports on loopback, a temporary prefix), under Debian's nginx with the Lua module.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./redis-server.ts";
+
+export const EDGE_DIR = fileURLToPath(new URL("../../edge/", import.meta.url));
+const LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so";
+
+/** Why the edge cannot run here, or null. */
+export function nginxEdgeSkipReason(): string | null {
+	try {
+		execFileSync("nginx", ["-v"], { stdio: "ignore" });
+		execFileSync("test", ["-f", LUA_MODULE]);
+		execFileSync("test", ["-f", "/usr/share/lua/5.1/nginx/redis.lua"]);
+		return null;
+	} catch {
+		return "nginx with libnginx-mod-http-lua and lua-nginx-redis is not installed";
+	}
+}
+
+export interface EdgeSettings {
+	readonly tollgatePort: number;
+	readonly appPort: number;
+	readonly redisPort: number;
+	readonly format: "v1" | "resty";
+	readonly secret: string;
+	readonly salt: string;
+	readonly cookieName: string;
+	readonly keyPrefix: string;
+}
+
+export interface RunningEdge {
+	readonly url: string;
+	stop(): Promise<void>;
+}
+
+function replaceOnce(text: string, from: string, to: string): string {
+	if (!text.includes(from)) throw new Error(`edge/nginx.conf no longer contains ${from}`);
+	return text.replaceAll(from, to);
+}
+
+async function waitForPort(port: number): Promise<void> {
+	for (let attempt = 0; attempt < 100; attempt += 1) {
+		const open = await new Promise<boolean>((resolve) => {
+			const socket = connect(port, "127.0.0.1");
+			socket.once("connect", () => {
+				socket.destroy();
+				resolve(true);
+			});
+			socket.once("error", () => resolve(false));
+		});
+		if (open) return;
+		await sleep(50);
+	}
+	throw new Error(`nothing listens on ${port}`);
+}
+
+export async function startNginxEdge(settings: EdgeSettings): Promise<RunningEdge> {
+	const prefix = await mkdtemp(join(tmpdir(), "tollgate-edge-"));
+	// Workers run as nobody: they must reach the prefix and write the cache.
+	await chmod(prefix, 0o755);
+	await mkdir(join(prefix, "cache"), { mode: 0o777 });
+	const port = await freePort();
+	let conf = await readFile(join(EDGE_DIR, "nginx.conf"), "utf8");
+	conf = replaceOnce(conf, "/etc/tollgate/edge/", EDGE_DIR);
+	conf = replaceOnce(conf, "/var/cache/tollgate-edge", join(prefix, "cache"));
+	conf = replaceOnce(conf, "pid /run/tollgate-edge.pid;", `pid ${join(prefix, "nginx.pid")};`);
+	conf = replaceOnce(conf, "worker_processes auto;", "worker_processes 1;");
+	conf = replaceOnce(conf, "listen 127.0.0.1:8088;", `listen 127.0.0.1:${port};`);
+	conf = replaceOnce(conf, "server 127.0.0.1:8080;", `server 127.0.0.1:${settings.tollgatePort};`);
+	conf = replaceOnce(conf, "server 127.0.0.1:9000;", `server 127.0.0.1:${settings.appPort};`);
+	conf = replaceOnce(conf, "port = 6379", `port = ${settings.redisPort}`);
+	conf = replaceOnce(
+		conf,
+		'format = "v1"',
+		`format = "${settings.format}", salt = "${settings.salt}"`,
+	);
+	conf = replaceOnce(
+		conf,
+		'cookie_name = "tollgate_session"',
+		`cookie_name = "${settings.cookieName}"`,
+	);
+	conf = replaceOnce(
+		conf,
+		'key_prefix = "tollgate_session"',
+		`key_prefix = "${settings.keyPrefix}"`,
+	);
+	await writeFile(join(prefix, "nginx.conf"), conf);
+	await copyFile(join(EDGE_DIR, "group_cache.conf"), join(prefix, "group_cache.conf"));
+
+	const nginx: ChildProcess = spawn(
+		"nginx",
+		[
+			"-p",
+			`${prefix}/`,
+			"-c",
+			join(prefix, "nginx.conf"),
+			"-e",
+			join(prefix, "error.log"),
+			"-g",
+			"daemon off;",
+		],
+		{ env: { ...process.env, TOLLGATE_SESSIONS_SECRET: settings.secret }, stdio: "ignore" },
+	);
+	const exited = once(nginx, "exit");
+	try {
+		await Promise.race([
+			waitForPort(port),
+			exited.then(async () => {
+				throw new Error(
+					`nginx exited:\n${await readFile(join(prefix, "error.log"), "utf8").catch(() => "")}`,
+				);
+			}),
+		]);
+	} catch (error) {
+		nginx.kill("SIGKILL");
+		throw error;
+	}
+	return {
+		url: `http://127.0.0.1:${port}`,
+		stop: async () => {
+			if (nginx.exitCode === null) {
+				nginx.kill("SIGQUIT");
+				await exited;
+			}
+			await rm(prefix, { recursive: true, force: true });
+		},
+	};
+}
