@@ -11,6 +11,7 @@ import {
 	validatorCompiler,
 	type ZodTypeProvider,
 } from "fastify-type-provider-zod";
+import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "#config";
@@ -22,7 +23,7 @@ import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
-import type { Storage } from "./storage/index.ts";
+import type { FoundationTables, Storage } from "./storage/index.ts";
 
 export interface AppDependencies {
 	readonly storage: Storage;
@@ -38,16 +39,13 @@ export type App = FastifyInstance;
 /** `sessions.secret` when set; else the public dev secret in dev mode; else one generated and kept in the database. */
 export async function resolveSessionsSecret(
 	config: Config,
-	deps: Pick<AppDependencies, "storage" | "clock" | "logger">,
+	db: Kysely<FoundationTables>,
+	clock: Clock,
+	logger: Logger,
 ): Promise<string> {
 	if (config.sessions.secret !== undefined) return config.sessions.secret;
 	if (config.dev) return DEV_SESSIONS_SECRET;
-	const stored = await getOrCreateStoredSecret(
-		deps.storage.sql.db,
-		STORED_SECRET_NAME,
-		deps.clock,
-		deps.logger,
-	);
+	const stored = await getOrCreateStoredSecret(db, STORED_SECRET_NAME, clock, logger);
 	return Buffer.from(stored).toString("base64url");
 }
 
@@ -92,7 +90,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 		await registerSessions(app, {
 			config: config.sessions,
 			store: deps.storage.sessions,
-			secret: await resolveSessionsSecret(config, deps),
+			secret: await resolveSessionsSecret(config, deps.storage.sql.db, deps.clock, deps.logger),
 		});
 	}
 

@@ -10,6 +10,7 @@ import { keysShowCommand } from "./commands/keys-show.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { printTablesCommand } from "./commands/print-tables.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { sessionsSecretCommand } from "./commands/sessions-secret.ts";
 import { UsageError } from "./usage-error.ts";
 
 const COMMANDS: readonly Command[] = [
@@ -18,6 +19,7 @@ const COMMANDS: readonly Command[] = [
 	printTablesCommand,
 	keysShowCommand,
 	configCheckCommand,
+	sessionsSecretCommand,
 ];
 
 function overview(): string {

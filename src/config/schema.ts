@@ -118,9 +118,9 @@ const sessionsSection = z
 			description:
 				'Cookie and Redis format: "v1" (HMAC-SHA256, stored ids hashed; docs/edge-contract.md) or "resty" (byte-compatible with flask-resty-shared-session 0.1.2).',
 		}),
-		secret: z.string().min(16).optional().meta({
+		secret: z.string().min(1).optional().meta({
 			description:
-				"Signing secret shared with the edge (and, in resty format, the Flask app's secret_key). Unset in v1 format: generated once and kept in the database (`tollgate sessions secret` prints it for the edge). Required in resty format.",
+				"Signing secret shared with the edge (and, in resty format, the Flask app's secret_key; use 32+ random characters). Unset in v1 format: generated once and kept in the database (`tollgate sessions secret` prints it for the edge). Required in resty format.",
 			secret: true,
 		}),
 		salt: z

@@ -17,7 +17,14 @@ describe("tollgate CLI", () => {
 	it("--help lists every command and exits 0; each command has its own --help", async () => {
 		const help = await runTollgate(["--help"]);
 		expect(help.code).toBe(0);
-		for (const command of ["serve", "migrate", "print-tables", "keys show", "config check"]) {
+		for (const command of [
+			"serve",
+			"migrate",
+			"print-tables",
+			"keys show",
+			"config check",
+			"sessions secret",
+		]) {
 			expect(help.stdout).toContain(command);
 			const own = await runTollgate([...command.split(" "), "--help"]);
 			expect(own.code).toBe(0);
@@ -91,6 +98,19 @@ describe("tollgate CLI", () => {
 			expect(result.stdout).toMatch(new RegExp(`^${table} \\(\\d+ rows?\\)$`, "m"));
 		}
 		expect(result.stdout).toContain('"secret":"<32 bytes>"');
+	});
+
+	it("sessions secret prints the configured secret, or the one generated once and kept", async () => {
+		const env = { TOLLGATE_DATA_DIR: join(dir, "secret") };
+		const first = await runTollgate(["sessions", "secret"], env);
+		expect(first.code).toBe(0);
+		expect(first.stdout).toMatch(/^[A-Za-z0-9_-]{43}\n$/);
+		expect((await runTollgate(["sessions", "secret"], env)).stdout).toBe(first.stdout);
+		const configured = await runTollgate(["sessions", "secret"], {
+			...env,
+			TOLLGATE_SESSIONS_SECRET: "configured-secret",
+		});
+		expect(configured.stdout).toBe("configured-secret\n");
 	});
 
 	it("serve answers /readyz and exits 0 on SIGTERM", async () => {

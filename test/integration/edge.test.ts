@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
@@ -21,7 +22,15 @@ if (skipReason !== null && process.env.CI === "true")
 	throw new Error(`CI needs the nginx edge: ${skipReason}`);
 
 const APP_KEY = "edge-test-app-key-0123456789";
-const SECRET = "edge-test-secret-0123456789";
+const vectors = JSON.parse(
+	readFileSync(new URL("../vectors/sessions.json", import.meta.url), "utf8"),
+) as {
+	resty: { secret: string; salt: string; sid: string; signature: string; cookie: string }[];
+	v1: { secret: string; id: string; session_id: string; cookie: string }[];
+};
+// The resty vector is the original test app's configuration (secret "fishes", salt "app_session_salt").
+const restyVector = vectors.resty[0];
+const v1Vector = vectors.v1[0];
 
 class UpstreamApp {
 	readonly hits = new Map<string, number>();
@@ -55,6 +64,9 @@ for (const format of ["v1", "resty"] as const) {
 	describe.skipIf(skipReason !== null)(`nginx edge (${format} sessions)`, () => {
 		const cookieName = format === "v1" ? "tollgate_session" : "app_session_cookie";
 		const keyPrefix = format === "v1" ? "edge_v1" : "app_session_prefix";
+		const vector = format === "v1" ? v1Vector : restyVector;
+		const secret = vector?.secret ?? "";
+		const salt = restyVector?.salt ?? "";
 		let redis: PrivateRedis;
 		let tollgate: TestApp;
 		let upstream: UpstreamApp;
@@ -85,8 +97,8 @@ for (const format of ["v1", "resty"] as const) {
 				kv: { url: redis.url },
 				sessions: {
 					format,
-					secret: SECRET,
-					salt: "app_session_salt",
+					secret,
+					salt,
 					cookie_name: cookieName,
 					key_prefix: keyPrefix,
 					app_api_keys: [APP_KEY],
@@ -100,8 +112,8 @@ for (const format of ["v1", "resty"] as const) {
 				appPort,
 				redisPort: redis.port,
 				format,
-				secret: SECRET,
-				salt: "app_session_salt",
+				secret,
+				salt,
 				cookieName,
 				keyPrefix,
 			});
@@ -184,6 +196,31 @@ for (const format of ["v1", "resty"] as const) {
 					expect((await get(`${base}/groups/one/report`, `${cookieName}=${cookie}`)).status).toBe(
 						401,
 					);
+				});
+
+				it("admits the golden vector cookie (test/vectors/sessions.json) once its keys are in Redis", async () => {
+					const raw = new Redis(redis.url);
+					const sessionId =
+						format === "v1" ? (v1Vector?.session_id ?? "") : (restyVector?.sid ?? "");
+					if (format === "resty")
+						await raw.setex(
+							`${keyPrefix}:signature:${sessionId}`,
+							600,
+							restyVector?.signature ?? "",
+						);
+					await raw.setex(
+						`${keyPrefix}:data:${sessionId}`,
+						600,
+						JSON.stringify({ username: "sam@gmail.com", groups: ["two"] }),
+					);
+					await raw.sadd(`${keyPrefix}:groups:${sessionId}`, "two");
+					await raw.quit();
+					expect(
+						(await get(`${base}/groups/two/report`, `${cookieName}=${vector?.cookie}`)).status,
+					).toBe(200);
+					expect(
+						(await get(`${base}/groups/one/report`, `${cookieName}=${vector?.cookie}`)).status,
+					).toBe(403);
 				});
 
 				it("refuses an expired session with 401", async () => {

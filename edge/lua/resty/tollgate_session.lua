@@ -63,8 +63,8 @@ function _M.configure(options)
     assert(type(options) == "table", "tollgate_session.configure: options table required")
     local format = options.format or "v1"
     assert(format == "v1" or format == "resty" or format == "any", "format must be v1, resty or any")
-    assert(type(options.secret) == "string" and #options.secret >= 16,
-        "secret (at least 16 characters) required: set TOLLGATE_SESSIONS_SECRET and `env TOLLGATE_SESSIONS_SECRET;`")
+    assert(type(options.secret) == "string" and options.secret ~= "",
+        "secret required: set TOLLGATE_SESSIONS_SECRET and `env TOLLGATE_SESSIONS_SECRET;`")
     local is_resty = format == "resty"
     local salt = options.salt or "flask-resty-session"
     local redis_options = options.redis or {}
