@@ -1,20 +1,28 @@
 /**
- * `npm run bench -- <name>`: starts the service and the baseline (raw node:http) in this run, each pinned
- * to the same core, drives them in interleaved rounds with wrk (autocannon when wrk is absent) from the
- * other core, and prints req/s, p50, p99 and the ratio to the baseline. Absolute numbers on these machines
- * swing ±40 % between runs; quote the ratios.
+ * `npm run bench -- <name>`: starts the system under test and its baseline in this run, pins the servers
+ * to core 0, drives every target in interleaved rounds with wrk (autocannon when wrk is absent) from core 1,
+ * and prints req/s, p50, p99 and the ratio to the baseline (the first row). Absolute numbers on these
+ * machines swing ±40 % between runs; quote the ratios.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
+import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
 
 interface Target {
 	readonly label: string;
-	readonly script: string;
-	readonly path: string;
-	readonly env?: Record<string, string>;
+	readonly url: string;
+	readonly headers?: Record<string, string>;
+}
+
+interface Bench {
+	readonly targets: Target[];
+	stop(): Promise<void>;
 }
 
 interface Measurement {
@@ -24,33 +32,11 @@ interface Measurement {
 }
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
-const BASELINE: Target = {
-	label: "raw node:http (baseline)",
-	script: "servers/baseline-http.ts",
-	path: "/",
-};
-const BENCHMARKS: Record<string, readonly Target[]> = {
-	healthz: [
-		{ label: "tollgate GET /healthz", script: "servers/tollgate-server.ts", path: "/healthz" },
-	],
-	"kv-read": [
-		{
-			label: "tollgate KV read (embedded SQLite)",
-			script: "servers/tollgate-server.ts",
-			path: "/bench/kv",
-		},
-		{
-			label: "tollgate KV read (Redis)",
-			script: "servers/tollgate-server.ts",
-			path: "/bench/kv",
-			env: { TOLLGATE_KV_URL: REDIS_URL, TOLLGATE_KV_KEY_PREFIX: `tollgate-bench:${process.pid}:` },
-		},
-	],
-};
-
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const APP_KEY = "bench-app-key-0123456789abcdef";
+const SESSIONS_SECRET = "bench-sessions-secret-0123456789";
 
 function hasCommand(command: string): boolean {
 	try {
@@ -68,17 +54,22 @@ function pinned(core: number, command: string, args: string[]): [string, string[
 	return hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args];
 }
 
-async function startServer(
-	target: Target,
-	dataDir: string,
+const dataDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
+let serverCount = 0;
+
+/** Starts a bench server script pinned to core 0; resolves with its port once it listens. */
+async function startNodeServer(
+	script: string,
+	env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; port: number }> {
+	serverCount += 1;
 	const [command, args] = pinned(0, process.execPath, [
 		"--import",
 		"tsx",
-		new URL(target.script, import.meta.url).pathname,
+		new URL(script, import.meta.url).pathname,
 	]);
 	const child = spawn(command, args, {
-		env: { ...process.env, TOLLGATE_DATA_DIR: dataDir, ...target.env },
+		env: { ...process.env, TOLLGATE_DATA_DIR: join(dataDir, String(serverCount)), ...env },
 		stdio: ["ignore", "pipe", "inherit"],
 	});
 	let output = "";
@@ -90,8 +81,146 @@ async function startServer(
 			return { child, port: Number(match[1]) };
 		}
 	}
-	throw new Error(`${target.label} did not start`);
+	throw new Error(`${script} did not start`);
 }
+
+function stopAll(children: ChildProcess[]): Promise<void> {
+	for (const child of children) child.kill("SIGTERM");
+	return Promise.resolve();
+}
+
+async function createSessionCookie(tollgatePort: number, groups: string[]): Promise<string> {
+	const response = await fetch(`http://127.0.0.1:${tollgatePort}/sessions`, {
+		method: "POST",
+		headers: { authorization: `Bearer ${APP_KEY}`, "content-type": "application/json" },
+		body: JSON.stringify({ user_id: "bench-user", groups }),
+	});
+	const body = (await response.json()) as { cookie: { name: string; value: string } };
+	return `${body.cookie.name}=${body.cookie.value}`;
+}
+
+const sessionsEnv = (keyPrefix: string) => ({
+	TOLLGATE_KV_URL: REDIS_URL,
+	TOLLGATE_KV_KEY_PREFIX: `${keyPrefix}:`,
+	TOLLGATE_SESSIONS_KEY_PREFIX: keyPrefix,
+	TOLLGATE_SESSIONS_SECRET: SESSIONS_SECRET,
+	TOLLGATE_SESSIONS_APP_API_KEYS: APP_KEY,
+});
+
+const BENCHMARKS: Record<string, () => Promise<Bench>> = {
+	healthz: async () => {
+		const baseline = await startNodeServer("servers/baseline-http.ts");
+		const tollgate = await startNodeServer("servers/tollgate-server.ts");
+		return {
+			targets: [
+				{ label: "raw node:http (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
+				{ label: "tollgate GET /healthz", url: `http://127.0.0.1:${tollgate.port}/healthz` },
+			],
+			stop: () => stopAll([baseline.child, tollgate.child]),
+		};
+	},
+
+	"kv-read": async () => {
+		const baseline = await startNodeServer("servers/baseline-http.ts");
+		const embedded = await startNodeServer("servers/tollgate-server.ts");
+		const redis = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_KV_URL: REDIS_URL,
+			TOLLGATE_KV_KEY_PREFIX: `tollgate-bench:${process.pid}:`,
+		});
+		return {
+			targets: [
+				{ label: "raw node:http (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
+				{
+					label: "tollgate KV read (embedded SQLite)",
+					url: `http://127.0.0.1:${embedded.port}/bench/kv`,
+				},
+				{ label: "tollgate KV read (Redis)", url: `http://127.0.0.1:${redis.port}/bench/kv` },
+			],
+			stop: () => stopAll([baseline.child, embedded.child, redis.child]),
+		};
+	},
+
+	"edge-auth-request": async () => {
+		const baseline = await startNodeServer("servers/baseline-http.ts");
+		const tollgate = await startNodeServer(
+			"servers/tollgate-server.ts",
+			sessionsEnv(`tollgate_bench_${process.pid}`),
+		);
+		const cookie = await createSessionCookie(tollgate.port, ["staff"]);
+		return {
+			targets: [
+				{ label: "raw node:http (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
+				{
+					label: "tollgate GET /edge/check (Redis)",
+					url: `http://127.0.0.1:${tollgate.port}/edge/check?group=staff`,
+					headers: { cookie },
+				},
+			],
+			stop: () => stopAll([baseline.child, tollgate.child]),
+		};
+	},
+
+	"edge-cache": async () => {
+		const keyPrefix = `tollgate_bench_${process.pid}`;
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", sessionsEnv(keyPrefix));
+		const cookie = await createSessionCookie(tollgate.port, ["staff"]);
+		const upstream = createServer((_request, response) => {
+			response.writeHead(200, {
+				"content-type": "application/json",
+				"cache-control": "max-age=600",
+			});
+			response.end(JSON.stringify({ report: "x".repeat(512) }));
+		});
+		upstream.listen(0, "127.0.0.1");
+		await once(upstream, "listening");
+		const edge: RunningEdge = await startNginxEdge({
+			tollgatePort: tollgate.port,
+			appPort: (upstream.address() as AddressInfo).port,
+			redisPort: Number(new URL(REDIS_URL).port || 6379),
+			format: "v1",
+			secret: SESSIONS_SECRET,
+			salt: "unused",
+			cookieName: "tollgate_session",
+			keyPrefix,
+			cpuCore: 0,
+			extraServerConfig: [
+				"\t\tlocation ~ ^/nocheck/groups/(?<group_id>[^/]+)/ {",
+				"\t\t\tinclude group_cache.conf;",
+				"\t\t}",
+			].join("\n"),
+		});
+		const warm = async (path: string) => {
+			await fetch(`${edge.url}${path}`, { headers: { cookie } });
+		};
+		await warm("/nocheck/groups/staff/report");
+		await warm("/api/groups/staff/report");
+		await warm("/plain/groups/staff/report");
+		return {
+			targets: [
+				{
+					label: "nginx cached, no check (baseline)",
+					url: `${edge.url}/nocheck/groups/staff/report`,
+					headers: { cookie },
+				},
+				{
+					label: "nginx cached, Lua edge check",
+					url: `${edge.url}/api/groups/staff/report`,
+					headers: { cookie },
+				},
+				{
+					label: "nginx cached, auth_request→tollgate",
+					url: `${edge.url}/plain/groups/staff/report`,
+					headers: { cookie },
+				},
+			],
+			stop: async () => {
+				await edge.stop();
+				upstream.close();
+				await stopAll([tollgate.child]);
+			},
+		};
+	},
+};
 
 function parseWrkLatencyMs(text: string): number {
 	const match = /^([\d.]+)(us|ms|s)$/.exec(text);
@@ -100,23 +229,37 @@ function parseWrkLatencyMs(text: string): number {
 	return match[2] === "us" ? value / 1_000 : match[2] === "s" ? value * 1_000 : value;
 }
 
-async function drive(url: string): Promise<Measurement> {
+async function drive(target: Target): Promise<Measurement> {
 	if (hasWrk) {
+		const headerArgs = Object.entries(target.headers ?? {}).flatMap(([name, value]) => [
+			"-H",
+			`${name}: ${value}`,
+		]);
 		const [command, args] = pinned(1, "wrk", [
 			"-t1",
 			`-c${CONNECTIONS}`,
 			`-d${SECONDS}s`,
 			"--latency",
-			url,
+			...headerArgs,
+			target.url,
 		]);
 		const output = execFileSync(command, args, { encoding: "utf8" });
+		const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0);
+		if (non2xx > 0) throw new Error(`${target.label}: ${non2xx} responses were not 2xx`);
 		return {
 			requestsPerSecond: Number(/Requests\/sec:\s+([\d.]+)/.exec(output)?.[1]),
 			p50Ms: parseWrkLatencyMs(/^\s+50%\s+(\S+)/m.exec(output)?.[1] ?? ""),
 			p99Ms: parseWrkLatencyMs(/^\s+99%\s+(\S+)/m.exec(output)?.[1] ?? ""),
 		};
 	}
-	const result = await autocannon({ url, connections: CONNECTIONS, duration: SECONDS });
+	const result = await autocannon({
+		url: target.url,
+		headers: target.headers ?? {},
+		connections: CONNECTIONS,
+		duration: SECONDS,
+	});
+	if (result.non2xx > 0)
+		throw new Error(`${target.label}: ${result.non2xx} responses were not 2xx`);
 	return {
 		requestsPerSecond: result.requests.average,
 		p50Ms: result.latency.p50,
@@ -131,26 +274,21 @@ function median(values: number[]): number {
 
 async function main(): Promise<void> {
 	const name = process.argv[2] ?? "";
-	const targets = BENCHMARKS[name];
-	if (targets === undefined) {
+	const setup = BENCHMARKS[name];
+	if (setup === undefined) {
 		console.error(`usage: npm run bench -- <${Object.keys(BENCHMARKS).join("|")}>`);
 		process.exitCode = 2;
 		return;
 	}
-	const dataDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
-	const all = [BASELINE, ...targets];
-	const servers = await Promise.all(
-		all.map((target, index) => startServer(target, join(dataDir, String(index)))),
-	);
-	const samples = all.map(() => [] as Measurement[]);
+	const bench = await setup();
+	const samples = bench.targets.map(() => [] as Measurement[]);
 	try {
 		for (let round = 0; round < ROUNDS; round += 1) {
-			for (const [index, target] of all.entries()) {
-				samples[index]?.push(await drive(`http://127.0.0.1:${servers[index]?.port}${target.path}`));
-			}
+			for (const [index, target] of bench.targets.entries())
+				samples[index]?.push(await drive(target));
 		}
 	} finally {
-		for (const server of servers) server.child.kill("SIGTERM");
+		await bench.stop();
 		rmSync(dataDir, { recursive: true, force: true });
 	}
 	const summary = samples.map((runs) => ({
@@ -172,7 +310,7 @@ async function main(): Promise<void> {
 			"ratio".padStart(7),
 		].join(" "),
 	);
-	for (const [index, target] of all.entries()) {
+	for (const [index, target] of bench.targets.entries()) {
 		const row = summary[index];
 		if (row === undefined) continue;
 		console.log(

@@ -36,6 +36,10 @@ export interface EdgeSettings {
 	readonly salt: string;
 	readonly cookieName: string;
 	readonly keyPrefix: string;
+	/** nginx directives added to the server block (benchmarks add an unchecked location). */
+	readonly extraServerConfig?: string;
+	/** Pins nginx (and so its worker) to this core, for benchmarks. */
+	readonly cpuCore?: number;
 }
 
 export interface RunningEdge {
@@ -94,6 +98,9 @@ export async function startNginxEdge(settings: EdgeSettings): Promise<RunningEdg
 		'key_prefix = "tollgate_session"',
 		`key_prefix = "${settings.keyPrefix}"`,
 	);
+	if (settings.extraServerConfig !== undefined) {
+		conf = replaceOnce(conf, "\t\tlocation / {", `${settings.extraServerConfig}\n\t\tlocation / {`);
+	}
 	await writeFile(join(prefix, "nginx.conf"), conf);
 	await copyFile(join(EDGE_DIR, "group_cache.conf"), join(prefix, "group_cache.conf"));
 

@@ -8,10 +8,11 @@
 --   local session, err, status = edge.new(config) -- then session:verify_signature(), session:is_group_member(g)
 local ffi = require "ffi"
 local redis = require "resty.redis"
+local ngx_base64 = require "ngx.base64"
 
 local ffi_new, ffi_string = ffi.new, ffi.string
 local bit_bor, bit_bxor = bit.bor, bit.bxor
-local byte, sub, find, gsub = string.byte, string.sub, string.find, string.gsub
+local byte, sub, find = string.byte, string.sub, string.find
 
 -- HMAC-SHA256 and SHA-256 come from the OpenSSL nginx is linked with; ngx_lua itself only has SHA-1.
 for _, declaration in ipairs({
@@ -32,9 +33,7 @@ Session.__index = Session
 
 local MAX_COOKIE_HEADER_BYTES = 4096
 
-local function base64url(binary)
-    return (gsub(gsub(ngx.encode_base64(binary, true), "%+", "-"), "/", "_"))
-end
+local base64url = ngx_base64.encode_base64url
 
 local function hmac_sha256(key, message)
     C.HMAC(C.EVP_sha256(), key, #key, message, #message, digest_buffer, digest_length)
@@ -67,6 +66,8 @@ function _M.configure(options)
         "secret required: set TOLLGATE_SESSIONS_SECRET and `env TOLLGATE_SESSIONS_SECRET;`")
     local is_resty = format == "resty"
     local salt = options.salt or "flask-resty-session"
+    local cookie_name = options.cookie_name or (is_resty and "session" or "tollgate_session")
+    assert(not find(cookie_name, "[^%w_-]"), "cookie_name: letters, digits, _ and - only")
     local redis_options = options.redis or {}
     local host = redis_options.host or "127.0.0.1"
     local port = redis_options.port or 6379
@@ -75,7 +76,8 @@ function _M.configure(options)
         format = format,
         secret = options.secret,
         resty_key = ngx.hmac_sha1(options.secret, salt),
-        cookie_name = options.cookie_name or (is_resty and "session" or "tollgate_session"),
+        cookie_name = cookie_name,
+        cookie_variable = "cookie_" .. cookie_name,
         key_prefix = options.key_prefix or (is_resty and "resty_shared_session" or "tollgate_session"),
         redis = {
             host = host,
@@ -91,37 +93,39 @@ function _M.configure(options)
 end
 
 -- The session cookie's one value, or nil and why: absent, oversized, repeated or not printable ASCII.
-local function read_cookie(name)
-    local header = ngx.req.get_headers()["cookie"]
-    if type(header) == "table" then
-        header = table.concat(header, "; ")
-    end
+-- nginx's own parser finds the value; a second "<name>=" at a cookie boundary means a second value.
+local function read_cookie(config)
+    -- $http_cookie joins every Cookie header with "; ", so a second header cannot hide a second value.
+    local header = ngx.var.http_cookie
     if header == nil then
         return nil, "no session cookie"
     end
     if #header > MAX_COOKIE_HEADER_BYTES then
         return nil, "cookie header too large"
     end
-    local found
-    for pair in string.gmatch(header, "[^;]+") do
-        local equals = find(pair, "=", 1, true)
-        if equals then
-            local key = gsub(sub(pair, 1, equals - 1), "^%s*(.-)%s*$", "%1")
-            if key == name then
-                if found then
-                    return nil, "session cookie sent more than once"
-                end
-                found = gsub(sub(pair, equals + 1), "^%s*(.-)%s*$", "%1")
-            end
-        end
-    end
-    if not found then
+    local value = ngx.var[config.cookie_variable]
+    if value == nil then
         return nil, "no session cookie"
     end
-    if find(found, "[^\33-\126]") then
+    local needle, occurrences, from = config.cookie_name .. "=", 0, 1
+    while true do
+        local first, last = find(header, needle, from, true)
+        if not first then
+            break
+        end
+        local before = first > 1 and byte(header, first - 1) or nil
+        if before == nil or before == 59 or before == 32 or before == 9 then -- start, ';', ' ', tab
+            occurrences = occurrences + 1
+        end
+        from = last + 1
+    end
+    if occurrences > 1 then
+        return nil, "session cookie sent more than once"
+    end
+    if find(value, "[^\33-\126]") then
         return nil, "session cookie is not printable ASCII"
     end
-    return found
+    return value
 end
 
 -- Parses and authenticates the cookie by recomputing its HMAC. Returns the session's key id, the stored
@@ -178,7 +182,7 @@ end
 
 --- Reads and authenticates the request's session cookie. On failure returns nil, err, status (401).
 function _M.new(config)
-    local cookie, err = read_cookie(config.cookie_name)
+    local cookie, err = read_cookie(config)
     if not cookie then
         return nil, err, ngx.HTTP_UNAUTHORIZED
     end
@@ -273,8 +277,33 @@ function Session:is_group_member(group)
     return true
 end
 
+-- The access phase runs on every request, cache hits included, so the common case is one command: the
+-- groups SET is written with the session's TTL and deleted with it, so membership implies a live session.
+-- Only a refusal asks again, to tell a dead session (401) from a non-member (403).
+function Session:_check_member_fast(group)
+    local red, err = self:_redis()
+    if not red then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local member
+    member, err = red:sismember(self._config.key_prefix .. ":groups:" .. self._session_id, group)
+    if err then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    if member == 1 then
+        self._verified = true
+        return true
+    end
+    local ok, status
+    ok, err, status = self:verify_signature()
+    if not ok then
+        return nil, err, status
+    end
+    return nil, "not a member of this group", ngx.HTTP_FORBIDDEN
+end
+
 --- Access-phase helper: ends the request with 401, 403 or 503, or returns when the session may pass.
---- `group` nil checks the session only.
+--- `group` nil checks the session only. Same decisions as verify_signature then is_group_member.
 function _M.authorize(config, group)
     local session, err, status = _M.new(config)
     if not session then
@@ -282,9 +311,10 @@ function _M.authorize(config, group)
         return ngx.exit(status)
     end
     local ok
-    ok, err, status = session:verify_signature()
-    if ok and group ~= nil then
-        ok, err, status = session:is_group_member(ngx.unescape_uri(group))
+    if group == nil then
+        ok, err, status = session:verify_signature()
+    else
+        ok, err, status = session:_check_member_fast(ngx.unescape_uri(group))
     end
     if status == ngx.HTTP_SERVICE_UNAVAILABLE then
         ngx.log(ngx.ERR, "tollgate edge: redis: ", err)
