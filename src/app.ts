@@ -2,6 +2,7 @@
  * buildApp(config, deps): the Fastify instance with every plugin and enabled module registered. It never
  * listens (fastify Testing guide): main.ts does, tests use inject() or listen on port 0.
  */
+import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
@@ -22,6 +23,7 @@ import { healthRoutes } from "./http/health-routes.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
+import { RawRoutes } from "./http/raw-routes.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
 
@@ -52,8 +54,18 @@ export async function resolveSessionsSecret(
 export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
 	const loggerInstance: FastifyBaseLogger = deps.logger;
+	const rawRoutes = new RawRoutes(deps.logger);
 	const app = Fastify({
 		loggerInstance,
+		serverFactory: (fastifyHandler) => {
+			const server = createServer((request, response) => {
+				if (!rawRoutes.dispatch(request, response)) fastifyHandler(request, response);
+			});
+			// Fastify sets these on the servers it creates itself (its keep-alive default is 72 s).
+			server.keepAliveTimeout = 72_000;
+			server.requestTimeout = config.http.request_timeout_ms;
+			return server;
+		},
 		genReqId: generateRequestId,
 		logController: new LogController({ requestIdLogLabel: "request_id" }),
 		bodyLimit: config.http.body_limit_bytes,
@@ -66,7 +78,11 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 
 	registerErrorHandling(app);
 	registerResponseHeaders(app);
-	registerMetrics(app, deps.registry ?? new Registry());
+	rawRoutes.observeWith(registerMetrics(app, deps.registry ?? new Registry()));
+	app.addHook("preClose", (done) => {
+		rawRoutes.markClosing();
+		done();
+	});
 
 	await app.register(swagger, {
 		openapi: {
@@ -75,6 +91,15 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 				title: "Tollgate",
 				description: "Self-hosted backend for privacy-first apps.",
 				version: "0.1.0",
+			},
+			components: {
+				securitySchemes: {
+					appApiKey: {
+						type: "http",
+						scheme: "bearer",
+						description: "One of sessions.app_api_keys.",
+					},
+				},
 			},
 		},
 		transform: jsonSchemaTransform,
@@ -91,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			config: config.sessions,
 			store: deps.storage.sessions,
 			secret: await resolveSessionsSecret(config, deps.storage.sql.db, deps.clock, deps.logger),
+			rawRoutes,
 		});
 	}
 

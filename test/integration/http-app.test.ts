@@ -216,7 +216,9 @@ describe("operations endpoints", () => {
 		const { app } = await start();
 		const spec = await app.inject({ method: "GET", url: "/openapi.json" });
 		expect(spec.json().openapi).toBe("3.1.0");
-		expect(Object.keys(spec.json().paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz"]));
+		expect(Object.keys(spec.json().paths)).toEqual(
+			expect.arrayContaining(["/healthz", "/readyz", "/sessions", "/edge/check"]),
+		);
 		const docs = await app.inject({ method: "GET", url: "/docs/" });
 		expect(docs.statusCode).toBe(200);
 		expect(docs.body).toContain("swagger-ui");

@@ -4,13 +4,15 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, type Registry } from "prom-client";
+import type { ResponseObserver } from "../raw-routes.ts";
 
 interface RouteSeries {
 	readonly requests: { inc(): void };
 	readonly duration: { observe(seconds: number): void };
 }
 
-export function registerMetrics(app: FastifyInstance, registry: Registry): void {
+/** Registers /metrics and the request metrics; returns the observer for requests Fastify does not see. */
+export function registerMetrics(app: FastifyInstance, registry: Registry): ResponseObserver {
 	collectDefaultMetrics({ register: registry });
 	const labelNames = ["method", "route", "status_code"] as const;
 	const requestsTotal = new Counter({
@@ -56,4 +58,10 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): void 
 		reply.type(registry.contentType);
 		return registry.metrics();
 	});
+
+	return (method, route, statusCode, seconds) => {
+		const series = seriesFor(method, route, String(statusCode));
+		series.requests.inc();
+		series.duration.observe(seconds);
+	};
 }

@@ -8,14 +8,15 @@ import type { FastifyInstance } from "fastify";
 
 export const REQUEST_ID_HEADER = "x-request-id";
 
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+	"x-content-type-options": "nosniff",
+	"referrer-policy": "no-referrer",
+	"x-frame-options": "DENY",
+};
+
 export function registerResponseHeaders(app: FastifyInstance): void {
 	app.addHook("onRequest", (request, reply, done) => {
-		reply.headers({
-			[REQUEST_ID_HEADER]: request.id,
-			"x-content-type-options": "nosniff",
-			"referrer-policy": "no-referrer",
-			"x-frame-options": "DENY",
-		});
+		reply.headers({ ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: request.id });
 		done();
 	});
 

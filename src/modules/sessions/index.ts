@@ -5,8 +5,9 @@
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "#config";
+import type { RawRoutes } from "../../http/raw-routes.ts";
 import { type CookieCodec, restyCodec, v1Codec } from "./edge-contract.ts";
-import { sessionsRoutes } from "./routes.ts";
+import { answerEdgeCheck, sessionsRoutes } from "./routes.ts";
 import { SessionService } from "./session-service.ts";
 import type { SessionStore } from "./session-store.ts";
 
@@ -48,6 +49,8 @@ export interface SessionsModuleOptions {
 	readonly store: SessionStore;
 	/** Resolved by the caller: `sessions.secret`, the dev secret, or the stored one (v1). */
 	readonly secret: string;
+	/** Where the hot /edge/check path is answered without Fastify. */
+	readonly rawRoutes: RawRoutes;
 }
 
 /**
@@ -59,17 +62,21 @@ export async function registerSessions(
 	app: FastifyInstance,
 	options: SessionsModuleOptions,
 ): Promise<void> {
-	const { config, store, secret } = options;
+	const { config, store, secret, rawRoutes } = options;
 	const service = new SessionService(cookieCodecFor(config, secret), store, config.ttl_seconds);
 	if (config.app_api_keys.length === 0) {
 		app.log.warn(
 			"sessions.app_api_keys is empty: the sessions API refuses every call (the edge check works)",
 		);
 	}
+	const { cookieName } = sessionDefaults(config);
+	rawRoutes.add("/edge/check", (request, query) =>
+		answerEdgeCheck(service, cookieName, request.headers.cookie, query.get("group")),
+	);
 	await app.withTypeProvider<ZodTypeProvider>().register(sessionsRoutes, {
 		service,
 		settings: {
-			cookieName: sessionDefaults(config).cookieName,
+			cookieName,
 			isCookieSecure: config.cookie_secure,
 			ttlSeconds: config.ttl_seconds,
 			appApiKeys: config.app_api_keys,

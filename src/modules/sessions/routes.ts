@@ -49,6 +49,27 @@ const issuedSession = z.object({
 });
 const idParams = z.object({ id: sessionId });
 
+/**
+ * The edge check's answer, shared by the Fastify route and the raw fast path: 204, or 401 (no valid session),
+ * or 403 (not a member). A store failure propagates as service_unavailable (503).
+ */
+export async function answerEdgeCheck(
+	service: SessionService,
+	cookieName: string,
+	cookieHeader: string | string[] | undefined,
+	group: string | null,
+): Promise<{ status: number; error?: AppError }> {
+	const lookup = findCookie(cookieHeader, cookieName);
+	const decision =
+		lookup.kind === "found" ? await service.checkEdge(lookup.value, group) : "no_session";
+	if (decision === "allowed") return { status: 204 };
+	const error =
+		decision === "not_member"
+			? new AppError("forbidden", { description: "The session is not a member of this group." })
+			: new AppError("unauthorized", { description: "No valid session." });
+	return { status: error.status, error };
+}
+
 function found<T>(value: T | null): T {
 	if (value === null)
 		throw new AppError("not_found", { description: "No such session (it may have expired)." });
@@ -249,17 +270,15 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request, reply) => {
-			const lookup = findCookie(request.headers.cookie, settings.cookieName);
-			const decision =
-				lookup.kind === "found"
-					? await service.checkEdge(lookup.value, request.query.group ?? null)
-					: "no_session";
-			if (decision === "allowed") return reply.code(204).send();
-			const error =
-				decision === "not_member"
-					? new AppError("forbidden", { description: "The session is not a member of this group." })
-					: new AppError("unauthorized", { description: "No valid session." });
-			return sendError(request, reply, error);
+			const answer = await answerEdgeCheck(
+				service,
+				settings.cookieName,
+				request.headers.cookie,
+				request.query.group ?? null,
+			);
+			return answer.error === undefined
+				? reply.code(answer.status).send()
+				: sendError(request, reply, answer.error);
 		},
 	);
 };

@@ -18,6 +18,7 @@ export async function connectRedis(options: RedisConnectOptions): Promise<Redis>
 	const redis = new Redis(options.url, {
 		...(options.keyPrefix === undefined ? {} : { keyPrefix: options.keyPrefix }),
 		enableOfflineQueue: false,
+		enableAutoPipelining: true,
 		maxRetriesPerRequest: 1,
 		connectTimeout: connectTimeoutMs,
 		retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),

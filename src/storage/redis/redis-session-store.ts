@@ -97,23 +97,26 @@ export class RedisSessionStore implements SessionStore {
 		return typeof deleted === "number" && deleted > 0;
 	}
 
+	/**
+	 * The groups SET is written with the session's TTL and deleted with it, so membership implies a live
+	 * session: the common case (a member) is one command, as at the edge. Only a refusal asks again.
+	 */
 	async check(
 		sessionId: string,
 		expectedSignature: string | null,
 		group: string | null,
 	): Promise<EdgeCheck> {
 		const keys = sessionKeys(this.#prefix, sessionId);
-		const [alive, member] = await this.#run(async (redis) => {
-			const pipeline = redis.pipeline();
-			if (expectedSignature === null) pipeline.exists(keys.data);
-			else pipeline.get(keys.signature);
-			if (group !== null) pipeline.sismember(keys.groups, group);
-			return resultsOf(await pipeline.exec());
+		return this.#run(async (redis) => {
+			if (group !== null && (await redis.sismember(keys.groups, group)) === 1) {
+				return { isAlive: true, isMember: true };
+			}
+			const isAlive =
+				expectedSignature === null
+					? (await redis.exists(keys.data)) === 1
+					: (await redis.get(keys.signature)) === expectedSignature;
+			return { isAlive, isMember: false };
 		});
-		return {
-			isAlive: expectedSignature === null ? alive === 1 : alive === expectedSignature,
-			isMember: member === 1,
-		};
 	}
 
 	async listUserSessions(userId: string): Promise<string[]> {
