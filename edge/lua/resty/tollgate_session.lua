@@ -9,6 +9,7 @@
 local ffi = require "ffi"
 local redis = require "resty.redis"
 local ngx_base64 = require "ngx.base64"
+local lrucache = require "resty.lrucache"
 
 local ffi_new, ffi_string = ffi.new, ffi.string
 local bit_bor, bit_bxor = bit.bor, bit.bxor
@@ -73,6 +74,9 @@ function _M.configure(options)
     local port = redis_options.port or 6379
     local db = redis_options.db or 0
     return {
+        -- A cookie's signature is valid or not forever (for one secret), so a verified cookie need not be
+        -- verified again; liveness and membership are still asked of Redis on every request.
+        verified_cookies = assert(lrucache.new(options.verified_cookie_cache_size or 10000)),
         format = format,
         secret = options.secret,
         resty_key = ngx.hmac_sha1(options.secret, salt),
@@ -186,9 +190,17 @@ function _M.new(config)
     if not cookie then
         return nil, err, ngx.HTTP_UNAUTHORIZED
     end
-    local session_id, stored_signature, reason = authenticate(config, cookie)
-    if not session_id then
-        return nil, reason, ngx.HTTP_UNAUTHORIZED
+    local session_id, stored_signature
+    local verified = config.verified_cookies:get(cookie)
+    if verified then
+        session_id, stored_signature = verified[1], verified[2]
+    else
+        local reason
+        session_id, stored_signature, reason = authenticate(config, cookie)
+        if not session_id then
+            return nil, reason, ngx.HTTP_UNAUTHORIZED
+        end
+        config.verified_cookies:set(cookie, { session_id, stored_signature })
     end
     return setmetatable({
         _config = config,
