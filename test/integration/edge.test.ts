@@ -32,6 +32,25 @@ const vectors = JSON.parse(
 const restyVector = vectors.resty[0];
 const v1Vector = vectors.v1[0];
 
+// The module's method API as an operator would script it; `?skip_verify=1` tries a group check first.
+const EXPLICIT_API_LOCATION = `
+		location ~ ^/explicit/groups/(?<group_id>[^/]+)/ {
+			access_by_lua_block {
+				local edge = require "resty.tollgate_session"
+				local session, err, status = edge.new(tollgate_edge)
+				if not session then return ngx.exit(status) end
+				local ok
+				if ngx.var.arg_skip_verify ~= "1" then
+					ok, err, status = session:verify_signature()
+					if not ok then return ngx.exit(status) end
+				end
+				ok, err, status = session:is_group_member(ngx.var.group_id)
+				session:close()
+				if not ok then return ngx.exit(status) end
+			}
+			include group_cache.conf;
+		}`;
+
 class UpstreamApp {
 	readonly hits = new Map<string, number>();
 	readonly cookiesSeen: (string | undefined)[] = [];
@@ -116,6 +135,7 @@ for (const format of ["v1", "resty"] as const) {
 				salt,
 				cookieName,
 				keyPrefix,
+				extraServerConfig: EXPLICIT_API_LOCATION,
 			});
 			await createSession("joe", ["one", "three"]);
 			await createSession("esteban", ["one", "four"]);
@@ -261,6 +281,12 @@ for (const format of ["v1", "resty"] as const) {
 				});
 			});
 		}
+
+		it("the method API: verify_signature then is_group_member admits a member, refuses others, and refuses a group check before verification", async () => {
+			expect((await get("/explicit/groups/one/report", as("joe"))).status).toBe(200);
+			expect((await get("/explicit/groups/one/report", as("sam"))).status).toBe(403);
+			expect((await get("/explicit/groups/one/report?skip_verify=1", as("joe"))).status).toBe(401);
+		});
 
 		it("answers 503 on both paths while Redis is down, and recovers when it returns", async () => {
 			await redis.stop();

@@ -265,6 +265,20 @@ function Session:verify_signature()
     return true
 end
 
+-- 1 or 0; nil, err, 503 when Redis cannot be asked.
+function Session:_sismember(group)
+    local red, err = self:_redis()
+    if not red then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local member
+    member, err = red:sismember(self._config.key_prefix .. ":groups:" .. self._session_id, group)
+    if err then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    return member
+end
+
 --- true if the verified session is a member of `group`; nil, err, status (403, or 503 when Redis fails).
 --- Refuses (401) when verify_signature has not succeeded first.
 function Session:is_group_member(group)
@@ -274,14 +288,9 @@ function Session:is_group_member(group)
     if type(group) ~= "string" or group == "" then
         return nil, "no group", ngx.HTTP_FORBIDDEN
     end
-    local red, err = self:_redis()
-    if not red then
-        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
-    end
-    local member
-    member, err = red:sismember(self._config.key_prefix .. ":groups:" .. self._session_id, group)
-    if err then
-        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    local member, err, status = self:_sismember(group)
+    if not member then
+        return nil, err, status
     end
     if member ~= 1 then
         return nil, "not a member of this group", ngx.HTTP_FORBIDDEN
@@ -293,20 +302,15 @@ end
 -- groups SET is written with the session's TTL and deleted with it, so membership implies a live session.
 -- Only a refusal asks again, to tell a dead session (401) from a non-member (403).
 function Session:_check_member_fast(group)
-    local red, err = self:_redis()
-    if not red then
-        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
-    end
-    local member
-    member, err = red:sismember(self._config.key_prefix .. ":groups:" .. self._session_id, group)
-    if err then
-        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    local member, err, status = self:_sismember(group)
+    if not member then
+        return nil, err, status
     end
     if member == 1 then
         self._verified = true
         return true
     end
-    local ok, status
+    local ok
     ok, err, status = self:verify_signature()
     if not ok then
         return nil, err, status
