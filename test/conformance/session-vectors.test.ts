@@ -1,7 +1,12 @@
 /** The cookie codecs against vectors computed by openssl (test/vectors/sessions.json). */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { restyCodec, restySignature, v1Codec } from "../../src/modules/sessions/index.ts";
+import {
+	rememberVerified,
+	restyCodec,
+	restySignature,
+	v1Codec,
+} from "../../src/modules/sessions/index.ts";
 
 const vectors = JSON.parse(
 	readFileSync(new URL("../vectors/sessions.json", import.meta.url), "utf8"),
@@ -69,5 +74,25 @@ describe("v1 format (HMAC-SHA256 tag, keys named by the hashed id)", () => {
 		const flipped = `${vector.cookie.slice(0, -1)}${vector.cookie.endsWith("M") ? "N" : "M"}`;
 		expect(v1Codec(vector.secret).verify(flipped)).toBeNull();
 		expect(v1Codec(vector.secret).verify(vectors.resty[0]?.cookie ?? "")).toBeNull();
+	});
+});
+
+describe("remembering verified cookies", () => {
+	it("answers like the codec it wraps, for valid and forged cookies alike, however often asked", () => {
+		const [vector] = vectors.v1;
+		if (vector === undefined) throw new Error("no vector");
+		const codec = rememberVerified(v1Codec(vector.secret), 2);
+		const forged = `${vector.cookie.slice(0, -1)}${vector.cookie.endsWith("M") ? "N" : "M"}`;
+		for (let round = 0; round < 3; round += 1) {
+			expect(codec.verify(vector.cookie)?.sessionId).toBe(vector.session_id);
+			expect(codec.verify(forged)).toBeNull();
+		}
+	});
+
+	it("keeps at most the given number of cookies, dropping the oldest", () => {
+		const codec = rememberVerified(v1Codec("remember-test-secret-000"), 2);
+		const cookies = [codec.issue(), codec.issue(), codec.issue()].map((issued) => issued.value);
+		for (const cookie of cookies) expect(codec.verify(cookie)).not.toBeNull();
+		expect(cookies.every((cookie) => codec.verify(cookie) !== null)).toBe(true);
 	});
 });

@@ -118,3 +118,27 @@ export function v1Codec(secret: string): CookieCodec {
 		storedSignatureFor: () => null,
 	};
 }
+
+/**
+ * Remembers the cookies a codec has verified (a signature is valid or not forever, for one secret), so a
+ * busy edge check recomputes no HMAC for a cookie it has seen. Bounded; only valid cookies are kept, so a
+ * flood of forged ones cannot evict them. Liveness is still asked of the store on every check.
+ */
+export function rememberVerified(codec: CookieCodec, maxEntries: number): CookieCodec {
+	const verified = new Map<string, IssuedCookie>();
+	return {
+		...codec,
+		verify: (value) => {
+			const known = verified.get(value);
+			if (known !== undefined) return known;
+			const cookie = codec.verify(value);
+			if (cookie === null) return null;
+			if (verified.size >= maxEntries) {
+				const oldest = verified.keys().next();
+				if (oldest.done !== true) verified.delete(oldest.value);
+			}
+			verified.set(value, cookie);
+			return cookie;
+		},
+	};
+}

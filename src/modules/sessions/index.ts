@@ -6,13 +6,14 @@ import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Config } from "#config";
 import type { RawRoutes } from "../../http/raw-routes.ts";
-import { type CookieCodec, restyCodec, v1Codec } from "./edge-contract.ts";
+import { type CookieCodec, rememberVerified, restyCodec, v1Codec } from "./edge-contract.ts";
 import { answerEdgeCheck, sessionsRoutes } from "./routes.ts";
 import { SessionService } from "./session-service.ts";
 import type { SessionStore } from "./session-store.ts";
 
 export {
 	type CookieCodec,
+	rememberVerified,
 	restyCodec,
 	restySignature,
 	type SessionFormat,
@@ -40,8 +41,11 @@ export function sessionDefaults(config: SessionsConfig): { keyPrefix: string; co
 	};
 }
 
+const VERIFIED_COOKIES_REMEMBERED = 10_000;
+
 export function cookieCodecFor(config: SessionsConfig, secret: string): CookieCodec {
-	return config.format === "resty" ? restyCodec(secret, config.salt) : v1Codec(secret);
+	const codec = config.format === "resty" ? restyCodec(secret, config.salt) : v1Codec(secret);
+	return rememberVerified(codec, VERIFIED_COOKIES_REMEMBERED);
 }
 
 export interface SessionsModuleOptions {
