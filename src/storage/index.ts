@@ -101,10 +101,11 @@ export async function openStorage(config: Config, clock: Clock): Promise<Storage
 	}
 
 	const { keyPrefix } = sessionDefaults(config.sessions);
+	// Only an enabled sessions module gets its own Redis connection (unprefixed keys: the edge reads them).
 	const sessions =
-		config.kv.url === undefined
-			? new KeyValueSessionStore(kv, keyPrefix)
-			: await RedisSessionStore.open(config.kv.url, keyPrefix);
+		config.sessions.enabled && config.kv.url !== undefined
+			? await RedisSessionStore.open(config.kv.url, keyPrefix)
+			: new KeyValueSessionStore(kv, keyPrefix);
 
 	return {
 		sql,

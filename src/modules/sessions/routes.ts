@@ -70,9 +70,12 @@ export async function answerEdgeCheck(
 	return { status: error.status, error };
 }
 
+function sessionNotFound(): AppError {
+	return new AppError("not_found", { description: "No such session (it may have expired)." });
+}
+
 function found<T>(value: T | null): T {
-	if (value === null)
-		throw new AppError("not_found", { description: "No such session (it may have expired)." });
+	if (value === null) throw sessionNotFound();
 	return value;
 }
 
@@ -221,7 +224,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 				},
 			},
 			async (request, reply) => {
-				found((await service.destroy(request.params.id)) ? true : null);
+				if (!(await service.destroy(request.params.id))) throw sessionNotFound();
 				return reply
 					.code(204)
 					.header("set-cookie", expiredCookie(settings.cookieName, settings.isCookieSecure))
