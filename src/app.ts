@@ -26,6 +26,7 @@ import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
 import { RawRoutes } from "./http/raw-routes.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
+import { registerOnionTransport } from "./transports/onion/index.ts";
 
 export interface AppDependencies {
 	readonly storage: Storage;
@@ -110,6 +111,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	await app.register(healthRoutes, {
 		probes: { database: () => deps.storage.sql.ping(), kv: () => deps.storage.kv.ping() },
 	});
+
+	await registerOnionTransport(app, { serverKeys: [deps.keys.x25519] });
 
 	if (config.sessions.enabled) {
 		await registerSessions(app, {

@@ -1,0 +1,178 @@
+/**
+ * Onion requests v4 (src/transports/onion) against vectors and a client computed with libsodium and @noble
+ * (test/vectors/onion.json, test/support/onion-client.ts), then end to end through POST /oxen/v4/lsrpc.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ed25519FromSeed, x25519FromEd25519Seed } from "../../src/lib/ed25519.ts";
+import { onionKey, openOnionRequest, parseOuterRequest } from "../../src/transports/onion/index.ts";
+import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
+import {
+	buildOnionRequest,
+	type ClientCipher,
+	sodiumReady,
+	v4Plaintext,
+} from "../support/onion-client.ts";
+
+const vectors = JSON.parse(
+	readFileSync(new URL("../vectors/onion.json", import.meta.url), "utf8"),
+) as Record<string, string & { body: string }>;
+const fromHex = (text: string) => Buffer.from(text, "hex");
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+
+describe("onion vectors (libsodium / @noble)", () => {
+	it("libsodium still computes the stored vectors", async () => {
+		const sodium = await sodiumReady();
+		const signing = sodium.crypto_sign_seed_keypair(fromHex(vectors.server_ed25519_seed ?? ""));
+		const serverSecret = sodium.crypto_sign_ed25519_sk_to_curve25519(signing.privateKey);
+		expect(hex(serverSecret)).toBe(vectors.server_x25519_secret);
+		expect(
+			hex(
+				sodium.crypto_scalarmult(
+					fromHex(vectors.client_x25519_secret ?? ""),
+					sodium.crypto_scalarmult_base(serverSecret),
+				),
+			),
+		).toBe(vectors.shared_secret);
+	});
+
+	it("Tollgate derives the same server keys and cipher keys", () => {
+		const seed = fromHex(vectors.server_ed25519_seed ?? "");
+		expect(hex(ed25519FromSeed(seed).publicKey)).toBe(vectors.server_ed25519_public);
+		const x25519 = x25519FromEd25519Seed(seed);
+		expect(hex(x25519.privateKey)).toBe(vectors.server_x25519_secret);
+		expect(hex(x25519.publicKey)).toBe(vectors.server_x25519_public);
+		const args = [
+			fromHex(vectors.shared_secret ?? ""),
+			fromHex(vectors.client_x25519_public ?? ""),
+			x25519.publicKey,
+		] as const;
+		expect(hex(onionKey("xchacha20", ...args))).toBe(vectors.xchacha20_key);
+		expect(hex(onionKey("aes-gcm", ...args))).toBe(vectors.aes_gcm_key);
+	});
+
+	it.each(["request_xchacha20", "request_aes_gcm"])(
+		"Tollgate opens the %s vector to the inner request",
+		(name) => {
+			const vector = vectors[name] as unknown as { body: string };
+			const outer = parseOuterRequest(fromHex(vector.body));
+			const session = openOnionRequest(
+				[x25519FromEd25519Seed(fromHex(vectors.server_ed25519_seed ?? ""))],
+				outer.cipher,
+				outer.ephemeralKey,
+				outer.ciphertext,
+			);
+			expect(Buffer.from(session?.plaintext ?? []).toString()).toBe(vectors.inner_request);
+		},
+	);
+});
+
+describe("POST /oxen/v4/lsrpc", () => {
+	const APP_KEY = "onion-test-app-key-0123456789";
+	let testApp: TestApp;
+	let serverPublic: Uint8Array;
+
+	beforeAll(async () => {
+		await sodiumReady();
+		testApp = await buildTestApp({ sessions: { app_api_keys: [APP_KEY] } });
+		// The dev key (seed 32 × 0xCD) in the Montgomery form clients compute from its Ed25519 public key.
+		const sodium = await sodiumReady();
+		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
+			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+		);
+	});
+	afterAll(async () => {
+		await testApp.close();
+	});
+
+	async function send(body: Buffer) {
+		return testApp.app.inject({
+			method: "POST",
+			url: "/oxen/v4/lsrpc",
+			headers: { "content-type": "application/octet-stream" },
+			payload: body,
+		});
+	}
+
+	it.each<ClientCipher>(["xchacha20", "aes-gcm"])(
+		"carries a GET to any route and encrypts its reply (%s)",
+		async (cipher) => {
+			const request = buildOnionRequest(
+				serverPublic,
+				v4Plaintext({ endpoint: "/healthz", headers: {}, method: "GET" }),
+				{ cipher },
+			);
+			const response = await send(request.body);
+			expect(response.statusCode).toBe(200);
+			const { meta, body } = request.openReply(response.rawPayload);
+			expect(meta.code).toBe(200);
+			expect(meta.headers["content-type"]).toBe("application/json; charset=utf-8");
+			expect(meta.headers["content-length"]).toBeUndefined();
+			expect(JSON.parse(body.toString())).toEqual({ status: "ok" });
+		},
+	);
+
+	it("carries a POST with headers and a JSON body", async () => {
+		const payload = Buffer.from(JSON.stringify({ user_id: "onion-user", groups: ["one"] }));
+		const plaintext = v4Plaintext(
+			{
+				method: "POST",
+				endpoint: "/sessions",
+				headers: { "Content-Type": "application/json", Authorization: `Bearer ${APP_KEY}` },
+			},
+			payload,
+		);
+		const request = buildOnionRequest(serverPublic, plaintext, {
+			cipher: "xchacha20",
+			keyEncoding: "base64",
+		});
+		const { meta, body } = request.openReply((await send(request.body)).rawPayload);
+		expect(meta.code).toBe(201);
+		expect(JSON.parse(body.toString()).session.user_id).toBe("onion-user");
+	});
+
+	it("returns inner errors encrypted, with their real status and body", async () => {
+		const request = buildOnionRequest(
+			serverPublic,
+			v4Plaintext({ method: "GET", endpoint: "/no/such/route" }),
+			{ cipher: "aes-gcm" },
+		);
+		const response = await send(request.body);
+		expect(response.statusCode).toBe(200);
+		const { meta, body } = request.openReply(response.rawPayload);
+		expect(meta.code).toBe(404);
+		expect(JSON.parse(body.toString()).error).toBe("not_found");
+	});
+
+	it("answers an endpoint without a leading / with an encrypted 400 'Invalid v4 onion request'", async () => {
+		const request = buildOnionRequest(
+			serverPublic,
+			v4Plaintext({ method: "GET", endpoint: "healthz" }),
+			{ cipher: "xchacha20" },
+		);
+		const { meta, body } = request.openReply((await send(request.body)).rawPayload);
+		expect(meta).toEqual({ code: 400, headers: { "content-type": "text/plain; charset=utf-8" } });
+		expect(body.toString()).toBe("Invalid v4 onion request");
+	});
+
+	it("refuses with an outer 400 what it cannot open: tampered, truncated, unknown enc_type, another server's key", async () => {
+		const plaintext = v4Plaintext({ method: "GET", endpoint: "/healthz" });
+		const tampered = buildOnionRequest(serverPublic, plaintext, { cipher: "xchacha20" }).body;
+		tampered[40] = (tampered[40] ?? 0) ^ 1;
+		const truncated = buildOnionRequest(serverPublic, plaintext, {
+			cipher: "aes-gcm",
+		}).body.subarray(0, 30);
+		const unknownCipher = buildOnionRequest(serverPublic, plaintext, {
+			cipher: "aes-gcm",
+			encType: "rot13",
+		}).body;
+		const sodium = await sodiumReady();
+		const otherServer = sodium.crypto_scalarmult_base(sodium.randombytes_buf(32));
+		const misaddressed = buildOnionRequest(otherServer, plaintext, { cipher: "xchacha20" }).body;
+		for (const body of [tampered, truncated, unknownCipher, misaddressed, Buffer.alloc(2)]) {
+			const response = await send(body);
+			expect(response.statusCode).toBe(400);
+			expect(response.json().error).toBe("invalid_request");
+		}
+	});
+});
