@@ -11,7 +11,6 @@ import { migrateCommand } from "./commands/migrate.ts";
 import { printTablesCommand } from "./commands/print-tables.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { sessionsSecretCommand } from "./commands/sessions-secret.ts";
-import { UsageError } from "./usage-error.ts";
 
 const COMMANDS: readonly Command[] = [
 	serveCommand,
@@ -108,7 +107,6 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 			);
 			return 2;
 		}
-		if (error instanceof UsageError) return usageFailure(error.message);
 		throw error;
 	}
 }

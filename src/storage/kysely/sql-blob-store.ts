@@ -18,7 +18,7 @@ import {
 } from "../blob-store.ts";
 import type { FoundationTables } from "./tables.ts";
 
-export const BLOB_CHUNK_BYTES = 256 * 1024;
+const BLOB_CHUNK_BYTES = 256 * 1024;
 
 async function* rechunk(
 	body: AsyncIterable<Uint8Array>,
