@@ -18,14 +18,17 @@ import { Registry } from "prom-client";
 import type { Config } from "#config";
 import { registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
+import { registerFiles } from "#modules/files";
 import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
 import { healthRoutes } from "./http/health-routes.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
 import { RawRoutes } from "./http/raw-routes.ts";
+import type { JobDefinition } from "./jobs/job-runner.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
+import { SqlFileRecords } from "./storage/kysely/file-records.ts";
 import { registerOnionTransport } from "./transports/onion/index.ts";
 
 export interface AppDependencies {
@@ -35,6 +38,8 @@ export interface AppDependencies {
 	readonly logger: Logger;
 	/** Metrics registry; a fresh one per app so several apps can live in one process (tests). */
 	readonly registry?: Registry;
+	/** Where modules hand their background jobs (main.ts: the leased job runner); tests may omit it. */
+	readonly registerJob?: (job: JobDefinition) => void;
 }
 
 export type App = FastifyInstance;
@@ -113,6 +118,16 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	});
 
 	await registerOnionTransport(app, { serverKeys: [deps.keys.x25519] });
+
+	if (config.files.enabled) {
+		await registerFiles(app, {
+			config: config.files,
+			records: new SqlFileRecords(deps.storage.sql.db),
+			blobs: deps.storage.blobs,
+			clock: deps.clock,
+			registerJob: deps.registerJob ?? (() => {}),
+		});
+	}
 
 	if (config.sessions.enabled) {
 		await registerSessions(app, {

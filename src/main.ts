@@ -36,9 +36,16 @@ export async function startService(
 			logger,
 		});
 		const registry = new Registry();
-		const app = await buildApp(config, { storage, keys, clock, logger, registry });
 		const jobs = new JobRunner({ leases: new JobLeases(storage.sql.db), clock, logger, registry });
 		for (const job of storage.jobs) jobs.register(job);
+		const app = await buildApp(config, {
+			storage,
+			keys,
+			clock,
+			logger,
+			registry,
+			registerJob: (job) => jobs.register(job),
+		});
 		const url = await app.listen({ host: config.http.host, port: config.http.port });
 		if (config.jobs.enabled) jobs.start();
 		return {

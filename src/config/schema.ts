@@ -158,6 +158,37 @@ const sessionsSection = z
 	})
 	.prefault({});
 
+const filesSection = z
+	.strictObject({
+		enabled: z
+			.boolean()
+			.default(true)
+			.meta({ description: "Serve the Session file server routes (/file…)." }),
+		max_file_size_bytes: z.number().int().positive().default(10_000_000).meta({
+			description:
+				"Largest upload; bigger ones get 413 (Session clients send up to 10,000,000 bytes).",
+		}),
+		default_ttl_seconds: z
+			.number()
+			.int()
+			.nonnegative()
+			.default(1_814_400)
+			.meta({ description: "How long an upload lives without X-FS-TTL (3 weeks, as upstream)." }),
+		max_ttl_seconds: z
+			.number()
+			.int()
+			.nonnegative()
+			.default(1_814_400)
+			.meta({ description: "Largest X-FS-TTL accepted on upload and extend; more gets 400." }),
+		sweep_interval_seconds: z
+			.number()
+			.int()
+			.positive()
+			.default(5)
+			.meta({ description: "How often the (cluster-wide, leased) sweeper deletes expired files." }),
+	})
+	.prefault({});
+
 export const configSchema = z
 	.strictObject({
 		dev: z.boolean().default(false).meta({
@@ -177,6 +208,7 @@ export const configSchema = z
 		keys: keysSection,
 		jobs: jobsSection,
 		sessions: sessionsSection,
+		files: filesSection,
 	})
 	.superRefine((config, context) => {
 		const { sessions } = config;

@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { type App, buildApp } from "../../src/app.ts";
 import { type Config, loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/http/logger.ts";
+import type { JobDefinition } from "../../src/jobs/job-runner.ts";
 import { loadServiceKeys } from "../../src/keys/service-keys.ts";
 import { ManualClock } from "../../src/lib/clock.ts";
 import { migrateToLatest, openStorage, type Storage } from "../../src/storage/index.ts";
@@ -15,6 +16,8 @@ export interface TestApp {
 	readonly config: Config;
 	readonly storage: Storage;
 	readonly clock: ManualClock;
+	/** Background jobs the modules registered (run them by hand: tests drive time). */
+	readonly jobs: readonly JobDefinition[];
 	/** Every log line written so far, parsed. */
 	logs(): Record<string, unknown>[];
 	close(): Promise<void>;
@@ -44,12 +47,20 @@ export async function buildTestApp(
 		clock,
 		logger,
 	});
-	const app = await buildApp(config, { storage, keys, clock, logger });
+	const jobs: JobDefinition[] = [];
+	const app = await buildApp(config, {
+		storage,
+		keys,
+		clock,
+		logger,
+		registerJob: (job) => jobs.push(job),
+	});
 	return {
 		app,
 		config,
 		storage,
 		clock,
+		jobs,
 		logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
 		close: async () => {
 			await app.close();

@@ -23,11 +23,25 @@ export interface OnionTransportOptions {
 const INVALID_V4 = Buffer.from("Invalid v4 onion request", "utf8");
 const TEXT_PLAIN = { "content-type": "text/plain; charset=utf-8" };
 
+// Connection-level and browser-only headers mean nothing inside an encrypted reply; the original sends
+// the content headers only (the length is implied by the bencoded body).
+const HEADERS_LEFT_OUT = new Set([
+	"content-length",
+	"connection",
+	"keep-alive",
+	"transfer-encoding",
+	"date",
+	"x-request-id",
+	"x-content-type-options",
+	"referrer-policy",
+	"x-frame-options",
+]);
+
 function replyHeaders(headers: Record<string, unknown>): Record<string, string> {
 	const kept: Record<string, string> = {};
 	for (const [name, value] of Object.entries(headers)) {
 		const lower = name.toLowerCase();
-		if (lower === "content-length" || value === undefined) continue;
+		if (HEADERS_LEFT_OUT.has(lower) || value === undefined) continue;
 		kept[lower] = Array.isArray(value) ? value.join(", ") : String(value);
 	}
 	return kept;

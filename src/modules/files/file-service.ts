@@ -1,0 +1,106 @@
+/**
+ * Storing, serving, extending and expiring files (specs/session-file-server.md §3–4). Fixed against the
+ * original: a re-upload never shortens the expiry, and an expired file is gone at once for get, info and
+ * extend (the original's extend revived expired rows until the sweep).
+ */
+import { randomBytes } from "node:crypto";
+import type { Clock } from "#lib/clock";
+import type { BlobStore, OpenedBlob } from "../../storage/blob-store.ts";
+import { FILE_ID_LENGTH, fileIdHasher } from "./file-id.ts";
+import type { FileRecord, FileRecords } from "./file-records.ts";
+
+export interface FileSettings {
+	readonly maxFileSizeBytes: number;
+	readonly defaultTtlSeconds: number;
+}
+
+export class EmptyUploadError extends Error {
+	constructor() {
+		super("an upload needs at least one byte");
+		this.name = "EmptyUploadError";
+	}
+}
+
+export class FileService {
+	readonly #records: FileRecords;
+	readonly #blobs: BlobStore;
+	readonly #clock: Clock;
+	readonly #settings: FileSettings;
+
+	constructor(records: FileRecords, blobs: BlobStore, clock: Clock, settings: FileSettings) {
+		this.#records = records;
+		this.#blobs = blobs;
+		this.#clock = clock;
+		this.#settings = settings;
+	}
+
+	/**
+	 * Streams an upload into the blob store while hashing it, then records it under its content id.
+	 * @throws BlobTooLargeError past the size limit, EmptyUploadError for no bytes; nothing is kept either way.
+	 */
+	async upload(
+		body: AsyncIterable<Uint8Array>,
+		ttlSeconds: number | undefined,
+	): Promise<FileRecord> {
+		const hasher = fileIdHasher();
+		async function* hashed(): AsyncGenerator<Uint8Array> {
+			for await (const chunk of body) {
+				hasher.update(chunk);
+				yield chunk;
+			}
+		}
+		const blobKey = randomBytes(24).toString("base64url");
+		const { sizeBytes } = await this.#blobs.put(blobKey, hashed(), {
+			maxBytes: this.#settings.maxFileSizeBytes,
+		});
+		if (sizeBytes === 0) {
+			await this.#blobs.delete(blobKey);
+			throw new EmptyUploadError();
+		}
+		const nowMs = this.#clock.nowMs();
+		const stored = await this.#records.recordUpload({
+			id: hasher.digest(),
+			blobKey,
+			sizeBytes,
+			uploadedAtMs: nowMs,
+			expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
+		});
+		// The same bytes were stored before: keep one copy.
+		if (stored.blobKey !== blobKey) await this.#blobs.delete(blobKey);
+		return stored;
+	}
+
+	/** The live record, or null when there is none or it has expired (even before the sweep). */
+	async info(id: string): Promise<FileRecord | null> {
+		const record = await this.#records.find(id);
+		return record !== null && record.expiresAtMs > this.#clock.nowMs() ? record : null;
+	}
+
+	async open(id: string): Promise<{ record: FileRecord; blob: OpenedBlob } | null> {
+		const record = await this.info(id);
+		if (record === null) return null;
+		const blob = await this.#blobs.open(record.blobKey);
+		return blob === null ? null : { record, blob };
+	}
+
+	/** Only content ids can be extended: an old numeric id may have been reused by another file since. */
+	async extend(id: string, ttlSeconds: number | undefined): Promise<FileRecord | null> {
+		if (id.length < FILE_ID_LENGTH) return null;
+		const nowMs = this.#clock.nowMs();
+		return this.#records.extend(
+			id,
+			nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
+			nowMs,
+		);
+	}
+
+	/**
+	 * Deletes up to `batch` expired files: the record first, so a crash between the two leaves only an
+	 * unreachable blob, never a record without bytes. Returns how many.
+	 */
+	async sweepExpired(batch: number): Promise<number> {
+		const expired = await this.#records.takeExpired(this.#clock.nowMs(), batch);
+		for (const record of expired) await this.#blobs.delete(record.blobKey);
+		return expired.length;
+	}
+}

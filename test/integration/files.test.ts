@@ -1,0 +1,259 @@
+/**
+ * The Session File Server routes as clients use them, on the filesystem and in-database blob stores,
+ * directly and through onion requests. File ids are checked against libsodium's BLAKE2b.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { fileIdOf } from "../../src/modules/files/index.ts";
+import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
+import {
+	createTestPostgresDatabase,
+	postgresAdminUrl,
+	type TestPostgresDatabase,
+} from "../support/engines.ts";
+import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+
+const idVectors = JSON.parse(
+	readFileSync(new URL("../vectors/files.json", import.meta.url), "utf8"),
+) as {
+	ids: { input: string; input_hex: string; id: string }[];
+};
+
+describe("file ids", () => {
+	it.each(idVectors.ids)(
+		"of $input equal Python hashlib's BLAKE2b (digest 33, salt SessionFileSvr\\0\\0)",
+		(vector) => {
+			expect(fileIdOf(Buffer.from(vector.input_hex, "hex"))).toBe(vector.id);
+		},
+	);
+});
+
+const adminUrl = postgresAdminUrl();
+const backends = [
+	{ name: "filesystem blobs, SQLite", skip: false, usePostgres: false, blobs: "filesystem" },
+	{
+		name: "database blobs, PostgreSQL",
+		skip: adminUrl === null,
+		usePostgres: true,
+		blobs: "database",
+	},
+] as const;
+
+for (const backend of backends) {
+	describe.skipIf(backend.skip)(`files (${backend.name})`, () => {
+		let testApp: TestApp;
+		let database: TestPostgresDatabase | undefined;
+		const MAX = 300_000;
+
+		beforeAll(async () => {
+			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
+			testApp = await buildTestApp({
+				blobs: { backend: backend.blobs },
+				files: { max_file_size_bytes: MAX, max_ttl_seconds: 86_400 },
+				...(database === undefined ? {} : { database: { url: database.url } }),
+			});
+		});
+		afterAll(async () => {
+			await testApp.close();
+			await database?.drop();
+		});
+
+		/** Blobs in the store, whichever backend: files on disk or rows in the database. */
+		async function blobCount(): Promise<number> {
+			if (backend.blobs === "database") {
+				return (await testApp.storage.sql.db.selectFrom("blobs").select("blob_key").execute())
+					.length;
+			}
+			const root = join(testApp.config.data_dir, "blobs");
+			const shards = (await readdir(root).catch(() => [])).filter((name) => name !== ".incoming");
+			let count = 0;
+			for (const shard of shards) count += (await readdir(join(root, shard))).length;
+			return count;
+		}
+
+		const upload = (payload: Buffer, headers: Record<string, string> = {}) =>
+			testApp.app.inject({ method: "POST", url: "/file", headers, payload });
+
+		it("stores an upload under its content id and serves it back with Expires", async () => {
+			const data = randomBytes(200_000);
+			const response = await upload(data, {
+				"content-type": "application/octet-stream",
+				"content-disposition": "attachment",
+			});
+			expect(response.statusCode).toBe(200);
+			expect(response.headers["content-type"]).toBe("application/json");
+			const { id, expires } = response.json();
+			expect(id).toBe(fileIdOf(data));
+			expect(expires).toBeCloseTo(testApp.clock.nowMs() / 1_000 + 1_814_400, 3);
+
+			const download = await testApp.app.inject({ method: "GET", url: `/file/${id}` });
+			expect(download.statusCode).toBe(200);
+			expect(download.headers["content-type"]).toBe("application/octet-stream");
+			expect(Buffer.compare(download.rawPayload, data)).toBe(0);
+			expect(Date.parse(String(download.headers.expires))).toBe(Math.floor(expires) * 1_000);
+
+			const info = await testApp.app.inject({ method: "GET", url: `/file/${id}/info` });
+			expect(info.json()).toEqual({
+				size: data.length,
+				uploaded: testApp.clock.nowMs() / 1_000,
+				expires,
+			});
+		});
+
+		it("accepts an upload without a content type, as desktop sends it", async () => {
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: "/file",
+				payload: Buffer.from("no content type"),
+			});
+			expect(response.statusCode).toBe(200);
+		});
+
+		it("recognises a re-upload: same id, one stored copy, expiry never shortened", async () => {
+			const data = randomBytes(1_000);
+			const before = await blobCount();
+			const first = (await upload(data, { "x-fs-ttl": "80000" })).json();
+			const second = (await upload(data, { "x-fs-ttl": "60" })).json();
+			expect(second.id).toBe(first.id);
+			expect(second.expires).toBe(first.expires);
+			expect(await blobCount()).toBe(before + 1);
+		});
+
+		it("refuses empty and oversized uploads with 413, and a bad X-FS-TTL with 400", async () => {
+			expect((await upload(Buffer.alloc(0))).statusCode).toBe(413);
+			const oversized = await upload(randomBytes(MAX + 1));
+			expect(oversized.statusCode).toBe(413);
+			expect(oversized.json()).toEqual({ status_code: 413 });
+			for (const ttl of ["soon", "-5", "86401", "1.5"]) {
+				const response = await upload(Buffer.from("x"), { "x-fs-ttl": ttl });
+				expect(response.statusCode, ttl).toBe(400);
+				expect(response.json()).toEqual({ status_code: 400 });
+			}
+		});
+
+		it("X-FS-TTL: 0 expires the file at once: 404 on get, info and extend before any sweep", async () => {
+			const { id } = (await upload(randomBytes(64), { "x-fs-ttl": "0" })).json();
+			for (const url of [`/file/${id}`, `/file/${id}/info`]) {
+				const response = await testApp.app.inject({ method: "GET", url });
+				expect(response.statusCode).toBe(404);
+				expect(response.json()).toEqual({ status_code: 404 });
+			}
+			expect(
+				(await testApp.app.inject({ method: "POST", url: `/file/${id}/extend` })).statusCode,
+			).toBe(404);
+		});
+
+		it("extends only forward and only content ids", async () => {
+			const { id, expires } = (await upload(randomBytes(64), { "x-fs-ttl": "100" })).json();
+			const extended = await testApp.app.inject({
+				method: "POST",
+				url: `/file/${id}/extend`,
+				headers: { "x-fs-ttl": "5000" },
+			});
+			expect(extended.json().expires).toBe(expires + 4_900);
+			const shorter = await testApp.app.inject({
+				method: "POST",
+				url: `/file/${id}/extend`,
+				headers: { "x-fs-ttl": "10" },
+			});
+			expect(shorter.json().expires).toBe(expires + 4_900);
+			expect(
+				(await testApp.app.inject({ method: "POST", url: "/file/12345/extend" })).statusCode,
+			).toBe(404);
+		});
+
+		it("answers 404 for unknown and malformed ids, path traversal included", async () => {
+			for (const id of ["AAAA", "..%2F..%2Fetc%2Fpasswd", "a.b", "x".repeat(45)]) {
+				expect(
+					(await testApp.app.inject({ method: "GET", url: `/file/${id}` })).statusCode,
+					id,
+				).toBe(404);
+			}
+		});
+
+		it("the sweeper deletes expired files, record and bytes", async () => {
+			const { id } = (await upload(randomBytes(64), { "x-fs-ttl": "1" })).json();
+			const before = await blobCount();
+			testApp.clock.advanceMs(2_000);
+			const sweeper = testApp.jobs.find((job) => job.name === "files.sweep-expired");
+			await sweeper?.run({ signal: new AbortController().signal, nowMs: testApp.clock.nowMs() });
+			expect(await blobCount()).toBeLessThan(before);
+			const rows = await testApp.storage.sql.db
+				.withTables<{ files: { id: string } }>()
+				.selectFrom("files")
+				.select("id")
+				.where("id", "=", id)
+				.execute();
+			expect(rows).toEqual([]);
+		});
+
+		it("refuses an oversized upload with 413 before its body has arrived, declared or chunked", async () => {
+			const address = await testApp.app.listen({ host: "127.0.0.1", port: 0 });
+			const { port } = new URL(address);
+			const status = (headers: Record<string, string | number>, firstChunk: Buffer) =>
+				new Promise<number>((resolve, reject) => {
+					const request = httpRequest(
+						{ host: "127.0.0.1", port, method: "POST", path: "/file", headers },
+						(response) => {
+							response.resume();
+							resolve(response.statusCode ?? 0);
+							request.destroy();
+						},
+					);
+					request.on("error", reject);
+					// Only part of the body is ever sent: a 413 must not wait for the rest.
+					request.write(firstChunk);
+				});
+			expect(await status({ "content-length": MAX * 10 }, Buffer.alloc(1_000))).toBe(413);
+			expect(await status({ "transfer-encoding": "chunked" }, randomBytes(MAX + 1_000))).toBe(413);
+		});
+
+		it("uploads and downloads through onion requests v4, both ciphers", async () => {
+			const sodium = await sodiumReady();
+			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
+				sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+			);
+			for (const cipher of ["xchacha20", "aes-gcm"] as const) {
+				const data = randomBytes(50_000);
+				const put = buildOnionRequest(
+					serverPublic,
+					v4Plaintext(
+						{
+							method: "POST",
+							endpoint: "/file",
+							headers: { "Content-Type": "application/octet-stream" },
+						},
+						data,
+					),
+					{ cipher },
+				);
+				const putReply = put.openReply(
+					(await testApp.app.inject({ method: "POST", url: "/oxen/v4/lsrpc", payload: put.body }))
+						.rawPayload,
+				);
+				expect(putReply.meta).toEqual({
+					code: 200,
+					headers: { "content-type": "application/json" },
+				});
+				const { id } = JSON.parse(putReply.body.toString());
+				const get = buildOnionRequest(
+					serverPublic,
+					v4Plaintext({ method: "GET", endpoint: `/file/${id}` }),
+					{ cipher },
+				);
+				const getReply = get.openReply(
+					(await testApp.app.inject({ method: "POST", url: "/oxen/v4/lsrpc", payload: get.body }))
+						.rawPayload,
+				);
+				expect(getReply.meta.code).toBe(200);
+				expect(getReply.meta.headers["content-type"]).toBe("application/octet-stream");
+				expect(getReply.meta.headers.expires).toMatch(/ GMT$/);
+				expect(Buffer.compare(getReply.body, data)).toBe(0);
+			}
+		});
+	});
+}
