@@ -84,7 +84,8 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 
 	registerErrorHandling(app);
 	registerResponseHeaders(app);
-	rawRoutes.observeWith(registerMetrics(app, deps.registry ?? new Registry()));
+	const registry = deps.registry ?? new Registry();
+	rawRoutes.observeWith(registerMetrics(app, registry));
 	app.addHook("preClose", (done) => {
 		rawRoutes.markClosing();
 		done();
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			records: new SqlFileRecords(deps.storage.sql.db),
 			blobs: deps.storage.blobs,
 			clock: deps.clock,
+			registry,
 			registerJob: deps.registerJob ?? (() => {}),
 		});
 	}

@@ -191,6 +191,70 @@ for (const backend of backends) {
 			expect(rows).toEqual([]);
 		});
 
+		it("serves byte ranges (206) and refuses unsatisfiable ones (416)", async () => {
+			const data = randomBytes(10_000);
+			const { id } = (await upload(data)).json();
+			const partial = await testApp.app.inject({
+				method: "GET",
+				url: `/file/${id}`,
+				headers: { range: "bytes=100-199" },
+			});
+			expect(partial.statusCode).toBe(206);
+			expect(partial.headers["content-range"]).toBe("bytes 100-199/10000");
+			expect(Buffer.compare(partial.rawPayload, data.subarray(100, 200))).toBe(0);
+			const suffix = await testApp.app.inject({
+				method: "GET",
+				url: `/file/${id}`,
+				headers: { range: "bytes=-10" },
+			});
+			expect(Buffer.compare(suffix.rawPayload, data.subarray(-10))).toBe(0);
+			const beyond = await testApp.app.inject({
+				method: "GET",
+				url: `/file/${id}`,
+				headers: { range: "bytes=20000-" },
+			});
+			expect(beyond.statusCode).toBe(416);
+			expect(beyond.headers["content-range"]).toBe("bytes */10000");
+		});
+
+		it("keeps the legacy base64 routes: POST /files and GET /files/<id>", async () => {
+			const data = randomBytes(3_000);
+			const posted = await testApp.app.inject({
+				method: "POST",
+				url: "/files",
+				payload: { file: data.toString("base64") },
+			});
+			expect(posted.statusCode).toBe(200);
+			expect(posted.json()).toEqual({ result: fileIdOf(data), status_code: 200 });
+			const fetched = await testApp.app.inject({ method: "GET", url: `/files/${fileIdOf(data)}` });
+			expect(fetched.json()).toEqual({ status_code: 200, result: data.toString("base64") });
+			expect(
+				(await testApp.app.inject({ method: "POST", url: "/files", payload: { nofile: 1 } }))
+					.statusCode,
+			).toBe(400);
+			expect(
+				(await testApp.app.inject({ method: "POST", url: "/files", payload: { file: "***" } }))
+					.statusCode,
+			).toBe(400);
+			expect(
+				(await testApp.app.inject({ method: "POST", url: "/files", payload: { file: "" } }))
+					.statusCode,
+			).toBe(413);
+			expect((await testApp.app.inject({ method: "GET", url: "/files/unknownid" })).json()).toEqual(
+				{ status_code: 404 },
+			);
+		});
+
+		it("reports stored files, bytes and traffic in /metrics", async () => {
+			await upload(randomBytes(123));
+			const metrics = (await testApp.app.inject({ method: "GET", url: "/metrics" })).body;
+			expect(Number(/^tollgate_files_stored (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+			expect(Number(/^tollgate_files_stored_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(
+				123,
+			);
+			expect(Number(/^tollgate_files_uploads_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+		});
+
 		it("refuses an oversized upload with 413 before its body has arrived, declared or chunked", async () => {
 			const address = await testApp.app.listen({ host: "127.0.0.1", port: 0 });
 			const { port } = new URL(address);

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import type { BlobStore, OpenedBlob } from "../../storage/blob-store.ts";
+import type { BlobRange, BlobStore, OpenedBlob } from "../../storage/blob-store.ts";
 import { FILE_ID_LENGTH, fileIdHasher } from "./file-id.ts";
 import type { FileRecord, FileRecords } from "./file-records.ts";
 
@@ -76,11 +76,9 @@ export class FileService {
 		return record !== null && record.expiresAtMs > this.#clock.nowMs() ? record : null;
 	}
 
-	async open(id: string): Promise<{ record: FileRecord; blob: OpenedBlob } | null> {
-		const record = await this.info(id);
-		if (record === null) return null;
-		const blob = await this.#blobs.open(record.blobKey);
-		return blob === null ? null : { record, blob };
+	/** The bytes of a live record, whole or a range of them; null if the blob went missing. */
+	openBlob(record: FileRecord, range?: BlobRange): Promise<OpenedBlob | null> {
+		return this.#blobs.open(record.blobKey, range);
 	}
 
 	/** Only content ids can be extended: an old numeric id may have been reused by another file since. */

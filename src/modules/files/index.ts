@@ -3,10 +3,12 @@
  * (specs/session-file-server.md). Routes stream to and from the blob store; a leased job sweeps expiry.
  */
 import type { FastifyInstance } from "fastify";
+import type { Registry } from "prom-client";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import type { JobDefinition } from "../../jobs/job-runner.ts";
 import type { BlobStore } from "../../storage/blob-store.ts";
+import { registerFileMetrics } from "./file-metrics.ts";
 import type { FileRecords } from "./file-records.ts";
 import { FileService } from "./file-service.ts";
 import { filesRoutes } from "./routes.ts";
@@ -21,6 +23,8 @@ export interface FilesModuleOptions {
 	readonly records: FileRecords;
 	readonly blobs: BlobStore;
 	readonly clock: Clock;
+	/** Gets the files gauges and counters. */
+	readonly registry: Registry;
 	readonly registerJob: (job: JobDefinition) => void;
 }
 
@@ -37,15 +41,21 @@ export async function registerFiles(
 		maxFileSizeBytes: config.max_file_size_bytes,
 		defaultTtlSeconds: config.default_ttl_seconds,
 	});
+	const metrics = registerFileMetrics(options.registry, options.records);
 	options.registerJob({
 		name: "files.sweep-expired",
 		intervalMs: config.sweep_interval_seconds * 1_000,
 		run: async ({ signal }) => {
-			while (!signal.aborted && (await service.sweepExpired(SWEEP_BATCH)) === SWEEP_BATCH) {}
+			let swept: number;
+			do {
+				swept = await service.sweepExpired(SWEEP_BATCH);
+				metrics.swept.inc(swept);
+			} while (!signal.aborted && swept === SWEEP_BATCH);
 		},
 	});
 	await app.register(filesRoutes, {
 		service,
+		metrics,
 		settings: {
 			maxFileSizeBytes: config.max_file_size_bytes,
 			maxTtlSeconds: config.max_ttl_seconds,

@@ -1,12 +1,13 @@
 /**
  * The Session File Server's routes, byte-compatible with what clients read (specs/session-file-server.md §3):
  * JSON as exactly `application/json`, errors as `{"status_code": N}` with HTTP N, times as float epoch seconds.
+ * Beyond the original: single-range downloads (206/416), and 400 rather than 500 for bad legacy base64.
  */
-
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
-import { BlobTooLargeError } from "../../storage/blob-store.ts";
+import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
 import { isFileId } from "./file-id.ts";
+import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
 import { EmptyUploadError, type FileService } from "./file-service.ts";
 
@@ -14,6 +15,10 @@ export interface FilesHttpSettings {
 	readonly maxFileSizeBytes: number;
 	readonly maxTtlSeconds: number;
 }
+
+/** The legacy /files route takes base64 in JSON; the original caps the base64 text at 8,000,000 characters. */
+const MAX_LEGACY_BASE64_CHARS = 8_000_000;
+const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
 
 function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
 	// Exactly `application/json`: desktop's v4 decoder compares the whole content type, and Fastify adds a
@@ -49,49 +54,104 @@ function readTtl(
 	return ttl <= maxTtlSeconds ? ttl : "invalid";
 }
 
+/** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within `size`; null without a Range header. */
+function parseRange(header: string | undefined, size: number): BlobRange | null | "unsatisfiable" {
+	if (header === undefined) return null;
+	const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+	const [, first = "", last = ""] = match ?? [];
+	if (match === null || (first === "" && last === "")) return "unsatisfiable";
+	const range =
+		first === ""
+			? { start: Math.max(size - Number(last), 0), end: size - 1 }
+			: { start: Number(first), end: last === "" ? size - 1 : Math.min(Number(last), size - 1) };
+	return range.start <= range.end && range.start < size ? range : "unsatisfiable";
+}
+
+/** Reads a whole (small) body; null once it passes `maxBytes`. */
+async function readAll(body: unknown, maxBytes: number): Promise<Buffer | null> {
+	if (!(body instanceof Readable)) return Buffer.alloc(0);
+	const chunks: Buffer[] = [];
+	let size = 0;
+	for await (const chunk of body) {
+		const piece = Buffer.from(chunk);
+		size += piece.length;
+		if (size > maxBytes) return null;
+		chunks.push(piece);
+	}
+	return Buffer.concat(chunks);
+}
+
 export const filesRoutes: FastifyPluginAsync<{
 	service: FileService;
+	metrics: FileMetrics;
 	settings: FilesHttpSettings;
-}> = async (app, { service, settings }) => {
+}> = async (app, { service, metrics, settings }) => {
 	// Uploads are streamed to the blob store, whatever content type clients send (desktop sends none).
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", (_request, payload, done) => {
 		done(null, payload);
 	});
 
-	app.post("/file", { schema: { hide: true } }, async (request, reply) => {
-		const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-		const declaredBytes = Number(request.headers["content-length"] ?? Number.NaN);
-		// Refuse before reading: the rest of the body is never read, so the connection cannot be reused.
-		if (declaredBytes > settings.maxFileSizeBytes)
-			return sendStatus(reply.header("connection", "close"), 413);
-		if (ttl === "invalid") return sendStatus(reply, 400);
+	async function storeUpload(
+		reply: FastifyReply,
+		body: Readable,
+		ttl: number | undefined,
+		legacy: boolean,
+	) {
 		try {
-			const record = await service.upload(
-				request.body instanceof Readable ? request.body : Readable.from([]),
-				ttl,
-			);
-			return sendJson(reply, 200, { id: record.id, expires: seconds(record.expiresAtMs) });
+			const record = await service.upload(body, ttl);
+			metrics.uploads.inc();
+			return legacy
+				? sendJson(reply, 200, { result: record.id, status_code: 200 })
+				: sendJson(reply, 200, { id: record.id, expires: seconds(record.expiresAtMs) });
 		} catch (error) {
+			// The rest of an oversized body is never read, so the connection cannot be reused.
 			if (error instanceof BlobTooLargeError)
 				return sendStatus(reply.header("connection", "close"), 413);
 			if (error instanceof EmptyUploadError) return sendStatus(reply, 413);
 			throw error;
 		}
+	}
+
+	app.post("/file", { schema: { hide: true } }, async (request, reply) => {
+		const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
+		const declaredBytes = Number(request.headers["content-length"] ?? Number.NaN);
+		// Refused before reading a byte when the declared length is already too much.
+		if (declaredBytes > settings.maxFileSizeBytes)
+			return sendStatus(reply.header("connection", "close"), 413);
+		if (ttl === "invalid") return sendStatus(reply, 400);
+		return storeUpload(
+			reply,
+			request.body instanceof Readable ? request.body : Readable.from([]),
+			ttl,
+			false,
+		);
 	});
 
 	app.get<{ Params: { id: string } }>(
 		"/file/:id",
 		{ schema: { hide: true } },
 		async (request, reply) => {
-			const opened = isFileId(request.params.id) ? await service.open(request.params.id) : null;
-			if (opened === null) return sendStatus(reply, 404);
-			return reply
-				.code(200)
+			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
+			if (record === null) return sendStatus(reply, 404);
+			const range = parseRange(request.headers.range, record.sizeBytes);
+			if (range === "unsatisfiable") {
+				return sendStatus(reply.header("content-range", `bytes */${record.sizeBytes}`), 416);
+			}
+			const blob = await service.openBlob(record, range ?? undefined);
+			if (blob === null) return sendStatus(reply, 404);
+			metrics.downloads.inc();
+			reply
 				.type("application/octet-stream")
-				.header("content-length", opened.blob.sizeBytes)
-				.header("expires", new Date(opened.record.expiresAtMs).toUTCString())
-				.send(opened.blob.stream);
+				.header("accept-ranges", "bytes")
+				.header("expires", new Date(record.expiresAtMs).toUTCString());
+			if (range === null)
+				return reply.code(200).header("content-length", record.sizeBytes).send(blob.stream);
+			return reply
+				.code(206)
+				.header("content-range", `bytes ${range.start}-${range.end}/${record.sizeBytes}`)
+				.header("content-length", range.end - range.start + 1)
+				.send(blob.stream);
 		},
 	);
 
@@ -115,6 +175,41 @@ export const filesRoutes: FastifyPluginAsync<{
 				? await service.extend(request.params.id, ttl)
 				: null;
 			return record === null ? sendStatus(reply, 404) : sendJson(reply, 200, infoOf(record));
+		},
+	);
+
+	app.post("/files", { schema: { hide: true } }, async (request, reply) => {
+		const text = await readAll(request.body, MAX_LEGACY_BASE64_CHARS + 1_024);
+		if (text === null) return sendStatus(reply.header("connection", "close"), 413);
+		let file: unknown;
+		try {
+			const parsed: unknown = JSON.parse(text.toString("utf8"));
+			file =
+				typeof parsed === "object" && parsed !== null && "file" in parsed ? parsed.file : undefined;
+		} catch {
+			return sendStatus(reply, 400);
+		}
+		if (typeof file !== "string") return sendStatus(reply, 400);
+		if (file.length === 0 || file.length > MAX_LEGACY_BASE64_CHARS) return sendStatus(reply, 413);
+		if (!BASE64_PATTERN.test(file)) return sendStatus(reply, 400);
+		const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
+		if (ttl === "invalid") return sendStatus(reply, 400);
+		return storeUpload(reply, Readable.from([Buffer.from(file, "base64")]), ttl, true);
+	});
+
+	app.get<{ Params: { id: string } }>(
+		"/files/:id",
+		{ schema: { hide: true } },
+		async (request, reply) => {
+			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
+			const blob = record === null ? null : await service.openBlob(record);
+			if (blob === null) return sendStatus(reply, 404);
+			const bytes = await readAll(blob.stream, Number.POSITIVE_INFINITY);
+			metrics.downloads.inc();
+			return sendJson(reply, 200, {
+				status_code: 200,
+				result: (bytes ?? Buffer.alloc(0)).toString("base64"),
+			});
 		},
 	);
 };
