@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "#config";
 import type { Command } from "./command.ts";
 import { configCheckCommand } from "./commands/config-check.ts";
+import { filesGetCommand, filesStatsCommand, filesSweepCommand } from "./commands/files.ts";
 import { keysShowCommand } from "./commands/keys-show.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { printTablesCommand } from "./commands/print-tables.ts";
@@ -19,6 +20,9 @@ const COMMANDS: readonly Command[] = [
 	keysShowCommand,
 	configCheckCommand,
 	sessionsSecretCommand,
+	filesStatsCommand,
+	filesSweepCommand,
+	filesGetCommand,
 ];
 
 function overview(): string {
@@ -38,8 +42,9 @@ function overview(): string {
 }
 
 function commandHelp(command: Command): string {
+	const operands = (command.arguments ?? []).map((name) => ` <${name}>`).join("");
 	return [
-		`Usage: tollgate ${command.name} [--config PATH]`,
+		`Usage: tollgate ${command.name}${operands} [--config PATH]`,
 		"",
 		command.summary,
 		...command.details,
@@ -95,11 +100,16 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 		process.stdout.write(`${commandHelp(command)}\n`);
 		return 0;
 	}
-	if (rest.length > 0)
-		return usageFailure(`unexpected argument '${rest[0]}' for '${command.name}'`);
+	const expected = command.arguments ?? [];
+	if (rest.length > expected.length) {
+		return usageFailure(`unexpected argument '${rest[expected.length]}' for '${command.name}'`);
+	}
+	if (rest.length < expected.length) {
+		return usageFailure(`'${command.name}' needs <${expected[rest.length]}>`);
+	}
 	try {
 		const config = loadConfig({ configPath: values.config });
-		return await command.run(config);
+		return await command.run(config, rest);
 	} catch (error) {
 		if (error instanceof ConfigError) {
 			process.stderr.write(

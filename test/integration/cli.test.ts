@@ -113,6 +113,20 @@ describe("tollgate CLI", () => {
 		expect(configured.stdout).toBe("configured-secret\n");
 	});
 
+	it("files stats, get and sweep work on what serve stored", async () => {
+		const env = { TOLLGATE_DATA_DIR: join(dir, "files") };
+		const service = await serveTollgate(env);
+		const response = await fetch(`${service.url}/file`, { method: "POST", body: "hello world" });
+		const uploaded = (await response.json()) as { id: string };
+		expect(await service.stop()).toBe(0);
+		expect((await runTollgate(["files", "stats"], env)).stdout).toBe("files: 1\nbytes: 11\n");
+		const got = await runTollgate(["files", "get", uploaded.id], env);
+		expect(got).toMatchObject({ code: 0, stdout: "hello world" });
+		expect((await runTollgate(["files", "get", "unknown-id"], env)).code).toBe(1);
+		expect((await runTollgate(["files", "get"], env)).code).toBe(2);
+		expect((await runTollgate(["files", "sweep"], env)).stdout).toBe("swept: 0\n");
+	});
+
 	it("serve answers /readyz and exits 0 on SIGTERM", async () => {
 		const service = await serveTollgate({ TOLLGATE_DATA_DIR: join(dir, "serve") });
 		const ready = await fetch(`${service.url}/readyz`);

@@ -15,8 +15,22 @@ import { filesRoutes } from "./routes.ts";
 
 export { FILE_ID_LENGTH, fileIdOf, isFileId } from "./file-id.ts";
 export type { FileRecord, FileRecords } from "./file-records.ts";
+export { FileService } from "./file-service.ts";
 
-const SWEEP_BATCH = 500;
+export const SWEEP_BATCH = 500;
+
+/** The service the routes and the operators' commands share. */
+export function createFileService(
+	config: Config["files"],
+	records: FileRecords,
+	blobs: BlobStore,
+	clock: Clock,
+): FileService {
+	return new FileService(records, blobs, clock, {
+		maxFileSizeBytes: config.max_file_size_bytes,
+		defaultTtlSeconds: config.default_ttl_seconds,
+	});
+}
 
 export interface FilesModuleOptions {
 	readonly config: Config["files"];
@@ -37,10 +51,7 @@ export async function registerFiles(
 	options: FilesModuleOptions,
 ): Promise<void> {
 	const { config } = options;
-	const service = new FileService(options.records, options.blobs, options.clock, {
-		maxFileSizeBytes: config.max_file_size_bytes,
-		defaultTtlSeconds: config.default_ttl_seconds,
-	});
+	const service = createFileService(config, options.records, options.blobs, options.clock);
 	const metrics = registerFileMetrics(options.registry, options.records);
 	options.registerJob({
 		name: "files.sweep-expired",
