@@ -118,7 +118,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 		probes: { database: () => deps.storage.sql.ping(), kv: () => deps.storage.kv.ping() },
 	});
 
-	await registerOnionTransport(app, { serverKeys: [deps.keys.x25519] });
+	const { x25519, legacyX25519 } = deps.keys;
+	await registerOnionTransport(app, {
+		serverKeys: legacyX25519 === undefined ? [x25519] : [x25519, legacyX25519],
+	});
 
 	if (config.files.enabled) {
 		await registerFiles(app, {

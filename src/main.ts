@@ -31,6 +31,7 @@ export async function startService(
 		const keys = await loadServiceKeys({
 			isDev: config.dev,
 			keyFile: config.keys.ed25519_file,
+			legacyX25519File: config.keys.x25519_legacy_file,
 			db: storage.sql.db,
 			clock,
 			logger,

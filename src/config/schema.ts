@@ -96,6 +96,10 @@ const keysSection = z
 			description:
 				"File holding the service's Ed25519 key (64 raw bytes seed‖pubkey, or 128 hex characters, as the Session servers write it). Unset: kept in the database, created on first start.",
 		}),
+		x25519_legacy_file: z.string().min(1).optional().meta({
+			description:
+				"Optional legacy X25519-only key (32 raw bytes, the Session file server's key_x25519) that onion requests may still be encrypted to; tried after the key derived from the Ed25519 one.",
+		}),
 	})
 	.prefault({});
 

@@ -15,6 +15,7 @@ import {
 	SEED_BYTES,
 	type X25519KeyPair,
 	x25519FromEd25519Seed,
+	x25519FromSecret,
 } from "#lib/ed25519";
 import type { FoundationTables } from "../storage/kysely/tables.ts";
 
@@ -26,6 +27,8 @@ export type ServiceKeySource = "dev" | "file" | "database";
 export interface ServiceKeys {
 	readonly ed25519: Ed25519KeyPair;
 	readonly x25519: X25519KeyPair;
+	/** The older X25519-only key some clients still encrypt onion requests to, when configured. */
+	readonly legacyX25519?: X25519KeyPair;
 	readonly source: ServiceKeySource;
 }
 
@@ -107,12 +110,27 @@ export async function getOrCreateStoredSecret(
 export interface LoadServiceKeysOptions {
 	readonly isDev: boolean;
 	readonly keyFile: string | undefined;
+	readonly legacyX25519File?: string | undefined;
 	readonly db: Kysely<FoundationTables>;
 	readonly clock: Clock;
 	readonly logger: Logger;
 }
 
+/** The Session file server's `key_x25519`: 32 raw bytes. */
+async function legacyX25519From(path: string): Promise<X25519KeyPair> {
+	const secret = await readFile(path);
+	if (secret.length !== 32)
+		throw new Error(`key file ${path}: expected 32 raw bytes (an X25519 secret)`);
+	return x25519FromSecret(secret);
+}
+
 export async function loadServiceKeys(options: LoadServiceKeysOptions): Promise<ServiceKeys> {
+	const keys = await loadEd25519Keys(options);
+	if (options.legacyX25519File === undefined) return keys;
+	return { ...keys, legacyX25519: await legacyX25519From(options.legacyX25519File) };
+}
+
+async function loadEd25519Keys(options: LoadServiceKeysOptions): Promise<ServiceKeys> {
 	if (options.isDev) {
 		options.logger.warn(
 			"dev mode: using the public dev key (seed 32 × 0xCD); never run dev mode in production",

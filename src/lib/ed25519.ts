@@ -53,13 +53,20 @@ export function x25519FromEd25519Seed(seed: Uint8Array): X25519KeyPair {
 	const scalar = new Uint8Array(createHash("sha512").update(seed).digest().subarray(0, 32));
 	scalar[0] = (scalar[0] ?? 0) & 248;
 	scalar[31] = ((scalar[31] ?? 0) & 127) | 64;
+	return x25519FromSecret(scalar);
+}
+
+/** An X25519 key pair from its 32-byte secret (X25519 clamps it when used). */
+export function x25519FromSecret(secret: Uint8Array): X25519KeyPair {
+	if (secret.length !== 32)
+		throw new RangeError(`an X25519 secret has 32 bytes, got ${secret.length}`);
 	const privateKeyObject = createPrivateKey({
-		key: Buffer.concat([X25519_PKCS8_PREFIX, scalar]),
+		key: Buffer.concat([X25519_PKCS8_PREFIX, secret]),
 		format: "der",
 		type: "pkcs8",
 	});
 	return {
-		privateKey: scalar,
+		privateKey: Uint8Array.from(secret),
 		publicKey: rawPublicKey(createPublicKey(privateKeyObject)),
 		privateKeyObject,
 	};

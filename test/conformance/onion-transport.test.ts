@@ -3,6 +3,9 @@
  * (test/vectors/onion.json, test/support/onion-client.ts), then end to end through POST /oxen/v4/lsrpc.
  */
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ed25519FromSeed, x25519FromEd25519Seed } from "../../src/lib/ed25519.ts";
 import { onionKey, openOnionRequest, parseOuterRequest } from "../../src/transports/onion/index.ts";
@@ -175,4 +178,41 @@ describe("POST /oxen/v4/lsrpc", () => {
 			expect(response.json().error).toBe("invalid_request");
 		}
 	});
+});
+
+describe("the optional legacy X25519 key (keys.x25519_legacy_file)", () => {
+	let testApp: TestApp;
+	let legacyPublic: Uint8Array;
+	let directory: string;
+
+	beforeAll(async () => {
+		const sodium = await sodiumReady();
+		const legacySecret = sodium.randombytes_buf(32);
+		legacyPublic = sodium.crypto_scalarmult_base(legacySecret);
+		directory = await mkdtemp(join(tmpdir(), "tollgate-legacy-key-"));
+		await writeFile(join(directory, "key_x25519"), legacySecret);
+		testApp = await buildTestApp({ keys: { x25519_legacy_file: join(directory, "key_x25519") } });
+	});
+	afterAll(async () => {
+		await testApp.close();
+		await rm(directory, { recursive: true, force: true });
+	});
+
+	it.each<ClientCipher>(["xchacha20", "aes-gcm"])(
+		"opens requests encrypted to it, after the main key fails (%s)",
+		async (cipher) => {
+			const request = buildOnionRequest(
+				legacyPublic,
+				v4Plaintext({ method: "GET", endpoint: "/healthz" }),
+				{ cipher },
+			);
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: "/oxen/v4/lsrpc",
+				payload: request.body,
+			});
+			expect(response.statusCode).toBe(200);
+			expect(request.openReply(response.rawPayload).meta.code).toBe(200);
+		},
+	);
 });

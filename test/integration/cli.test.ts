@@ -78,6 +78,21 @@ describe("tollgate CLI", () => {
 		);
 	});
 
+	it("keys show adds the legacy X25519 key when one is configured", async () => {
+		const keyFile = join(dir, "key_x25519");
+		const secret = Buffer.alloc(32, 0x22);
+		await writeFile(keyFile, secret);
+		const result = await runTollgate(["keys", "show"], {
+			TOLLGATE_DEV: "1",
+			TOLLGATE_DATA_DIR: join(dir, "legacy"),
+			TOLLGATE_KEYS_X25519_LEGACY_FILE: keyFile,
+		});
+		// X25519 of the secret 32 × 0x22 (the spec's client vector, computed with libsodium in test/vectors/onion.json).
+		expect(result.stdout.split("\n")[2]).toBe(
+			"x25519_legacy: 0faa684ed28867b97f4a6a2dee5df8ce974e76b7018e3f22a1c4cf2678570f20",
+		);
+	});
+
 	it("keys show outside dev mode creates the key once and shows the same key every time", async () => {
 		const env = { TOLLGATE_DATA_DIR: join(dir, "prod") };
 		const first = await runTollgate(["keys", "show"], env);

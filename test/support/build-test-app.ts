@@ -43,6 +43,7 @@ export async function buildTestApp(
 	const keys = await loadServiceKeys({
 		isDev: config.dev,
 		keyFile: undefined,
+		legacyX25519File: config.keys.x25519_legacy_file,
 		db: storage.sql.db,
 		clock,
 		logger,

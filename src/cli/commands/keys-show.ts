@@ -16,13 +16,17 @@ export const keysShowCommand: Command = {
 			const keys = await loadServiceKeys({
 				isDev: config.dev,
 				keyFile: config.keys.ed25519_file,
+				legacyX25519File: config.keys.x25519_legacy_file,
 				db: database.db,
 				clock: systemClock,
 				logger: createCliLogger(config),
 			});
 			process.stdout.write(
 				`ed25519: ${Buffer.from(keys.ed25519.publicKey).toString("hex")}\n` +
-					`x25519: ${Buffer.from(keys.x25519.publicKey).toString("hex")}\n`,
+					`x25519: ${Buffer.from(keys.x25519.publicKey).toString("hex")}\n` +
+					(keys.legacyX25519 === undefined
+						? ""
+						: `x25519_legacy: ${Buffer.from(keys.legacyX25519.publicKey).toString("hex")}\n`),
 			);
 			return 0;
 		}),
