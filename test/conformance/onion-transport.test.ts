@@ -158,6 +158,31 @@ describe("POST /oxen/v4/lsrpc", () => {
 		expect(body.toString()).toBe("Invalid v4 onion request");
 	});
 
+	it.each(["/oxen/v3/lsrpc", "/loki/v3/lsrpc"])(
+		"answers the deprecated v3 at %s: base64 of the encrypted body",
+		async (path) => {
+			const v3 = (request: Record<string, unknown>) => {
+				const built = buildOnionRequest(serverPublic, Buffer.from(JSON.stringify(request)), {
+					cipher: "xchacha20",
+				});
+				return testApp.app
+					.inject({ method: "POST", url: path, payload: built.body })
+					.then((response) =>
+						JSON.parse(Buffer.from(built.decrypt(Buffer.from(response.body, "base64"))).toString()),
+					);
+			};
+			// As upstream's test_v3: an endpoint without its leading slash.
+			expect(await v3({ method: "GET", endpoint: "healthz" })).toEqual({ status: "ok" });
+			expect(await v3({ method: "GET", endpoint: "/no/such/route" })).toEqual({ status_code: 404 });
+			expect(await v3({ method: "GET", endpoint: "/healthz", body: "null" })).toEqual({
+				status: "ok",
+			});
+			expect(await v3({ method: "GET", endpoint: "/healthz", body: "unexpected" })).toEqual({
+				status_code: 400,
+			});
+		},
+	);
+
 	it("refuses with an outer 400 what it cannot open: tampered, truncated, unknown enc_type, another server's key", async () => {
 		const plaintext = v4Plaintext({ method: "GET", endpoint: "/healthz" });
 		const tampered = buildOnionRequest(serverPublic, plaintext, { cipher: "xchacha20" }).body;

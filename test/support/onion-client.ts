@@ -16,6 +16,9 @@ export async function sodiumReady(): Promise<typeof sodium> {
 
 export interface ClientRequest {
 	readonly body: Buffer;
+	/** The reply's plaintext (v3 replies are JSON or raw bytes). */
+	decrypt(reply: Uint8Array): Uint8Array;
+	/** The reply as a v4 bencoded list. */
 	openReply(reply: Uint8Array): {
 		meta: { code: number; headers: Record<string, string> };
 		body: Buffer;
@@ -96,22 +99,21 @@ export function buildOnionRequest(
 				: Buffer.from(clientPublic).toString("hex"),
 		...(encType === undefined || encType === null ? {} : { enc_type: encType }),
 	};
+	const decrypt = (reply: Uint8Array): Uint8Array =>
+		options.cipher === "xchacha20"
+			? sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+					null,
+					reply.subarray(24),
+					null,
+					reply.subarray(0, 24),
+					key,
+				)
+			: gcm(key, reply.subarray(0, 12)).decrypt(reply.subarray(12));
 	const prefix = Buffer.alloc(4);
 	prefix.writeUInt32LE(box.length);
 	return {
 		body: Buffer.concat([prefix, box, Buffer.from(JSON.stringify(metadata))]),
-		openReply: (reply) => {
-			const plain =
-				options.cipher === "xchacha20"
-					? sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
-							null,
-							reply.subarray(24),
-							null,
-							reply.subarray(0, 24),
-							key,
-						)
-					: gcm(key, reply.subarray(0, 12)).decrypt(reply.subarray(12));
-			return parseReply(plain);
-		},
+		decrypt,
+		openReply: (reply) => parseReply(decrypt(reply)),
 	};
 }

@@ -1,14 +1,15 @@
 /**
- * Session onion requests, v4 (`POST /oxen/v4/lsrpc`; specs/session-file-server.md §7): decrypt with the
- * service's X25519 key(s), dispatch the inner request to this same app in-process, encrypt the reply back.
- * Shared by the files and entitlements modules. Only an undecryptable envelope is an outer error (400);
- * every inner result, errors included, travels encrypted in an HTTP 200.
+ * Session onion requests (specs/session-file-server.md §7): decrypt with the service's X25519 key(s),
+ * dispatch the inner request to this same app in-process, encrypt the reply back. v4 at `POST /oxen/v4/lsrpc`;
+ * the deprecated v3 at `/oxen/v3/lsrpc` and `/loki/v3/lsrpc`. Shared by the files and entitlements modules.
+ * Only an envelope that cannot be opened is an outer error (400); every inner result travels encrypted in a 200.
  */
-import type { FastifyInstance } from "fastify";
+import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "#errors";
 import type { X25519KeyPair } from "#lib/ed25519";
-import { openOnionRequest } from "./ciphers.ts";
+import { type OnionSession, openOnionRequest } from "./ciphers.ts";
 import { MAX_ONION_BODY_BYTES, OnionEnvelopeError, parseOuterRequest } from "./envelope.ts";
+import { parseV3Request, V3RequestError } from "./v3-codec.ts";
 import { encodeV4Reply, parseV4Request, V4RequestError } from "./v4-codec.ts";
 
 export { onionKey, openOnionRequest, seal } from "./ciphers.ts";
@@ -47,89 +48,127 @@ function replyHeaders(headers: Record<string, unknown>): Record<string, string> 
 	return kept;
 }
 
+/** An onion request inside an onion request would only be a way to loop. */
+function isOnionEndpoint(endpoint: string): boolean {
+	return endpoint.startsWith("/oxen/") || endpoint.startsWith("/loki/");
+}
+
+function openEnvelope(request: FastifyRequest, serverKeys: readonly X25519KeyPair[]): OnionSession {
+	const body = request.body;
+	if (!(body instanceof Uint8Array))
+		throw new AppError("invalid_request", { description: "empty onion request" });
+	let session: OnionSession | null;
+	try {
+		const outer = parseOuterRequest(body);
+		session = openOnionRequest(serverKeys, outer.cipher, outer.ephemeralKey, outer.ciphertext);
+	} catch (error) {
+		if (error instanceof OnionEnvelopeError)
+			throw new AppError("invalid_request", { description: error.message });
+		throw error;
+	}
+	if (session === null)
+		throw new AppError("invalid_request", { description: "onion request could not be decrypted" });
+	return session;
+}
+
 /**
- * Registers `POST /oxen/v4/lsrpc`.
- * @throws nothing at registration; the route answers `invalid_request` (400) for an envelope it cannot open.
+ * Registers the onion endpoints.
+ * @throws nothing at registration; the routes answer `invalid_request` (400) for an envelope they cannot open.
  */
 export async function registerOnionTransport(
 	app: FastifyInstance,
 	options: OnionTransportOptions,
 ): Promise<void> {
+	async function answerV4(plaintext: Uint8Array, request: FastifyRequest): Promise<Uint8Array> {
+		try {
+			const inner = parseV4Request(plaintext);
+			if (isOnionEndpoint(inner.endpoint)) throw new V4RequestError("nested onion request");
+			const headers: Record<string, string> = { "content-type": "application/octet-stream" };
+			for (const [name, value] of Object.entries(inner.headers))
+				headers[name.toLowerCase()] = value;
+			delete headers["content-length"];
+			const response = await app.inject({
+				method: inner.method,
+				url: inner.endpoint,
+				headers,
+				...(inner.body === undefined ? {} : { payload: Buffer.from(inner.body) }),
+			});
+			return encodeV4Reply(
+				response.statusCode,
+				replyHeaders(response.headers),
+				response.rawPayload,
+			);
+		} catch (error) {
+			if (!(error instanceof V4RequestError)) throw error;
+			request.log.info({ reason: error.message }, "invalid v4 onion request");
+			return encodeV4Reply(400, TEXT_PLAIN, INVALID_V4);
+		}
+	}
+
+	async function answerV3(plaintext: Uint8Array, request: FastifyRequest): Promise<Uint8Array> {
+		try {
+			const inner = parseV3Request(plaintext);
+			if (isOnionEndpoint(inner.endpoint)) throw new V3RequestError("nested onion request");
+			const response = await app.inject({
+				method: inner.method,
+				url: inner.endpoint,
+				headers: inner.headers,
+				...(inner.body === undefined ? {} : { payload: inner.body }),
+			});
+			return response.statusCode === 200
+				? response.rawPayload
+				: Buffer.from(JSON.stringify({ status_code: response.statusCode }));
+		} catch (error) {
+			if (!(error instanceof V3RequestError)) throw error;
+			request.log.info({ reason: error.message }, "invalid v3 onion request");
+			return Buffer.from(JSON.stringify({ status_code: 400 }));
+		}
+	}
+
 	await app.register((onion, _options, done) => {
 		onion.removeAllContentTypeParsers();
 		onion.addContentTypeParser(
 			"*",
 			{ parseAs: "buffer", bodyLimit: MAX_ONION_BODY_BYTES },
-			(_request, body, done) => {
-				done(null, body);
+			(_request, body, parsed) => {
+				parsed(null, body);
 			},
 		);
+		const route = { bodyLimit: MAX_ONION_BODY_BYTES, schema: { tags: ["onion"] } };
 
 		onion.post(
 			"/oxen/v4/lsrpc",
 			{
-				bodyLimit: MAX_ONION_BODY_BYTES,
+				...route,
 				schema: {
-					tags: ["onion"],
-					summary: "Session onion request, v4: an encrypted request to any route here.",
+					...route.schema,
+					summary: "Session onion request, v4: an encrypted request to any route.",
 				},
 			},
 			async (request, reply) => {
-				const body = request.body;
-				if (!(body instanceof Uint8Array))
-					throw new AppError("invalid_request", { description: "empty onion request" });
-				let session: ReturnType<typeof openOnionRequest>;
-				try {
-					const outer = parseOuterRequest(body);
-					session = openOnionRequest(
-						options.serverKeys,
-						outer.cipher,
-						outer.ephemeralKey,
-						outer.ciphertext,
-					);
-				} catch (error) {
-					if (error instanceof OnionEnvelopeError)
-						throw new AppError("invalid_request", { description: error.message });
-					throw error;
-				}
-				if (session === null)
-					throw new AppError("invalid_request", {
-						description: "onion request could not be decrypted",
-					});
-
-				let plaintext: Uint8Array;
-				try {
-					const inner = parseV4Request(session.plaintext);
-					// An onion request inside an onion request would only be a way to loop.
-					if (inner.endpoint.startsWith("/oxen/") || inner.endpoint.startsWith("/loki/")) {
-						throw new V4RequestError("nested onion request");
-					}
-					const headers: Record<string, string> = { "content-type": "application/octet-stream" };
-					for (const [name, value] of Object.entries(inner.headers))
-						headers[name.toLowerCase()] = value;
-					delete headers["content-length"];
-					const response = await app.inject({
-						method: inner.method,
-						url: inner.endpoint,
-						headers,
-						...(inner.body === undefined ? {} : { payload: Buffer.from(inner.body) }),
-					});
-					plaintext = encodeV4Reply(
-						response.statusCode,
-						replyHeaders(response.headers),
-						response.rawPayload,
-					);
-				} catch (error) {
-					if (!(error instanceof V4RequestError)) throw error;
-					request.log.info({ reason: error.message }, "invalid v4 onion request");
-					plaintext = encodeV4Reply(400, TEXT_PLAIN, INVALID_V4);
-				}
-				return reply
-					.code(200)
-					.type("application/octet-stream")
-					.send(Buffer.from(session.seal(plaintext)));
+				const session = openEnvelope(request, options.serverKeys);
+				const sealed = session.seal(await answerV4(session.plaintext, request));
+				return reply.code(200).type("application/octet-stream").send(Buffer.from(sealed));
 			},
 		);
+
+		for (const path of ["/oxen/v3/lsrpc", "/loki/v3/lsrpc"]) {
+			onion.post(
+				path,
+				{
+					...route,
+					schema: {
+						...route.schema,
+						summary: "Session onion request, v3 (deprecated): base64 reply.",
+					},
+				},
+				async (request, reply) => {
+					const session = openEnvelope(request, options.serverKeys);
+					const sealed = session.seal(await answerV3(session.plaintext, request));
+					return reply.code(200).type("text/plain").send(Buffer.from(sealed).toString("base64"));
+				},
+			);
+		}
 		done();
 	});
 }
