@@ -180,6 +180,14 @@ describe("POST /oxen/v4/lsrpc", () => {
 			expect(await v3({ method: "GET", endpoint: "/healthz", body: "unexpected" })).toEqual({
 				status_code: 400,
 			});
+			// A stale content-length from the client must not cut the body short.
+			const created = await v3({
+				method: "POST",
+				endpoint: "/sessions",
+				headers: { Authorization: `Bearer ${APP_KEY}`, "Content-Length": "3" },
+				body: JSON.stringify({ user_id: "v3-user" }),
+			});
+			expect(created).toEqual({ status_code: 201 });
 		},
 	);
 

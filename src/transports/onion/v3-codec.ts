@@ -42,8 +42,11 @@ export function parseV3Request(plaintext: Uint8Array): V3Request {
 	if (!hasBody && body !== undefined && body !== null && body !== "" && body !== "null") {
 		throw new V3RequestError(`${method} takes no body`);
 	}
+	// The length comes from the body itself; a client's stale content-length must not cut it short.
 	const lowered = Object.fromEntries(
-		Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]),
+		Object.entries(headers)
+			.map(([name, value]) => [name.toLowerCase(), value])
+			.filter(([name]) => name !== "content-length"),
 	);
 	return {
 		method,
