@@ -50,10 +50,17 @@ export class FileService {
 			}
 		}
 		const blobKey = randomBytes(24).toString("base64url");
-		const { sizeBytes } = await this.#blobs.put(blobKey, hashed(), {
-			maxBytes: this.#settings.maxFileSizeBytes,
-		});
+		let sizeBytes: number;
+		try {
+			({ sizeBytes } = await this.#blobs.put(blobKey, hashed(), {
+				maxBytes: this.#settings.maxFileSizeBytes,
+			}));
+		} catch (error) {
+			hasher.discard();
+			throw error;
+		}
 		if (sizeBytes === 0) {
+			hasher.discard();
 			await this.#blobs.delete(blobKey);
 			throw new EmptyUploadError();
 		}
