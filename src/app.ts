@@ -29,6 +29,7 @@ import type { JobDefinition } from "./jobs/job-runner.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
 import { SqlFileRecords } from "./storage/kysely/file-records.ts";
+import { SqlReleaseRecords } from "./storage/kysely/release-records.ts";
 import { registerOnionTransport } from "./transports/onion/index.ts";
 
 export interface AppDependencies {
@@ -127,8 +128,10 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 		await registerFiles(app, {
 			config: config.files,
 			records: new SqlFileRecords(deps.storage.sql.db),
+			releases: new SqlReleaseRecords(deps.storage.sql.db),
 			blobs: deps.storage.blobs,
 			clock: deps.clock,
+			logger: deps.logger,
 			registry,
 			registerJob: deps.registerJob ?? (() => {}),
 		});

@@ -190,6 +190,31 @@ const filesSection = z
 			.positive()
 			.default(5)
 			.meta({ description: "How often the (cluster-wide, leased) sweeper deletes expired files." }),
+		release_poll_interval_seconds: z.number().int().min(60).default(1_800).meta({
+			description:
+				"How old a Session app's cached GitHub releases may get before the (leased) poller asks again (30 minutes, as upstream).",
+		}),
+		github_api_url: z
+			.string()
+			.regex(/^https?:\/\/[^/]/, "expected an http:// or https:// URL")
+			.default("https://api.github.com")
+			.meta({
+				description:
+					"GitHub REST API base for the release poller (GitHub Enterprise, or a fake in tests).",
+			}),
+		github_owner: z.string().min(1).default("session-foundation").meta({
+			description:
+				"Owner of the session-desktop, session-android and session-ios repositories whose releases /session_version serves.",
+		}),
+		github_token: z.string().min(1).optional().meta({
+			description:
+				"GitHub token for the release poller (lifts the unauthenticated 60 requests an hour); none needed for public repositories.",
+			secret: true,
+		}),
+		version_checks_retention_days: z.number().int().nonnegative().default(30).meta({
+			description:
+				"How long signed version checks (blinded key, platform, channel, time) are kept; the original keeps them forever. 0 keeps none.",
+		}),
 	})
 	.prefault({});
 

@@ -3,6 +3,7 @@
  * (specs/session-file-server.md). Routes stream to and from the blob store; a leased job sweeps expiry.
  */
 import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
@@ -11,13 +12,28 @@ import type { BlobStore } from "../../storage/blob-store.ts";
 import { registerFileMetrics } from "./file-metrics.ts";
 import type { FileRecords } from "./file-records.ts";
 import { FileService } from "./file-service.ts";
+import { ReleasePoller } from "./release-poller.ts";
+import type { ReleaseRecords } from "./release-records.ts";
 import { filesRoutes } from "./routes.ts";
+import { versionRoutes } from "./version-routes.ts";
 
 export { FILE_ID_LENGTH, fileIdOf, isFileId } from "./file-id.ts";
 export type { FileRecord, FileRecords } from "./file-records.ts";
 export { FileService } from "./file-service.ts";
+export { PLATFORMS, type Platform, ReleasePoller, releaseProject } from "./release-poller.ts";
+export type {
+	ProjectPollState,
+	Release,
+	ReleaseChannel,
+	ReleaseRecords,
+	ReleaseVersion,
+	VersionCheck,
+} from "./release-records.ts";
 
 export const SWEEP_BATCH = 500;
+/** The poller looks every minute for a project whose releases are older than the configured interval. */
+const RELEASE_POLL_TICK_MS = 60_000;
+const DAY_MS = 86_400_000;
 
 /** The service the routes and the operators' commands share. */
 export function createFileService(
@@ -35,15 +51,18 @@ export function createFileService(
 export interface FilesModuleOptions {
 	readonly config: Config["files"];
 	readonly records: FileRecords;
+	readonly releases: ReleaseRecords;
 	readonly blobs: BlobStore;
 	readonly clock: Clock;
+	readonly logger: Logger;
 	/** Gets the files gauges and counters. */
 	readonly registry: Registry;
 	readonly registerJob: (job: JobDefinition) => void;
 }
 
 /**
- * Registers /file, /file/:id, /file/:id/info, /file/:id/extend and the expiry sweeper.
+ * Registers /file, /file/:id, /file/:id/info, /file/:id/extend, the legacy /files routes, /session_version,
+ * the expiry sweeper and the release poller.
  * @throws nothing at registration; routes answer `{"status_code": N}` with 400, 404, 413 or 500.
  */
 export async function registerFiles(
@@ -63,6 +82,31 @@ export async function registerFiles(
 				metrics.swept.inc(swept);
 			} while (!signal.aborted && swept === SWEEP_BATCH);
 		},
+	});
+	const poller = new ReleasePoller({
+		records: options.releases,
+		clock: options.clock,
+		logger: options.logger,
+		apiUrl: config.github_api_url,
+		owner: config.github_owner,
+		token: config.github_token,
+		refreshIntervalMs: config.release_poll_interval_seconds * 1_000,
+	});
+	options.registerJob({
+		name: "files.poll-releases",
+		intervalMs: RELEASE_POLL_TICK_MS,
+		run: async ({ signal, nowMs }) => {
+			await options.releases.pruneVersionChecks(
+				nowMs - config.version_checks_retention_days * DAY_MS,
+			);
+			await poller.pollDue(signal);
+		},
+	});
+	await app.register(versionRoutes, {
+		releases: options.releases,
+		clock: options.clock,
+		githubOwner: config.github_owner,
+		keepVersionChecks: config.version_checks_retention_days > 0,
 	});
 	await app.register(filesRoutes, {
 		service,

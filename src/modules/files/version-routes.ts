@@ -1,0 +1,128 @@
+/**
+ * `GET /session_version?platform=…[&release_channel=…]` (specs/session-file-server.md §5.2): the newest
+ * cached release of a Session app, optionally under a version-blinded signature that is counted.
+ * `release_channel=latest` (desktop before April 2025) means stable.
+ */
+import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { Clock } from "#lib/clock";
+import { PLATFORMS, type Platform, releaseProject } from "./release-poller.ts";
+import type { Release, ReleaseChannel, ReleaseRecords } from "./release-records.ts";
+import { verifyVersionAuth } from "./version-auth.ts";
+
+const CHANNELS: Record<string, ReleaseChannel> = {
+	stable: "stable",
+	latest: "stable",
+	prerelease: "prerelease",
+	alpha: "alpha",
+};
+
+export interface VersionRoutesOptions {
+	readonly releases: ReleaseRecords;
+	readonly clock: Clock;
+	readonly githubOwner: string;
+	/** 0: version checks are verified but not kept. */
+	readonly keepVersionChecks: boolean;
+}
+
+function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
+	return reply
+		.code(status)
+		.header("content-type", "application/json")
+		.send(Buffer.from(JSON.stringify(body), "utf8"));
+}
+
+function versionString({ major, minor, patch, alpha }: Release["version"]): string {
+	return `${major}.${minor}.${patch}${alpha === null ? "" : `-alpha.${alpha}`}`;
+}
+
+/** `name`, `notes` and `assets`, each only when it has content, as the original sends them. */
+function releaseDetails(release: Release): Record<string, unknown> {
+	return {
+		...(release.name ? { name: release.name } : {}),
+		...(release.notes ? { notes: release.notes } : {}),
+		...(release.assets.length > 0 ? { assets: release.assets } : {}),
+	};
+}
+
+/** Node joins repeated headers with ", ", which then fails to decode like any other bad value. */
+function headerText(value: string | string[] | undefined): string | undefined {
+	return Array.isArray(value) ? value.join(", ") : value;
+}
+
+function isPlatform(value: unknown): value is Platform {
+	return typeof value === "string" && (PLATFORMS as readonly string[]).includes(value);
+}
+
+export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (app, options) => {
+	const { releases, clock } = options;
+
+	app.get<{ Querystring: Record<string, string | string[] | undefined> }>(
+		"/session_version",
+		{ schema: { hide: true } },
+		async (request, reply) => {
+			const { platform, release_channel: channelName = "stable" } = request.query;
+			if (!isPlatform(platform)) return sendJson(reply, 404, { status_code: 404 });
+			const channel = typeof channelName === "string" ? CHANNELS[channelName] : undefined;
+
+			const queryStart = request.url.indexOf("?");
+			const rawPath = queryStart === -1 ? request.url : request.url.slice(0, queryStart);
+			let path: string;
+			try {
+				path = decodeURIComponent(rawPath);
+			} catch {
+				path = rawPath;
+			}
+			const auth = verifyVersionAuth(
+				{
+					method: request.method,
+					path,
+					rawQuery: queryStart === -1 ? "" : request.url.slice(queryStart + 1),
+					body: new Uint8Array(0),
+					headers: {
+						pubkey: headerText(request.headers["x-fs-pubkey"]),
+						timestamp: headerText(request.headers["x-fs-timestamp"]),
+						signature: headerText(request.headers["x-fs-signature"]),
+					},
+				},
+				Math.floor(clock.nowMs() / 1_000),
+			);
+			if (auth.kind === "rejected") {
+				return reply.code(auth.status).type("text/plain; charset=utf-8").send(auth.reason);
+			}
+			// An unknown channel finds no release, as in the original.
+			if (channel === undefined) return sendJson(reply, 502, { status_code: 502 });
+			if (auth.kind === "verified" && options.keepVersionChecks) {
+				await releases.recordVersionCheck({
+					blindedId: auth.blindedId,
+					platform,
+					channel,
+					checkedAtMs: clock.nowMs(),
+				});
+			}
+
+			const project = releaseProject(options.githubOwner, platform);
+			const state = await releases.pollState(project);
+			const newest = await releases.newestRelease(project, channel);
+			if (state?.refreshedAtMs == null || newest === null)
+				return sendJson(reply, 502, { status_code: 502 });
+			const updated = state.refreshedAtMs / 1_000;
+			const prerelease = await releases.newestRelease(project, "prerelease");
+			// Key order as the original's: status_code, updated, result, details, then prerelease.
+			return sendJson(reply, 200, {
+				status_code: 200,
+				updated,
+				result: versionString(newest.version),
+				...releaseDetails(newest),
+				...(prerelease === null
+					? {}
+					: {
+							prerelease: {
+								result: versionString(prerelease.version),
+								updated,
+								...releaseDetails(prerelease),
+							},
+						}),
+			});
+		},
+	);
+};
