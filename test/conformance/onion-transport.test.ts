@@ -249,3 +249,91 @@ describe("the optional legacy X25519 key (keys.x25519_legacy_file)", () => {
 		},
 	);
 });
+
+describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encoding", () => {
+	let testApp: TestApp;
+	let serverPublic: Uint8Array;
+
+	beforeAll(async () => {
+		const sodium = await sodiumReady();
+		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
+			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+		);
+		testApp = await buildTestApp();
+		// The upstream suites add these test-only routes to the app the same way.
+		await testApp.app.register(async (routes) => {
+			routes.removeAllContentTypeParsers();
+			routes.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+				done(null, body);
+			});
+			routes.post("/test_echo", async (request, reply) => {
+				const type = request.headers["content-type"] ?? "";
+				const body = request.body as Buffer;
+				if (type === "application/json") {
+					return reply
+						.type("application/json")
+						.send(Buffer.from(JSON.stringify({ json: JSON.parse(body.toString()) })));
+				}
+				return reply.type("text/plain; charset=utf-8").send(`not json (${type}): ${body}`);
+			});
+			routes.get<{ Params: { word: string } }>("/url_test/:word", async (request) => ({
+				word: request.params.word,
+			}));
+		});
+	});
+	afterAll(async () => {
+		await testApp.close();
+	});
+
+	async function v4(meta: Record<string, unknown>, body?: Uint8Array) {
+		const request = buildOnionRequest(serverPublic, v4Plaintext(meta, body), {
+			cipher: "xchacha20",
+		});
+		const response = await testApp.app.inject({
+			method: "POST",
+			url: "/oxen/v4/lsrpc",
+			payload: request.body,
+		});
+		expect(response.statusCode).toBe(200);
+		return request.openReply(response.rawPayload);
+	}
+
+	it("test_v4_post_body: the inner content type and body reach the route unchanged", async () => {
+		const text = await v4(
+			{ method: "POST", endpoint: "/test_echo", headers: { "content-type": "text/plain" } },
+			Buffer.from("test data"),
+		);
+		expect(text.meta).toEqual({
+			code: 200,
+			headers: { "content-type": "text/plain; charset=utf-8" },
+		});
+		expect(text.body.toString()).toBe("not json (text/plain): test data");
+
+		const data = { abc: 123, def: [1, 2, 3], ghi: { "1": 2 } };
+		const json = await v4(
+			{ method: "POST", endpoint: "/test_echo", headers: { "content-type": "application/json" } },
+			Buffer.from(JSON.stringify(data)),
+		);
+		expect(json.meta).toEqual({ code: 200, headers: { "content-type": "application/json" } });
+		expect(JSON.parse(json.body.toString())).toEqual({ json: data });
+
+		const other = await v4(
+			{
+				method: "POST",
+				endpoint: "/test_echo",
+				headers: { "content-type": "x-omg/all-your-base" },
+			},
+			Buffer.from(JSON.stringify(data)),
+		);
+		expect(other.body.toString()).toBe(`not json (x-omg/all-your-base): ${JSON.stringify(data)}`);
+	});
+
+	it("test_onion_url_encoding: a percent-encoded and a UTF-8 endpoint reach the same handler", async () => {
+		const encoded = await v4({ method: "GET", endpoint: "/url_test/%F0%9F%8E%82" });
+		const raw = await v4({ method: "GET", endpoint: "/url_test/🎂" });
+		expect(encoded.meta.code).toBe(200);
+		expect(JSON.parse(encoded.body.toString())).toEqual({ word: "🎂" });
+		expect(raw.meta.code).toBe(200);
+		expect(JSON.parse(raw.body.toString())).toEqual({ word: "🎂" });
+	});
+});
