@@ -18,6 +18,7 @@ import { Registry } from "prom-client";
 import type { Config } from "#config";
 import { registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
+import { registerEntitlements } from "#modules/entitlements";
 import { registerFiles } from "#modules/files";
 import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
 import { healthRoutes } from "./http/health-routes.ts";
@@ -28,6 +29,7 @@ import { RawRoutes } from "./http/raw-routes.ts";
 import type { JobDefinition } from "./jobs/job-runner.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
+import { SqlEntitlementLedger } from "./storage/kysely/entitlement-ledger.ts";
 import { SqlFileRecords } from "./storage/kysely/file-records.ts";
 import { SqlReleaseRecords } from "./storage/kysely/release-records.ts";
 import { registerOnionTransport } from "./transports/onion/index.ts";
@@ -133,6 +135,17 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			clock: deps.clock,
 			logger: deps.logger,
 			registry,
+			registerJob: deps.registerJob ?? (() => {}),
+		});
+	}
+
+	if (config.entitlements.enabled) {
+		await registerEntitlements(app, {
+			config: config.entitlements,
+			ledger: new SqlEntitlementLedger(deps.storage.sql.db),
+			signingKey: deps.keys.ed25519,
+			clock: deps.clock,
+			devEndpoints: config.dev,
 			registerJob: deps.registerJob ?? (() => {}),
 		});
 	}

@@ -6,6 +6,11 @@ import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "#config";
 import type { Command } from "./command.ts";
 import { configCheckCommand } from "./commands/config-check.ts";
+import {
+	entitlementsGrantCommand,
+	entitlementsRevokeCommand,
+	entitlementsShowCommand,
+} from "./commands/entitlements.ts";
 import { filesGetCommand, filesStatsCommand, filesSweepCommand } from "./commands/files.ts";
 import { keysShowCommand } from "./commands/keys-show.ts";
 import { migrateCommand } from "./commands/migrate.ts";
@@ -23,6 +28,9 @@ const COMMANDS: readonly Command[] = [
 	filesStatsCommand,
 	filesSweepCommand,
 	filesGetCommand,
+	entitlementsGrantCommand,
+	entitlementsRevokeCommand,
+	entitlementsShowCommand,
 ];
 
 function overview(): string {
@@ -43,11 +51,20 @@ function overview(): string {
 
 function commandHelp(command: Command): string {
 	const operands = (command.arguments ?? []).map((name) => ` <${name}>`).join("");
+	const options = Object.entries(command.options ?? {});
+	const optionUsage = options.map(([name, option]) => ` [--${name} ${option.value}]`).join("");
 	return [
-		`Usage: tollgate ${command.name}${operands} [--config PATH]`,
+		`Usage: tollgate ${command.name}${operands}${optionUsage} [--config PATH]`,
 		"",
 		command.summary,
 		...command.details,
+		...(options.length === 0
+			? []
+			: [
+					"",
+					"Options:",
+					...options.map(([name, option]) => `  --${name} ${option.value}  ${option.description}`),
+				]),
 	].join("\n");
 }
 
@@ -69,10 +86,17 @@ const GLOBAL_OPTIONS = {
 	help: { type: "boolean", short: "h" },
 } as const;
 
+/** Every command's own options are parsed too; each is then accepted only by its command. */
+const COMMAND_OPTIONS = Object.fromEntries(
+	COMMANDS.flatMap((command) =>
+		Object.keys(command.options ?? {}).map((name) => [name, { type: "string" } as const]),
+	),
+);
+
 function parseGlobalArgs(argv: readonly string[]) {
 	return parseArgs({
 		args: [...argv],
-		options: GLOBAL_OPTIONS,
+		options: { ...COMMAND_OPTIONS, ...GLOBAL_OPTIONS },
 		allowPositionals: true,
 		strict: true,
 	});
@@ -100,6 +124,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 		process.stdout.write(`${commandHelp(command)}\n`);
 		return 0;
 	}
+	const commandOptions: Record<string, string | undefined> = {};
+	for (const [name, value] of Object.entries(values)) {
+		if (name in GLOBAL_OPTIONS) continue;
+		if (!(name in (command.options ?? {})))
+			return usageFailure(`'--${name}' is not an option of '${command.name}'`);
+		commandOptions[name] = typeof value === "string" ? value : undefined;
+	}
 	const expected = command.arguments ?? [];
 	if (rest.length > expected.length) {
 		return usageFailure(`unexpected argument '${rest[expected.length]}' for '${command.name}'`);
@@ -109,7 +140,7 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 	}
 	try {
 		const config = loadConfig({ configPath: values.config });
-		return await command.run(config, rest);
+		return await command.run(config, rest, commandOptions);
 	} catch (error) {
 		if (error instanceof ConfigError) {
 			process.stderr.write(

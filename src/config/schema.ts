@@ -184,6 +184,17 @@ const filesSection = z
 			.nonnegative()
 			.default(1_814_400)
 			.meta({ description: "Largest X-FS-TTL accepted on upload and extend; more gets 400." }),
+		accel_redirect_prefix: z
+			.string()
+			.regex(
+				/^\/(?:[A-Za-z0-9._~-]+\/)+$/,
+				'expected a URI path that starts and ends with "/", like "/_tollgate_blobs/"',
+			)
+			.optional()
+			.meta({
+				description:
+					"With filesystem blobs behind nginx: GET /file/<id> answers with X-Accel-Redirect: <prefix><blob path> and nginx sends the bytes. Must be the internal location of edge/files.conf. Unset: Tollgate streams them.",
+			}),
 		sweep_interval_seconds: z
 			.number()
 			.int()
@@ -218,6 +229,19 @@ const filesSection = z
 	})
 	.prefault({});
 
+const entitlementsSection = z
+	.strictObject({
+		enabled: z.boolean().default(false).meta({
+			description:
+				"Serve the Session Pro backend routes (/status, /generate_pro_proof, …), signing proofs with the service key.",
+		}),
+		renewal_latency_allowance_seconds: z.number().int().min(0).max(604_800).default(3_600).meta({
+			description:
+				"How long past its store grace a renewing subscription stays covered, for renewals the store reports late (upstream: 1 hour).",
+		}),
+	})
+	.prefault({});
+
 export const configSchema = z
 	.strictObject({
 		dev: z.boolean().default(false).meta({
@@ -238,6 +262,7 @@ export const configSchema = z
 		jobs: jobsSection,
 		sessions: sessionsSection,
 		files: filesSection,
+		entitlements: entitlementsSection,
 	})
 	.superRefine((config, context) => {
 		const { sessions } = config;

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { FastifyPluginAsync } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ed25519FromSeed, x25519FromEd25519Seed } from "../../src/lib/ed25519.ts";
 import { onionKey, openOnionRequest, parseOuterRequest } from "../../src/transports/onion/index.ts";
@@ -261,7 +262,7 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 		);
 		testApp = await buildTestApp();
 		// The upstream suites add these test-only routes to the app the same way.
-		await testApp.app.register(async (routes) => {
+		const testRoutes: FastifyPluginAsync = async (routes) => {
 			routes.removeAllContentTypeParsers();
 			routes.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
 				done(null, body);
@@ -279,7 +280,8 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 			routes.get<{ Params: { word: string } }>("/url_test/:word", async (request) => ({
 				word: request.params.word,
 			}));
-		});
+		};
+		await testApp.app.register(testRoutes);
 	});
 	afterAll(async () => {
 		await testApp.close();

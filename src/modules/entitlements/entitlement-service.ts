@@ -1,0 +1,569 @@
+/**
+ * The Session Pro use cases (specs/session-pro.md §2, upstream 0.3.0): proofs for rotating keys, account
+ * status, payment history, the revocation list, and the operator's and dev mode's payments. Payments bind
+ * to a master key implicitly: every master-signed request first claims the account's unclaimed store
+ * payments. Every state change runs in one ledger transaction.
+ */
+import { createPublicKey, randomBytes, randomUUID, sign, verify } from "node:crypto";
+import type { Clock } from "#lib/clock";
+import type { Ed25519KeyPair } from "#lib/ed25519";
+import {
+	type AccountEntitlement,
+	coverageEnd,
+	foldEntitlement,
+	type PaymentProvider,
+	PLAN_DURATION_MS,
+	type ProPlan,
+	proofExpiryMs,
+	REVOCATION_EFFECTIVE_DELAY_MS,
+	REVOCATION_RETAIN_FOR_MS,
+	REVOCATION_RETRY_IN_S,
+	SECOND_MS,
+	TIMESTAMP_TOLERANCE_MS,
+} from "./entitlement.ts";
+import type { EntitlementLedger, LedgerTransaction, ProPayment, ProUser } from "./ledger.ts";
+import { type PaymentCursor, paymentCursor } from "./payment-cursor.ts";
+import {
+	BACKEND_VERSION,
+	generateProofMessage,
+	getPaymentDetailsMessage,
+	getProStatusMessage,
+	ProtocolError,
+	proofMessage,
+} from "./protocol.ts";
+
+const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
+const PAGE_CAP = 100;
+const TAG_BYTES = 32;
+
+export interface EntitlementSettings {
+	/** Store renewals land late: a renewing account stays covered this long past its grace. */
+	readonly renewalAllowanceMs: number;
+}
+
+export interface MasterSigned {
+	readonly masterPkey: Uint8Array;
+	readonly masterSig: Uint8Array;
+	readonly ts: number;
+}
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+const seconds = (ms: number) => Math.floor(ms / SECOND_MS);
+
+/** Enough of a key to tell accounts apart in an error without repeating the whole identifier. */
+const shortKey = (key: Uint8Array) => `${hex(key).slice(0, 8)}…`;
+
+/**
+ * The appAccountToken an iOS client sets at purchase: the master key's first 16 bytes as a version-4
+ * UUID (upstream providers/app_store.py uuid_from_master_pk), lowercase.
+ */
+export function appAccountTokenFor(masterPkey: Uint8Array): string {
+	const bytes = Buffer.from(masterPkey.subarray(0, 16));
+	bytes[6] = ((bytes[6] ?? 0) & 0x0f) | 0x40;
+	bytes[8] = ((bytes[8] ?? 0) & 0x3f) | 0x80;
+	const text = bytes.toString("hex");
+	return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
+}
+
+/** The claims a master key makes: Google's obfuscated account id is the key in hex, Apple's token the UUID. */
+export function claimsOf(masterPkey: Uint8Array) {
+	return [
+		{ provider: "google_play" as const, claimKey: hex(masterPkey) },
+		{ provider: "app_store" as const, claimKey: appAccountTokenFor(masterPkey) },
+	];
+}
+
+function verifies(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+	try {
+		const key = createPublicKey({
+			key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]),
+			format: "der",
+			type: "spki",
+		});
+		return verify(null, message, key, signature);
+	} catch {
+		return false;
+	}
+}
+
+function randomProofExpiryOffset(): number {
+	return Number(randomBytes(8).readBigUInt64BE() % 86_400n);
+}
+
+export type PaymentStatus = "redeemed" | "expired" | "revoked";
+
+export function paymentStatus(payment: ProPayment, atMs: number): PaymentStatus {
+	if (payment.revokedAtMs !== null) return "revoked";
+	return atMs >= payment.expiryAtMs ? "expired" : "redeemed";
+}
+
+/** A payment as the wire shows it; purchase and revocation times are float seconds, as upstream sends them. */
+export function paymentItem(payment: ProPayment, atMs: number) {
+	return {
+		status: paymentStatus(payment, atMs),
+		plan: payment.plan,
+		payment_provider: payment.provider,
+		auto_renewing: payment.autoRenewing,
+		purchased_ts: payment.purchasedAtMs / SECOND_MS,
+		expiry_ts: seconds(payment.expiryAtMs),
+		grace_period_duration: seconds(payment.gracePeriodMs ?? 0),
+		platform_refund_expiry_ts: seconds(payment.platformRefundExpiryAtMs),
+		revoked_ts: payment.revokedAtMs === null ? 0 : payment.revokedAtMs / SECOND_MS,
+		payment_id: payment.externalId,
+	};
+}
+
+export class EntitlementService {
+	readonly #ledger: EntitlementLedger;
+	readonly #signingKey: Ed25519KeyPair;
+	readonly #clock: Clock;
+	readonly #settings: EntitlementSettings;
+	readonly #cursor: PaymentCursor;
+
+	constructor(
+		ledger: EntitlementLedger,
+		signingKey: Ed25519KeyPair,
+		clock: Clock,
+		settings: EntitlementSettings,
+	) {
+		this.#ledger = ledger;
+		this.#signingKey = signingKey;
+		this.#clock = clock;
+		this.#settings = settings;
+		this.#cursor = paymentCursor(signingKey.seed);
+	}
+
+	get signingPublicKey(): Uint8Array {
+		return this.#signingKey.publicKey;
+	}
+
+	status() {
+		return {
+			version: BACKEND_VERSION,
+			timestamp: seconds(this.#clock.nowMs()),
+			signing_pubkey: hex(this.#signingKey.publicKey),
+		};
+	}
+
+	/** A proof that `rotatingPkey` belongs to an entitled account, signed by the backend. */
+	async generateProof(request: {
+		readonly masterPkey: Uint8Array;
+		readonly rotatingPkey: Uint8Array;
+		readonly ts: number;
+		readonly masterSig: Uint8Array;
+		readonly rotatingSig: Uint8Array;
+	}) {
+		const { masterPkey, rotatingPkey, ts, masterSig, rotatingSig } = request;
+		const nowMs = this.#clock.nowMs();
+		const requestAtMs = ts * SECOND_MS;
+		if (Math.abs(nowMs - requestAtMs) > TIMESTAMP_TOLERANCE_MS) {
+			throw new ProtocolError(
+				"stale_request",
+				`Nonce timestamp is outside the tolerance window: ${new Date(requestAtMs).toISOString()} (now ${new Date(nowMs).toISOString()})`,
+			);
+		}
+		this.#checkKeySanity(masterPkey, rotatingPkey, masterSig, rotatingSig);
+		const message = generateProofMessage(masterPkey, rotatingPkey, ts);
+		if (!verifies(masterPkey, message, masterSig)) {
+			throw new ProtocolError(
+				"bad_signature",
+				`Failed to verify signature from master key ${shortKey(masterPkey)}: Signature was forged or corrupt`,
+			);
+		}
+		if (!verifies(rotatingPkey, message, rotatingSig)) {
+			throw new ProtocolError(
+				"bad_signature",
+				`Failed to verify signature from rotating key ${shortKey(rotatingPkey)}: Signature was forged or corrupt`,
+			);
+		}
+		const { user, revocationTag } = await this.#ledger.transaction(async (tx) => {
+			const claimed = await this.#claimPending(tx, masterPkey, requestAtMs);
+			if (claimed === null) {
+				throw new ProtocolError(
+					"not_subscribed",
+					`User ${hex(masterPkey)} does not have an active payment registered for it`,
+				);
+			}
+			const generation =
+				claimed.currentGenerationId === null
+					? null
+					: await tx.findGeneration(claimed.currentGenerationId);
+			if (generation === null || generation.revokedAtMs !== null) {
+				throw new ProtocolError("revoked", `User ${hex(masterPkey)} payment has been revoked`);
+			}
+			return { user: claimed, revocationTag: generation.token };
+		});
+		const coverage = coverageEnd(user, this.#settings.renewalAllowanceMs);
+		const expiryMs = proofExpiryMs(requestAtMs, coverage, user.proofExpiryOffsetSeconds);
+		const account = {
+			account_expiry_ts: seconds(user.expiryAtMs),
+			account_grace_period_duration: seconds(coverage - user.expiryAtMs),
+			account_auto_renewing: user.autoRenewing,
+		};
+		if (requestAtMs > expiryMs) {
+			throw new ProtocolError(
+				"subscription_expired",
+				`User ${hex(masterPkey)} entitlement expired at ${new Date(coverage).toISOString()}`,
+				account,
+			);
+		}
+		const expiryTs = seconds(expiryMs);
+		const signature = sign(
+			null,
+			proofMessage(revocationTag, rotatingPkey, expiryTs),
+			this.#signingKey.privateKeyObject,
+		);
+		return {
+			revocation_tag: hex(revocationTag),
+			rotating_pkey: hex(rotatingPkey),
+			expiry_ts: expiryTs,
+			sig: hex(signature),
+			...account,
+		};
+	}
+
+	/** Revocations since the client's ticket: every live one when its ticket is behind, none otherwise. */
+	async revocations(clientTicket: number) {
+		const ticket = await this.#ledger.revocationTicket();
+		const nowMs = this.#clock.nowMs();
+		const revoked =
+			clientTicket < ticket
+				? await this.#ledger.revokedGenerationsSince(nowMs - REVOCATION_RETAIN_FOR_MS)
+				: [];
+		return {
+			ticket,
+			items: revoked.map((generation) => ({
+				revocation_tag: hex(generation.token),
+				effective_ts: seconds((generation.revokedAtMs ?? 0) + REVOCATION_EFFECTIVE_DELAY_MS),
+			})),
+			retry_in: REVOCATION_RETRY_IN_S,
+			retain_for: seconds(REVOCATION_RETAIN_FOR_MS),
+		};
+	}
+
+	async proStatus(request: MasterSigned) {
+		const requestAtMs = this.#checkReadRequest(
+			request,
+			getProStatusMessage(request.masterPkey, request.ts),
+		);
+		const result = await this.#ledger.transaction(async (tx) => {
+			const user = await this.#claimPending(tx, request.masterPkey, requestAtMs);
+			if (user === null) return null;
+			const generation =
+				user.currentGenerationId === null
+					? null
+					: await tx.findGeneration(user.currentGenerationId);
+			return { user, revoked: generation === null || generation.revokedAtMs !== null };
+		});
+		if (result === null) {
+			return {
+				user_status: "never",
+				auto_renewing: false,
+				expiry_ts: 0,
+				grace_period_duration: 0,
+				latest_payment: null,
+			};
+		}
+		const { user, revoked } = result;
+		const coverage = coverageEnd(user, this.#settings.renewalAllowanceMs);
+		const latest = await this.#ledger.latestPayment(user.id);
+		return {
+			user_status: !revoked && requestAtMs <= coverage ? "active" : "expired",
+			auto_renewing: user.autoRenewing,
+			expiry_ts: seconds(user.expiryAtMs),
+			grace_period_duration: seconds(coverage - user.expiryAtMs),
+			latest_payment: latest === null ? null : paymentItem(latest, requestAtMs),
+		};
+	}
+
+	async paymentDetails(
+		request: MasterSigned & { readonly limit: number; readonly before: string },
+	) {
+		const requestAtMs = this.#checkReadRequest(
+			request,
+			getPaymentDetailsMessage(request.masterPkey, request.ts, request.limit, request.before),
+		);
+		if (request.limit <= 0) throw new ProtocolError("invalid_request", "'limit' must be positive");
+		const limit = Math.min(request.limit, PAGE_CAP);
+		let beforeId: number | null = null;
+		if (request.before !== "") {
+			beforeId = this.#cursor.open(request.before, request.masterPkey);
+			if (beforeId === null)
+				throw new ProtocolError("invalid_request", "Invalid pagination cursor");
+		}
+		const user = await this.#ledger.transaction((tx) =>
+			this.#claimPending(tx, request.masterPkey, requestAtMs),
+		);
+		if (user === null) return { payments_total: 0, items: [], next_cursor: null };
+		const page = await this.#ledger.paymentPage(user.id, beforeId, limit);
+		const last = page.at(-1);
+		return {
+			payments_total: await this.#ledger.countPayments(user.id),
+			items: page.map((payment) => paymentItem(payment, requestAtMs)),
+			next_cursor:
+				page.length === limit && last !== undefined
+					? this.#cursor.seal(last.id, request.masterPkey)
+					: null,
+		};
+	}
+
+	/**
+	 * Records a payment outside the stores: an operator's grant or a dev-mode purchase. `stf` (Session
+	 * Foundation) payments are bound at once; store payments wait for the account's next signed request
+	 * unless `redeem`.
+	 */
+	async addPayment(request: {
+		readonly masterPkey: Uint8Array;
+		readonly provider: PaymentProvider;
+		readonly plan: ProPlan;
+		readonly durationMs?: number;
+		readonly redeem: boolean;
+	}) {
+		const nowMs = this.#clock.nowMs();
+		const { masterPkey, provider, plan } = request;
+		const expiryAtMs = nowMs + (request.durationMs ?? PLAN_DURATION_MS[plan]);
+		const identity = paymentIdentity(provider, masterPkey);
+		return this.#ledger.transaction(async (tx) => {
+			const payment = await tx.insertPayment({
+				provider,
+				plan,
+				...identity,
+				autoRenewing: provider !== "stf",
+				purchasedAtMs: nowMs,
+				expiryAtMs,
+				gracePeriodMs: null,
+				platformRefundExpiryAtMs: nowMs,
+			});
+			let user: ProUser | null = null;
+			if (provider === "stf") {
+				user = (await tx.findUser(masterPkey)) ?? (await this.#newUser(tx, masterPkey, nowMs));
+				await tx.claimPayments([payment.id], user.id, nowMs);
+				user = await this.#refreshEntitlement(tx, user, nowMs);
+			} else if (request.redeem) {
+				user = await this.#claimPending(tx, masterPkey, nowMs);
+			}
+			return {
+				provider,
+				payment_id: payment.externalId,
+				plan,
+				account_expiry_ts: user === null ? 0 : seconds(user.expiryAtMs),
+				redeemed: user !== null,
+			};
+		});
+	}
+
+	/**
+	 * Revokes the account's current generation so that `effective_ts` is `effectiveInSeconds` from now,
+	 * and starts a new one: the dev-mode stand-in for a store refund, which tests poll for.
+	 */
+	async revokeGeneration(masterPkey: Uint8Array, effectiveInSeconds: number) {
+		const nowMs = this.#clock.nowMs();
+		return this.#ledger.transaction(async (tx) => {
+			const user = await tx.findUser(masterPkey);
+			const generation =
+				user?.currentGenerationId == null
+					? null
+					: await tx.findGeneration(user.currentGenerationId);
+			if (user === null || generation === null || generation.revokedAtMs !== null) {
+				throw new ProtocolError(
+					"invalid_request",
+					`No live generation to revoke for ${hex(masterPkey)} (unknown account, or its current generation is already revoked)`,
+				);
+			}
+			const revokedAtMs = nowMs + effectiveInSeconds * SECOND_MS - REVOCATION_EFFECTIVE_DELAY_MS;
+			await tx.revokeGeneration(generation.id, revokedAtMs);
+			const fresh = await this.#ensureLiveGeneration(tx, user, nowMs);
+			return {
+				revoked_generation_id: generation.id,
+				effective_ts: seconds(revokedAtMs + REVOCATION_EFFECTIVE_DELAY_MS),
+				new_generation_allocated: fresh !== null,
+			};
+		});
+	}
+
+	/**
+	 * Ends an account's entitlement now, as a refund would: every payment revoked, the current generation
+	 * revoked (its proofs land on the revocation list), no new one. Returns how many payments it revoked.
+	 */
+	async revokeAccount(masterPkey: Uint8Array): Promise<number | null> {
+		const nowMs = this.#clock.nowMs();
+		return this.#ledger.transaction(async (tx) => {
+			const user = await tx.findUser(masterPkey);
+			if (user === null) return null;
+			const live = (await tx.paymentsOfUser(user.id)).filter(
+				(payment) => payment.revokedAtMs === null,
+			);
+			await tx.revokePayments(
+				live.map((payment) => payment.id),
+				nowMs,
+			);
+			const refreshed = await this.#refreshEntitlement(tx, user, nowMs);
+			if (refreshed.currentGenerationId !== null)
+				await tx.revokeGeneration(refreshed.currentGenerationId, nowMs);
+			return live.length;
+		});
+	}
+
+	/** An account as an operator sees it; null for a key with no account. */
+	async describeAccount(masterPkey: Uint8Array) {
+		const nowMs = this.#clock.nowMs();
+		const user = await this.#ledger.findUser(masterPkey);
+		if (user === null) return null;
+		const payments = await this.#ledger.paymentPage(user.id, null, Number.MAX_SAFE_INTEGER);
+		const coverage = coverageEnd(user, this.#settings.renewalAllowanceMs);
+		return {
+			master_pkey: hex(masterPkey),
+			status: nowMs <= coverage ? "active" : "expired",
+			expiry: new Date(user.expiryAtMs).toISOString(),
+			covered_until: new Date(coverage).toISOString(),
+			auto_renewing: user.autoRenewing,
+			payments: payments.map((payment) => ({
+				...paymentItem(payment, nowMs),
+				id: payment.id,
+			})),
+		};
+	}
+
+	#checkKeySanity(
+		masterPkey: Uint8Array,
+		rotatingPkey: Uint8Array,
+		masterSig: Uint8Array,
+		rotatingSig: Uint8Array,
+	): void {
+		const backend = Buffer.from(this.#signingKey.publicKey);
+		if (backend.equals(masterPkey) || backend.equals(rotatingPkey)) {
+			throw new ProtocolError(
+				"internal_error",
+				"Internal key error during adding payment: please notify the devs",
+			);
+		}
+		if (Buffer.from(masterPkey).equals(rotatingPkey)) {
+			throw new ProtocolError(
+				"invalid_request",
+				`Master and rotating key cannot be the same was: ${shortKey(masterPkey)}`,
+			);
+		}
+		if (masterPkey.every((byte) => byte === 0))
+			throw new ProtocolError("invalid_request", "Master key cannot be the zero key");
+		if (rotatingPkey.every((byte) => byte === 0))
+			throw new ProtocolError("invalid_request", "Rotating key cannot be the zero key");
+		if (Buffer.from(masterSig).equals(rotatingSig))
+			throw new ProtocolError(
+				"invalid_request",
+				"Master and rotating signature cannot be the same",
+			);
+	}
+
+	/** The read endpoints' checks, in upstream's order: timestamp window, then the master signature. */
+	#checkReadRequest(request: MasterSigned, message: Uint8Array): number {
+		const requestAtMs = request.ts * SECOND_MS;
+		const deltaMs = this.#clock.nowMs() - requestAtMs;
+		if (Math.abs(deltaMs) >= TIMESTAMP_TOLERANCE_MS) {
+			throw new ProtocolError(
+				"stale_request",
+				`Timestamp is outside the tolerance window, delta was ${deltaMs / SECOND_MS}s`,
+			);
+		}
+		if (!verifies(request.masterPkey, message, request.masterSig))
+			throw new ProtocolError("bad_signature", "Signature failed to be verified");
+		return requestAtMs;
+	}
+
+	/**
+	 * Binds the master key's unclaimed store payments to its account (creating the account on its first
+	 * payment) and returns the account, or null when it has none.
+	 */
+	async #claimPending(
+		tx: LedgerTransaction,
+		masterPkey: Uint8Array,
+		atMs: number,
+	): Promise<ProUser | null> {
+		const pending = await tx.unclaimedPaymentIds(claimsOf(masterPkey));
+		const existing = await tx.findUser(masterPkey);
+		if (pending.length === 0) return existing;
+		const user = existing ?? (await this.#newUser(tx, masterPkey, atMs));
+		await tx.claimPayments(pending, user.id, atMs);
+		return this.#refreshEntitlement(tx, user, atMs);
+	}
+
+	async #newUser(tx: LedgerTransaction, masterPkey: Uint8Array, atMs: number): Promise<ProUser> {
+		return tx.insertUser(masterPkey, {
+			expiryAtMs: atMs,
+			gracePeriodMs: null,
+			autoRenewing: false,
+			proofExpiryOffsetSeconds: randomProofExpiryOffset(),
+		});
+	}
+
+	/** Recomputes the account from its payments and makes sure a live generation exists while any payment does. */
+	async #refreshEntitlement(tx: LedgerTransaction, user: ProUser, atMs: number): Promise<ProUser> {
+		const payments = await tx.paymentsOfUser(user.id);
+		const entitlement: AccountEntitlement = foldEntitlement(
+			payments,
+			atMs,
+			this.#settings.renewalAllowanceMs,
+		);
+		// A new offset whenever the account extends, so its proof expiries do not form a trackable series.
+		const offset =
+			entitlement.expiryAtMs > user.expiryAtMs
+				? randomProofExpiryOffset()
+				: user.proofExpiryOffsetSeconds;
+		const update = { ...entitlement, proofExpiryOffsetSeconds: offset };
+		await tx.updateUser(user.id, update);
+		const updated = { ...user, ...update };
+		const fresh = payments.some((payment) => payment.revokedAtMs === null)
+			? await this.#ensureLiveGeneration(tx, updated, atMs)
+			: null;
+		return fresh ?? updated;
+	}
+
+	/** A new generation (and offset) when the current one is missing or revoked; null when it is live. */
+	async #ensureLiveGeneration(
+		tx: LedgerTransaction,
+		user: ProUser,
+		atMs: number,
+	): Promise<ProUser | null> {
+		const current =
+			user.currentGenerationId === null ? null : await tx.findGeneration(user.currentGenerationId);
+		if (current !== null && current.revokedAtMs === null) return null;
+		const generation = await tx.insertGeneration(user.id, randomBytes(TAG_BYTES), atMs);
+		await tx.setCurrentGeneration(user.id, generation.id);
+		const offset = randomProofExpiryOffset();
+		const updated = {
+			...user,
+			currentGenerationId: generation.id,
+			proofExpiryOffsetSeconds: offset,
+		};
+		await tx.updateUser(user.id, updated);
+		return updated;
+	}
+}
+
+/** Identifiers for a payment made outside the stores, shaped like the store's own (as upstream's dev routes). */
+function paymentIdentity(provider: PaymentProvider, masterPkey: Uint8Array) {
+	switch (provider) {
+		case "google_play": {
+			const token = randomUUID();
+			return {
+				externalId: `${token}|GPA.${randomUUID()}`,
+				lineage: token,
+				claimKey: hex(masterPkey),
+			};
+		}
+		case "app_store": {
+			const transaction = BigInt(`0x${randomBytes(8).toString("hex")}`)
+				.toString()
+				.padStart(18, "0")
+				.slice(0, 18);
+			return {
+				externalId: transaction,
+				lineage: transaction,
+				claimKey: appAccountTokenFor(masterPkey),
+			};
+		}
+		case "stf": {
+			const order = randomUUID();
+			return { externalId: order, lineage: order, claimKey: null };
+		}
+	}
+}

@@ -1,0 +1,91 @@
+/**
+ * The entitlements module's storage port: one transaction per state change, with the operations the use
+ * cases need inside it. Implemented once for SQLite and PostgreSQL (src/storage/kysely/entitlement-ledger.ts).
+ */
+import type { PaymentProvider, ProPlan } from "./entitlement.ts";
+
+export interface ProUser {
+	readonly id: number;
+	readonly masterPkey: Uint8Array;
+	readonly currentGenerationId: number | null;
+	readonly expiryAtMs: number;
+	readonly gracePeriodMs: number | null;
+	readonly autoRenewing: boolean;
+	readonly proofExpiryOffsetSeconds: number;
+}
+
+export interface ProGeneration {
+	readonly id: number;
+	readonly userId: number;
+	/** The revocation tag of every proof issued in this generation. */
+	readonly token: Uint8Array;
+	readonly issuedAtMs: number;
+	readonly revokedAtMs: number | null;
+}
+
+export interface NewPayment {
+	readonly provider: PaymentProvider;
+	readonly plan: ProPlan;
+	readonly externalId: string;
+	readonly lineage: string;
+	readonly claimKey: string | null;
+	readonly autoRenewing: boolean;
+	readonly purchasedAtMs: number;
+	readonly expiryAtMs: number;
+	readonly gracePeriodMs: number | null;
+	readonly platformRefundExpiryAtMs: number;
+}
+
+export interface ProPayment extends NewPayment {
+	readonly id: number;
+	readonly userId: number | null;
+	readonly redeemedAtMs: number | null;
+	readonly revokedAtMs: number | null;
+}
+
+export interface UserEntitlementUpdate {
+	readonly expiryAtMs: number;
+	readonly gracePeriodMs: number | null;
+	readonly autoRenewing: boolean;
+	readonly proofExpiryOffsetSeconds: number;
+}
+
+export interface LedgerTransaction {
+	findUser(masterPkey: Uint8Array): Promise<ProUser | null>;
+	insertUser(masterPkey: Uint8Array, entitlement: UserEntitlementUpdate): Promise<ProUser>;
+	updateUser(userId: number, entitlement: UserEntitlementUpdate): Promise<void>;
+
+	insertGeneration(userId: number, token: Uint8Array, issuedAtMs: number): Promise<ProGeneration>;
+	setCurrentGeneration(userId: number, generationId: number): Promise<void>;
+	findGeneration(generationId: number): Promise<ProGeneration | null>;
+	/** Revokes a live generation and bumps the revocation ticket; false if it was already revoked. */
+	revokeGeneration(generationId: number, atMs: number): Promise<boolean>;
+
+	/** Unclaimed, unrevoked payments matching one of the (provider, claim key) pairs. */
+	unclaimedPaymentIds(
+		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
+	): Promise<number[]>;
+	claimPayments(paymentIds: readonly number[], userId: number, redeemedAtMs: number): Promise<void>;
+	insertPayment(payment: NewPayment): Promise<ProPayment>;
+	revokePayments(paymentIds: readonly number[], atMs: number): Promise<void>;
+	/** Newest first (by registration). */
+	paymentsOfUser(userId: number): Promise<ProPayment[]>;
+}
+
+export interface EntitlementLedger {
+	/** Runs `work` in one transaction: all of it is committed, or none. */
+	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
+
+	revocationTicket(): Promise<number>;
+	/** Generations revoked after `sinceMs`, oldest first. */
+	revokedGenerationsSince(sinceMs: number): Promise<ProGeneration[]>;
+	/** Deletes revoked generations older than `beforeMs` that are no account's current one; returns how many. */
+	pruneRevokedGenerations(beforeMs: number): Promise<number>;
+
+	countPayments(userId: number): Promise<number>;
+	/** A page of a user's payments, newest registration first, ids below `beforeId` when given. */
+	paymentPage(userId: number, beforeId: number | null, limit: number): Promise<ProPayment[]>;
+	/** Unrevoked before revoked, then newest purchase, then newest registration. */
+	latestPayment(userId: number): Promise<ProPayment | null>;
+	findUser(masterPkey: Uint8Array): Promise<ProUser | null>;
+}

@@ -1,0 +1,269 @@
+/**
+ * The Session Pro routes (upstream 0.3.0): JSON in whatever content type the client sends, always HTTP 200
+ * with `{"status":"ok","result"}` or `{"status":"fail"|"error","error_code","error"}`. Bodies are checked
+ * against zod schemas; the first bad field is named in upstream's words.
+ */
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { PaymentProvider, ProPlan } from "./entitlement.ts";
+import type { EntitlementService } from "./entitlement-service.ts";
+import { ProtocolError } from "./protocol.ts";
+
+const hex64 = z.string().meta({ description: "32 bytes, 64 hex characters" });
+const hex128 = z.string().meta({ description: "64 bytes, 128 hex characters" });
+const seconds = z.int().meta({ description: "Unix time in seconds" });
+
+const generateProofBody = z.object({
+	master_pkey: hex64,
+	rotating_pkey: hex64,
+	ts: seconds,
+	master_sig: hex128,
+	rotating_sig: hex128,
+});
+const revocationsBody = z.object({ ticket: z.int() });
+const proStatusBody = z.object({ master_pkey: hex64, master_sig: hex128, ts: seconds });
+const paymentDetailsBody = z.object({
+	master_pkey: hex64,
+	master_sig: hex128,
+	ts: seconds,
+	limit: z.int(),
+	before: z.string().optional(),
+});
+const addPaymentBody = z.object({
+	master_pkey: hex64,
+	provider: z.enum(["google_play", "app_store", "stf"]),
+	plan: z.string(),
+	duration: z.int().positive().optional(),
+	redeem: z.boolean().optional(),
+});
+const revokeBody = z.object({
+	master_pkey: hex64,
+	effective_in_seconds: z.int().nonnegative().optional(),
+});
+
+const HEX_LABELS: Record<string, string> = {
+	master_pkey: "Master public key",
+	rotating_pkey: "Rotating public key",
+	master_sig: "Master key signature",
+	rotating_sig: "Rotating key signature",
+};
+
+const EXPECTED: Record<string, string> = {
+	string: "a string",
+	int: "an integer",
+	number: "an integer",
+	boolean: "a bool",
+};
+
+function jsonTypeName(value: unknown): string {
+	if (value === null) return "NoneType";
+	if (Array.isArray(value)) return "list";
+	if (typeof value === "object") return "dict";
+	if (typeof value === "boolean") return "bool";
+	if (typeof value === "number") return Number.isInteger(value) ? "int" : "float";
+	return "str";
+}
+
+/** Parses and checks a body the way upstream reports problems: the first bad key, by name. */
+function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
+	let body: unknown;
+	try {
+		body = JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
+	} catch (error) {
+		throw new ProtocolError(
+			"invalid_request",
+			`Failed to parse JSON body: ${(error as Error).message}`,
+		);
+	}
+	if (typeof body !== "object" || body === null || Array.isArray(body))
+		throw new ProtocolError("invalid_request", "JSON body was not an object");
+	const parsed = schema.safeParse(body);
+	if (parsed.success) {
+		for (const [key, label] of Object.entries(HEX_LABELS)) {
+			const value = (parsed.data as Record<string, unknown>)[key];
+			if (typeof value !== "string") continue;
+			const length = key.endsWith("_sig") ? 128 : 64;
+			if (value.length !== length)
+				throw new ProtocolError(
+					"invalid_request",
+					`${label} was not ${length} characters, was ${value.length} characters`,
+				);
+			if (!/^[0-9a-fA-F]*$/.test(value))
+				throw new ProtocolError("invalid_request", `${label} was not valid hex`);
+		}
+		return parsed.data;
+	}
+	const issue = parsed.error.issues[0];
+	const key = String(issue?.path[0] ?? "");
+	const value = (body as Record<string, unknown>)[key];
+	if (value === undefined) {
+		throw new ProtocolError(
+			"invalid_request",
+			`Required key "${key}" is missing from JSON: dictionary w/ keys: {${Object.keys(body).join(", ")}}`,
+		);
+	}
+	const expected = issue?.code === "invalid_type" ? EXPECTED[issue.expected] : undefined;
+	throw new ProtocolError(
+		"invalid_request",
+		expected === undefined
+			? `Key "${key}" value is invalid: ${issue?.message ?? "unexpected value"}`
+			: `Key "${key}" value was not ${expected}: "${jsonTypeName(value)}"`,
+	);
+}
+
+const bytes = (hexText: string) => new Uint8Array(Buffer.from(hexText, "hex"));
+
+const PLANS: Record<string, ProPlan> = {
+	"1m": "1m",
+	"3m": "3m",
+	"12m": "1y",
+	"1y": "1y",
+	onemonth: "1m",
+	threemonth: "3m",
+	twelvemonth: "1y",
+};
+
+function planOf(text: string): ProPlan {
+	const plan = PLANS[text.toLowerCase().replaceAll("_", "")];
+	if (plan === undefined)
+		throw new ProtocolError(
+			"invalid_request",
+			`Unrecognised plan: ${text} (expected one of 1M, 3M, 12M)`,
+		);
+	return plan;
+}
+
+export const entitlementsRoutes: FastifyPluginAsync<{
+	service: EntitlementService;
+	devEndpoints: boolean;
+}> = async (app, { service, devEndpoints }) => {
+	// Upstream reads the body as JSON whatever its content type; clients send application/json or none.
+	app.removeAllContentTypeParsers();
+	app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
+		done(null, body);
+	});
+
+	async function answer(
+		request: FastifyRequest,
+		reply: FastifyReply,
+		work: () => Promise<unknown>,
+	): Promise<FastifyReply> {
+		let body: Record<string, unknown>;
+		try {
+			body = { status: "ok", result: await work() };
+		} catch (error) {
+			if (error instanceof ProtocolError) {
+				body = error.envelope();
+			} else {
+				request.log.error({ err: error }, "Session Pro request failed");
+				body = new ProtocolError("internal_error", "Internal server error").envelope();
+			}
+		}
+		// A Buffer, so the content type stays exactly Flask's `application/json` (no charset appended).
+		return reply
+			.code(200)
+			.header("content-type", "application/json")
+			.send(Buffer.from(JSON.stringify(body), "utf8"));
+	}
+
+	// The body schema documents the route; parsing happens in the handler so failures keep the envelope.
+	const documented = (summary: string, body?: z.ZodObject) => ({
+		schema: { tags: ["entitlements"], summary, ...(body === undefined ? {} : { body }) },
+		validatorCompiler: () => (value: unknown) => ({ value }),
+	});
+
+	for (const method of ["GET", "POST"] as const) {
+		app.route({
+			method,
+			url: "/status",
+			...documented("Backend version, clock and signing key."),
+			handler: (request, reply) => answer(request, reply, async () => service.status()),
+		});
+	}
+
+	app.post(
+		"/generate_pro_proof",
+		documented(
+			"A backend-signed proof that a rotating key belongs to an entitled account.",
+			generateProofBody,
+		),
+		(request, reply) =>
+			answer(request, reply, () => {
+				const body = readBody(generateProofBody, request.body);
+				return service.generateProof({
+					masterPkey: bytes(body.master_pkey),
+					rotatingPkey: bytes(body.rotating_pkey),
+					ts: body.ts,
+					masterSig: bytes(body.master_sig),
+					rotatingSig: bytes(body.rotating_sig),
+				});
+			}),
+	);
+
+	app.post(
+		"/get_pro_revocations",
+		documented("Revocation tags since the client's ticket.", revocationsBody),
+		(request, reply) =>
+			answer(request, reply, () =>
+				service.revocations(readBody(revocationsBody, request.body).ticket),
+			),
+	);
+
+	app.post(
+		"/get_pro_status",
+		documented("An account's status and latest payment.", proStatusBody),
+		(request, reply) =>
+			answer(request, reply, () => {
+				const body = readBody(proStatusBody, request.body);
+				return service.proStatus({
+					masterPkey: bytes(body.master_pkey),
+					masterSig: bytes(body.master_sig),
+					ts: body.ts,
+				});
+			}),
+	);
+
+	app.post(
+		"/get_payment_details",
+		documented("An account's payments, newest first, a page at a time.", paymentDetailsBody),
+		(request, reply) =>
+			answer(request, reply, () => {
+				const body = readBody(paymentDetailsBody, request.body);
+				return service.paymentDetails({
+					masterPkey: bytes(body.master_pkey),
+					masterSig: bytes(body.master_sig),
+					ts: body.ts,
+					limit: body.limit,
+					before: body.before ?? "",
+				});
+			}),
+	);
+
+	if (!devEndpoints) return;
+
+	app.post(
+		"/dev/add_payment",
+		documented("Dev mode only: a payment with no store involved.", addPaymentBody),
+		(request, reply) =>
+			answer(request, reply, () => {
+				const body = readBody(addPaymentBody, request.body);
+				return service.addPayment({
+					masterPkey: bytes(body.master_pkey),
+					provider: body.provider as PaymentProvider,
+					plan: planOf(body.plan),
+					...(body.duration === undefined ? {} : { durationMs: body.duration * 1_000 }),
+					redeem: body.redeem ?? true,
+				});
+			}),
+	);
+
+	app.post(
+		"/dev/revoke",
+		documented("Dev mode only: revoke an account's current proofs.", revokeBody),
+		(request, reply) =>
+			answer(request, reply, () => {
+				const body = readBody(revokeBody, request.body);
+				return service.revokeGeneration(bytes(body.master_pkey), body.effective_in_seconds ?? 0);
+			}),
+	);
+};

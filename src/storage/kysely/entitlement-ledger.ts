@@ -1,0 +1,357 @@
+/** The entitlements module's ledger in SQL; one implementation for SQLite and PostgreSQL. */
+import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import type {
+	EntitlementLedger,
+	LedgerTransaction,
+	NewPayment,
+	PaymentProvider,
+	ProGeneration,
+	ProPayment,
+	ProPlan,
+	ProUser,
+	UserEntitlementUpdate,
+} from "#modules/entitlements";
+import type { FoundationTables } from "./tables.ts";
+
+/** PostgreSQL returns BIGINT as text and BOOLEAN as boolean; SQLite returns numbers for both. */
+type Int = number | string;
+type Bool = number | boolean;
+
+type EntitlementTables = {
+	pro_users: {
+		id: Generated<Int>;
+		master_pkey: Uint8Array;
+		current_generation_id: Int | null;
+		expiry_at_ms: Int;
+		grace_period_ms: Int | null;
+		auto_renewing: Bool;
+		proof_expiry_offset_s: number;
+	};
+	pro_generations: {
+		id: Generated<Int>;
+		user_id: Int;
+		token: Uint8Array;
+		issued_at_ms: Int;
+		revoked_at_ms: Int | null;
+	};
+	pro_payments: {
+		id: Generated<Int>;
+		user_id: Int | null;
+		provider: PaymentProvider;
+		plan: ProPlan;
+		external_id: string;
+		lineage: string;
+		claim_key: string | null;
+		auto_renewing: Bool;
+		purchased_at_ms: Int;
+		redeemed_at_ms: Int | null;
+		expiry_at_ms: Int;
+		grace_period_ms: Int | null;
+		platform_refund_expiry_at_ms: Int;
+		revoked_at_ms: Int | null;
+	};
+	pro_revocation_ticket: { singleton: number; ticket: Int };
+};
+
+type Tables = FoundationTables & EntitlementTables;
+type Db = Kysely<Tables> | Transaction<Tables>;
+type UserRow = Selectable<EntitlementTables["pro_users"]>;
+type GenerationRow = Selectable<EntitlementTables["pro_generations"]>;
+type PaymentRow = Selectable<EntitlementTables["pro_payments"]>;
+
+const toNumber = (value: Int) => Number(value);
+const toNullableNumber = (value: Int | null) => (value === null ? null : Number(value));
+/** 0/1: SQLite has no booleans, and PostgreSQL reads "1" and "0" as booleans. */
+const toFlag = (value: boolean) => (value ? 1 : 0);
+
+function userOf(row: UserRow): ProUser {
+	return {
+		id: toNumber(row.id),
+		masterPkey: new Uint8Array(row.master_pkey),
+		currentGenerationId: toNullableNumber(row.current_generation_id),
+		expiryAtMs: toNumber(row.expiry_at_ms),
+		gracePeriodMs: toNullableNumber(row.grace_period_ms),
+		autoRenewing: Boolean(row.auto_renewing),
+		proofExpiryOffsetSeconds: row.proof_expiry_offset_s,
+	};
+}
+
+function generationOf(row: GenerationRow): ProGeneration {
+	return {
+		id: toNumber(row.id),
+		userId: toNumber(row.user_id),
+		token: new Uint8Array(row.token),
+		issuedAtMs: toNumber(row.issued_at_ms),
+		revokedAtMs: toNullableNumber(row.revoked_at_ms),
+	};
+}
+
+function paymentOf(row: PaymentRow): ProPayment {
+	return {
+		id: toNumber(row.id),
+		userId: toNullableNumber(row.user_id),
+		provider: row.provider,
+		plan: row.plan,
+		externalId: row.external_id,
+		lineage: row.lineage,
+		claimKey: row.claim_key,
+		autoRenewing: Boolean(row.auto_renewing),
+		purchasedAtMs: toNumber(row.purchased_at_ms),
+		redeemedAtMs: toNullableNumber(row.redeemed_at_ms),
+		expiryAtMs: toNumber(row.expiry_at_ms),
+		gracePeriodMs: toNullableNumber(row.grace_period_ms),
+		platformRefundExpiryAtMs: toNumber(row.platform_refund_expiry_at_ms),
+		revokedAtMs: toNullableNumber(row.revoked_at_ms),
+	};
+}
+
+function entitlementColumns(update: UserEntitlementUpdate) {
+	return {
+		expiry_at_ms: update.expiryAtMs,
+		grace_period_ms: update.gracePeriodMs,
+		auto_renewing: toFlag(update.autoRenewing),
+		proof_expiry_offset_s: update.proofExpiryOffsetSeconds,
+	};
+}
+
+async function findUserIn(db: Db, masterPkey: Uint8Array): Promise<ProUser | null> {
+	const row = await db
+		.selectFrom("pro_users")
+		.selectAll()
+		.where("master_pkey", "=", Buffer.from(masterPkey))
+		.executeTakeFirst();
+	return row === undefined ? null : userOf(row);
+}
+
+class SqlLedgerTransaction implements LedgerTransaction {
+	readonly #tx: Transaction<Tables>;
+
+	constructor(tx: Transaction<Tables>) {
+		this.#tx = tx;
+	}
+
+	findUser(masterPkey: Uint8Array): Promise<ProUser | null> {
+		return findUserIn(this.#tx, masterPkey);
+	}
+
+	async insertUser(masterPkey: Uint8Array, entitlement: UserEntitlementUpdate): Promise<ProUser> {
+		const row = await this.#tx
+			.insertInto("pro_users")
+			.values({ master_pkey: Buffer.from(masterPkey), ...entitlementColumns(entitlement) })
+			.returningAll()
+			.executeTakeFirstOrThrow();
+		return userOf(row);
+	}
+
+	async updateUser(userId: number, entitlement: UserEntitlementUpdate): Promise<void> {
+		await this.#tx
+			.updateTable("pro_users")
+			.set(entitlementColumns(entitlement))
+			.where("id", "=", userId)
+			.execute();
+	}
+
+	async insertGeneration(
+		userId: number,
+		token: Uint8Array,
+		issuedAtMs: number,
+	): Promise<ProGeneration> {
+		const row = await this.#tx
+			.insertInto("pro_generations")
+			.values({ user_id: userId, token: Buffer.from(token), issued_at_ms: issuedAtMs })
+			.returningAll()
+			.executeTakeFirstOrThrow();
+		return generationOf(row);
+	}
+
+	async setCurrentGeneration(userId: number, generationId: number): Promise<void> {
+		await this.#tx
+			.updateTable("pro_users")
+			.set({ current_generation_id: generationId })
+			.where("id", "=", userId)
+			.execute();
+	}
+
+	async findGeneration(generationId: number): Promise<ProGeneration | null> {
+		const row = await this.#tx
+			.selectFrom("pro_generations")
+			.selectAll()
+			.where("id", "=", generationId)
+			.executeTakeFirst();
+		return row === undefined ? null : generationOf(row);
+	}
+
+	async revokeGeneration(generationId: number, atMs: number): Promise<boolean> {
+		const revoked = await this.#tx
+			.updateTable("pro_generations")
+			.set({ revoked_at_ms: atMs })
+			.where("id", "=", generationId)
+			.where("revoked_at_ms", "is", null)
+			.executeTakeFirst();
+		if (Number(revoked.numUpdatedRows) === 0) return false;
+		await this.#tx
+			.updateTable("pro_revocation_ticket")
+			.set({ ticket: sql`ticket + 1` })
+			.where("singleton", "=", 1)
+			.execute();
+		return true;
+	}
+
+	async unclaimedPaymentIds(
+		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
+	): Promise<number[]> {
+		if (claims.length === 0) return [];
+		const rows = await this.#tx
+			.selectFrom("pro_payments")
+			.select("id")
+			.where("user_id", "is", null)
+			.where("revoked_at_ms", "is", null)
+			.where((eb) =>
+				eb.or(
+					claims.map((claim) =>
+						eb.and([eb("provider", "=", claim.provider), eb("claim_key", "=", claim.claimKey)]),
+					),
+				),
+			)
+			.orderBy("id")
+			.execute();
+		return rows.map((row) => toNumber(row.id));
+	}
+
+	async claimPayments(
+		paymentIds: readonly number[],
+		userId: number,
+		redeemedAtMs: number,
+	): Promise<void> {
+		if (paymentIds.length === 0) return;
+		await this.#tx
+			.updateTable("pro_payments")
+			.set({ user_id: userId, redeemed_at_ms: redeemedAtMs })
+			.where("id", "in", paymentIds)
+			.where("user_id", "is", null)
+			.execute();
+	}
+
+	async insertPayment(payment: NewPayment): Promise<ProPayment> {
+		const row = await this.#tx
+			.insertInto("pro_payments")
+			.values({
+				provider: payment.provider,
+				plan: payment.plan,
+				external_id: payment.externalId,
+				lineage: payment.lineage,
+				claim_key: payment.claimKey,
+				auto_renewing: toFlag(payment.autoRenewing),
+				purchased_at_ms: payment.purchasedAtMs,
+				expiry_at_ms: payment.expiryAtMs,
+				grace_period_ms: payment.gracePeriodMs,
+				platform_refund_expiry_at_ms: payment.platformRefundExpiryAtMs,
+			})
+			.returningAll()
+			.executeTakeFirstOrThrow();
+		return paymentOf(row);
+	}
+
+	async revokePayments(paymentIds: readonly number[], atMs: number): Promise<void> {
+		if (paymentIds.length === 0) return;
+		await this.#tx
+			.updateTable("pro_payments")
+			.set({ revoked_at_ms: atMs, auto_renewing: 0 })
+			.where("id", "in", paymentIds)
+			.where("revoked_at_ms", "is", null)
+			.execute();
+	}
+
+	async paymentsOfUser(userId: number): Promise<ProPayment[]> {
+		const rows = await this.#tx
+			.selectFrom("pro_payments")
+			.selectAll()
+			.where("user_id", "=", userId)
+			.orderBy("id", "desc")
+			.execute();
+		return rows.map(paymentOf);
+	}
+}
+
+export class SqlEntitlementLedger implements EntitlementLedger {
+	readonly #db: Kysely<Tables>;
+
+	constructor(db: Kysely<FoundationTables>) {
+		this.#db = db.withTables<EntitlementTables>();
+	}
+
+	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
+		return this.#db.transaction().execute((tx) => work(new SqlLedgerTransaction(tx)));
+	}
+
+	async revocationTicket(): Promise<number> {
+		const row = await this.#db
+			.selectFrom("pro_revocation_ticket")
+			.select("ticket")
+			.where("singleton", "=", 1)
+			.executeTakeFirstOrThrow();
+		return toNumber(row.ticket);
+	}
+
+	async revokedGenerationsSince(sinceMs: number): Promise<ProGeneration[]> {
+		const rows = await this.#db
+			.selectFrom("pro_generations")
+			.selectAll()
+			.where("revoked_at_ms", ">", sinceMs)
+			.orderBy("revoked_at_ms")
+			.orderBy("id")
+			.execute();
+		return rows.map(generationOf);
+	}
+
+	async pruneRevokedGenerations(beforeMs: number): Promise<number> {
+		const result = await this.#db
+			.deleteFrom("pro_generations")
+			.where("revoked_at_ms", "<=", beforeMs)
+			.where("id", "not in", (eb) =>
+				eb
+					.selectFrom("pro_users")
+					.select("current_generation_id")
+					.where("current_generation_id", "is not", null)
+					.$narrowType<{ current_generation_id: Int }>(),
+			)
+			.executeTakeFirst();
+		return Number(result.numDeletedRows);
+	}
+
+	async countPayments(userId: number): Promise<number> {
+		const row = await this.#db
+			.selectFrom("pro_payments")
+			.select((eb) => eb.fn.countAll().as("count"))
+			.where("user_id", "=", userId)
+			.executeTakeFirstOrThrow();
+		return Number(row.count);
+	}
+
+	async paymentPage(userId: number, beforeId: number | null, limit: number): Promise<ProPayment[]> {
+		let query = this.#db.selectFrom("pro_payments").selectAll().where("user_id", "=", userId);
+		if (beforeId !== null) query = query.where("id", "<", beforeId);
+		const rows = await query
+			.orderBy("id", "desc")
+			.limit(Math.min(limit, Number.MAX_SAFE_INTEGER))
+			.execute();
+		return rows.map(paymentOf);
+	}
+
+	async latestPayment(userId: number): Promise<ProPayment | null> {
+		const row = await this.#db
+			.selectFrom("pro_payments")
+			.selectAll()
+			.where("user_id", "=", userId)
+			.orderBy(sql`CASE WHEN revoked_at_ms IS NULL THEN 0 ELSE 1 END`)
+			.orderBy("purchased_at_ms", "desc")
+			.orderBy("id", "desc")
+			.limit(1)
+			.executeTakeFirst();
+		return row === undefined ? null : paymentOf(row);
+	}
+
+	findUser(masterPkey: Uint8Array): Promise<ProUser | null> {
+		return findUserIn(this.#db, masterPkey);
+	}
+}
