@@ -24,6 +24,9 @@ describe("tollgate CLI", () => {
 			"keys show",
 			"config check",
 			"sessions secret",
+			"entitlements grant",
+			"entitlements revoke",
+			"entitlements show",
 		]) {
 			expect(help.stdout).toContain(command);
 			const own = await runTollgate([...command.split(" "), "--help"]);
@@ -141,6 +144,62 @@ describe("tollgate CLI", () => {
 		expect((await runTollgate(["files", "get"], env)).code).toBe(2);
 		expect((await runTollgate(["files", "sweep"], env)).stdout).toBe("swept: 0\n");
 	});
+
+	it("entitlements grant, show and revoke: an operator's manual Session Pro payment, seen by clients", async () => {
+		const env = {
+			TOLLGATE_DATA_DIR: join(dir, "entitlements"),
+			TOLLGATE_DEV: "1",
+			TOLLGATE_ENTITLEMENTS_ENABLED: "1",
+		};
+		const master = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+		const granted = await runTollgate(["entitlements", "grant", master, "--plan", "3m"], env);
+		expect(granted.code).toBe(0);
+		expect(granted.stdout).toMatch(
+			/^payment_id: [0-9a-f-]{36}\nplan: 3m\naccount_expiry: \d{4}-\d\d-\d\dT[\d:.]+Z\n$/,
+		);
+		const expiry = Date.parse((granted.stdout.split("account_expiry: ")[1] ?? "").trim());
+		expect(Math.abs(expiry - (Date.now() + 90 * 86_400_000))).toBeLessThan(60_000);
+
+		const shown = await runTollgate(["entitlements", "show", master], env);
+		expect(shown.code).toBe(0);
+		expect(JSON.parse(shown.stdout)).toMatchObject({
+			master_pkey: master,
+			status: "active",
+			auto_renewing: false,
+			payments: [{ status: "redeemed", plan: "3m", payment_provider: "stf" }],
+		});
+
+		// A client sees the revocation on the list it polls.
+		const service = await serveTollgate(env);
+		const poll = () =>
+			fetch(`${service.url}/get_pro_revocations`, { method: "POST", body: '{"ticket":0}' }).then(
+				(response) => response.json() as Promise<{ result: { ticket: number; items: unknown[] } }>,
+			);
+		expect((await poll()).result.ticket).toBe(0);
+		expect(await runTollgate(["entitlements", "revoke", master], env)).toMatchObject({
+			code: 0,
+			stdout: "revoked_payments: 1\n",
+		});
+		const after = await poll();
+		expect(after.result.ticket).toBe(1);
+		expect(after.result.items).toHaveLength(1);
+		expect(await service.stop()).toBe(0);
+		expect(
+			JSON.parse((await runTollgate(["entitlements", "show", master], env)).stdout),
+		).toMatchObject({ status: "expired", payments: [{ status: "revoked" }] });
+
+		const unknown = "00".repeat(31) + "01";
+		expect((await runTollgate(["entitlements", "revoke", unknown], env)).code).toBe(1);
+		for (const args of [
+			["entitlements", "grant", "not-a-key"],
+			["entitlements", "grant", master, "--plan", "2w"],
+			["entitlements", "show", master, "--plan", "1m"],
+		]) {
+			const refused = await runTollgate(args, env);
+			expect(refused.code, args.join(" ")).toBe(2);
+			expect(refused.stderr.trim().split("\n")).toHaveLength(1);
+		}
+	}, 60_000);
 
 	it("serve answers /readyz and exits 0 on SIGTERM", async () => {
 		const service = await serveTollgate({ TOLLGATE_DATA_DIR: join(dir, "serve") });

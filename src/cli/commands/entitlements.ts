@@ -13,38 +13,36 @@ import { withMigratedDatabase } from "./with-database.ts";
 
 const PLANS: readonly ProPlan[] = ["1m", "3m", "1y"];
 
-class UsageError extends Error {}
-
-/** A master key from the command line: 64 hex characters, as clients and the wire show it. */
-function masterKeyOf(text: string): Uint8Array {
-	if (!/^[0-9a-fA-F]{64}$/.test(text))
-		throw new UsageError(`<master_pkey> must be 64 hex characters, got '${text}'`);
-	return new Uint8Array(Buffer.from(text, "hex"));
+/** A master key from the command line: 64 hex characters, as clients and the wire show it; null if not. */
+function masterKeyOf(text: string): Uint8Array | null {
+	return /^[0-9a-fA-F]{64}$/.test(text) ? new Uint8Array(Buffer.from(text, "hex")) : null;
 }
 
+/** Usage problems are found before the database or key is touched, so the reason is the only line. */
+function usageFailure(reason: string): Promise<number> {
+	process.stderr.write(`tollgate: ${reason}\n`);
+	return Promise.resolve(2);
+}
+
+const badMasterKey = (text: string) => `<master_pkey> must be 64 hex characters, got '${text}'`;
+
 /** The configured database and service key, as `serve` would use them, for one command. */
-async function withEntitlements(
+function withEntitlements(
 	config: Config,
 	work: (service: EntitlementService) => Promise<number>,
 ): Promise<number> {
-	try {
-		return await withMigratedDatabase(config, async (database) => {
-			const keys = await loadServiceKeys({
-				isDev: config.dev,
-				keyFile: config.keys.ed25519_file,
-				legacyX25519File: config.keys.x25519_legacy_file,
-				db: database.db,
-				clock: systemClock,
-				logger: createCliLogger(config),
-			});
-			const ledger = new SqlEntitlementLedger(database.db);
-			return work(createEntitlementService(config.entitlements, ledger, keys.ed25519, systemClock));
+	return withMigratedDatabase(config, async (database) => {
+		const keys = await loadServiceKeys({
+			isDev: config.dev,
+			keyFile: config.keys.ed25519_file,
+			legacyX25519File: config.keys.x25519_legacy_file,
+			db: database.db,
+			clock: systemClock,
+			logger: createCliLogger(config),
 		});
-	} catch (error) {
-		if (!(error instanceof UsageError)) throw error;
-		process.stderr.write(`tollgate: ${error.message}\n`);
-		return 2;
-	}
+		const ledger = new SqlEntitlementLedger(database.db);
+		return work(createEntitlementService(config.entitlements, ledger, keys.ed25519, systemClock));
+	});
 }
 
 export const entitlementsGrantCommand: Command = {
@@ -57,21 +55,22 @@ export const entitlementsGrantCommand: Command = {
 	],
 	arguments: ["master_pkey"],
 	options: { plan: { value: "1m|3m|1y", description: "plan to grant (default 1m; 12m means 1y)" } },
-	run: (config, [master = ""], options) =>
-		withEntitlements(config, async (service) => {
-			const masterPkey = masterKeyOf(master);
-			const requested = (options.plan ?? "1m").toLowerCase();
-			const plan = PLANS.find(
-				(candidate) => candidate === (requested === "12m" ? "1y" : requested),
-			);
-			if (plan === undefined)
-				throw new UsageError(`--plan must be 1m, 3m or 1y, got '${options.plan}'`);
+	run: (config, [master = ""], options) => {
+		const masterPkey = masterKeyOf(master);
+		if (masterPkey === null) return usageFailure(badMasterKey(master));
+		const requested = (options.plan ?? "1m").toLowerCase();
+		const plan = PLANS.find((candidate) => candidate === (requested === "12m" ? "1y" : requested));
+		if (plan === undefined)
+			return usageFailure(`--plan must be 1m, 3m or 1y, got '${options.plan}'`);
+		return withEntitlements(config, async (service) => {
 			const payment = await service.addPayment({ masterPkey, provider: "stf", plan, redeem: true });
+			const expiry = new Date(payment.account_expiry_ts * 1_000).toISOString();
 			process.stdout.write(
-				`payment_id: ${payment.payment_id}\nplan: ${payment.plan}\naccount_expiry: ${new Date(payment.account_expiry_ts * 1_000).toISOString()}\n`,
+				`payment_id: ${payment.payment_id}\nplan: ${payment.plan}\naccount_expiry: ${expiry}\n`,
 			);
 			return 0;
-		}),
+		});
+	},
 };
 
 export const entitlementsRevokeCommand: Command = {
@@ -83,16 +82,19 @@ export const entitlementsRevokeCommand: Command = {
 		"Exits 1 when the key has no account.",
 	],
 	arguments: ["master_pkey"],
-	run: (config, [master = ""]) =>
-		withEntitlements(config, async (service) => {
-			const revoked = await service.revokeAccount(masterKeyOf(master));
+	run: (config, [master = ""]) => {
+		const masterPkey = masterKeyOf(master);
+		if (masterPkey === null) return usageFailure(badMasterKey(master));
+		return withEntitlements(config, async (service) => {
+			const revoked = await service.revokeAccount(masterPkey);
 			if (revoked === null) {
 				process.stderr.write(`tollgate: no Session Pro account for ${master}\n`);
 				return 1;
 			}
 			process.stdout.write(`revoked_payments: ${revoked}\n`);
 			return 0;
-		}),
+		});
+	},
 };
 
 export const entitlementsShowCommand: Command = {
@@ -100,14 +102,17 @@ export const entitlementsShowCommand: Command = {
 	summary: "Print an account's Session Pro status and payments as JSON.",
 	details: ["", "Exits 1 when the key has no account."],
 	arguments: ["master_pkey"],
-	run: (config, [master = ""]) =>
-		withEntitlements(config, async (service) => {
-			const account = await service.describeAccount(masterKeyOf(master));
+	run: (config, [master = ""]) => {
+		const masterPkey = masterKeyOf(master);
+		if (masterPkey === null) return usageFailure(badMasterKey(master));
+		return withEntitlements(config, async (service) => {
+			const account = await service.describeAccount(masterPkey);
 			if (account === null) {
 				process.stderr.write(`tollgate: no Session Pro account for ${master}\n`);
 				return 1;
 			}
 			process.stdout.write(`${JSON.stringify(account, null, 2)}\n`);
 			return 0;
-		}),
+		});
+	},
 };
