@@ -48,6 +48,10 @@ const databaseSection = z
 			.positive()
 			.default(10)
 			.meta({ description: "Most PostgreSQL connections one instance opens." }),
+		sqlite_backup_interval_hours: z.number().int().nonnegative().default(24).meta({
+			description:
+				"On SQLite: how often a consistent copy of the database goes to <data_dir>/backups (the last 180 days and the first of each earlier month are kept). 0 = no backups.",
+		}),
 	})
 	.prefault({});
 

@@ -16,6 +16,7 @@ import { openSqlDatabase, type SqlDatabase } from "./kysely/db.ts";
 import { SqlBlobStore } from "./kysely/sql-blob-store.ts";
 import { RedisKeyValueStore } from "./redis/redis-key-value-store.ts";
 import { RedisSessionStore } from "./redis/redis-session-store.ts";
+import { backUpSqlite } from "./sqlite-backups.ts";
 
 export {
 	type BlobRange,
@@ -41,11 +42,12 @@ export interface Storage {
 }
 
 const SWEEP_BATCH = 1_000;
+const SQLITE_FILE_NAME = "tollgate.db";
 const ABANDONED_WRITE_GRACE_MS = 60 * 60 * 1_000;
 
 export function sqlDatabaseFor(config: Config): SqlDatabase {
 	return config.database.url === undefined
-		? openSqlDatabase({ kind: "sqlite", path: join(resolve(config.data_dir), "tollgate.db") })
+		? openSqlDatabase({ kind: "sqlite", path: join(resolve(config.data_dir), SQLITE_FILE_NAME) })
 		: openSqlDatabase({
 				kind: "postgres",
 				url: config.database.url,
@@ -98,6 +100,17 @@ export async function openStorage(config: Config, clock: Clock): Promise<Storage
 			},
 		});
 		blobs = fileBlobs;
+	}
+
+	const { backupTo } = sql;
+	if (backupTo !== undefined && config.database.sqlite_backup_interval_hours > 0) {
+		jobs.push({
+			name: "sqlite.backup",
+			intervalMs: config.database.sqlite_backup_interval_hours * 3_600_000,
+			run: async ({ nowMs }) => {
+				await backUpSqlite(backupTo, join(dataDir, "backups"), SQLITE_FILE_NAME, nowMs);
+			},
+		});
 	}
 
 	const { keyPrefix } = sessionDefaults(config.sessions);

@@ -17,6 +17,8 @@ export interface SqlDatabase {
 	/** Runs a multi-statement SQL script (a migration) on the given connection or transaction. */
 	runScript(executor: Kysely<unknown>, script: string): Promise<void>;
 	ping(): Promise<void>;
+	/** SQLite only: a consistent copy of the live database at `path` (SQLite's online backup). */
+	readonly backupTo?: (path: string) => Promise<void>;
 	close(): Promise<void>;
 }
 
@@ -53,6 +55,13 @@ export function openSqlDatabase(options: SqlDatabaseOptions): SqlDatabase {
 			},
 			ping: async () => {
 				await sql`select 1`.execute(db);
+			},
+			backupTo: async (path) => {
+				await handle.backup(path);
+				// The copy inherits WAL mode; a backup should be one self-contained file.
+				const copy = new SqliteDatabase(path);
+				copy.pragma("journal_mode = DELETE");
+				copy.close();
 			},
 			close: () => db.destroy(),
 		};
