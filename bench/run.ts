@@ -1,27 +1,57 @@
 /**
  * `npm run bench -- <name>`: starts the system under test and its baseline in this run, pins the servers
- * to core 0, drives every target in interleaved rounds with wrk (autocannon when wrk is absent) from core 1,
- * and prints req/s, p50, p99 and the ratio to the baseline (the first row). Absolute numbers on these
- * machines swing ±40 % between runs; quote the ratios.
+ * to core 0, drives every target in interleaved rounds with wrk (autocannon when wrk is absent; uploads from
+ * a node:http client) from core 1, and prints req/s, p50, p99 and the ratio to the baseline (the first row,
+ * unless a benchmark names others). Absolute numbers on these machines swing ±40 % between runs; quote the
+ * ratios.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
+import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
 
-interface Target {
+/** Every request a POST of `sizeBytes`; distinct bodies make each upload new content (no dedupe). */
+interface UploadShape {
+	readonly sizeBytes: number;
+	readonly isDistinct: boolean;
+}
+
+interface HttpTarget {
 	readonly label: string;
 	readonly url: string;
 	readonly headers?: Record<string, string>;
+	readonly upload?: UploadShape;
+	/** Concurrent connections, when not BENCH_CONNECTIONS. */
+	readonly connections?: number;
+}
+
+/** Work measured without HTTP (a baseline process that writes files, say). */
+interface LocalTarget {
+	readonly label: string;
+	measure(): Promise<Measurement>;
+}
+
+type Target = HttpTarget | LocalTarget;
+
+interface RatioColumn {
+	readonly header: string;
+	/** The row the column divides by. */
+	readonly baselineIndex: number;
 }
 
 interface Bench {
 	readonly targets: Target[];
+	/** What one request does, for the throughput column: "req/s" unless said. */
+	readonly unit?: string;
+	readonly ratioColumns?: readonly RatioColumn[];
 	stop(): Promise<void>;
 }
 
@@ -35,6 +65,8 @@ const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const UPLOAD_CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 4);
+const MIB = 1_048_576;
 const APP_KEY = "bench-app-key-0123456789abcdef";
 const SESSIONS_SECRET = "bench-sessions-secret-0123456789";
 
@@ -61,15 +93,16 @@ let serverCount = 0;
 async function startNodeServer(
 	script: string,
 	env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; port: number }> {
+): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
 	serverCount += 1;
+	const serverDataDir = join(dataDir, String(serverCount));
 	const [command, args] = pinned(0, process.execPath, [
 		"--import",
 		"tsx",
 		new URL(script, import.meta.url).pathname,
 	]);
 	const child = spawn(command, args, {
-		env: { ...process.env, TOLLGATE_DATA_DIR: join(dataDir, String(serverCount)), ...env },
+		env: { ...process.env, TOLLGATE_DATA_DIR: serverDataDir, ...env },
 		stdio: ["ignore", "pipe", "inherit"],
 	});
 	let output = "";
@@ -78,10 +111,44 @@ async function startNodeServer(
 		const match = /listening (\d+)/.exec(output);
 		if (match?.[1] !== undefined) {
 			child.stdout?.resume();
-			return { child, port: Number(match[1]) };
+			return { child, port: Number(match[1]), dataDir: serverDataDir };
 		}
 	}
 	throw new Error(`${script} did not start`);
+}
+
+/** Uploads `data` and returns its file id. */
+async function uploadFile(tollgatePort: number, data: Buffer): Promise<string> {
+	const response = await fetch(`http://127.0.0.1:${tollgatePort}/file`, {
+		method: "POST",
+		body: data,
+	});
+	const body = (await response.json()) as { id: string };
+	return body.id;
+}
+
+/**
+ * The upload baseline, pinned to core 0 like the servers: `concurrency` loops writing the same bytes
+ * to new files beside Tollgate's data, each file unlinked once written (outside the timing).
+ */
+function fileWriteBaseline(label: string, sizeBytes: number, withFsync: boolean): LocalTarget {
+	return {
+		label,
+		measure: async () => {
+			const [command, args] = pinned(0, process.execPath, [
+				"--import",
+				"tsx",
+				new URL("servers/write-file-baseline.ts", import.meta.url).pathname,
+				join(dataDir, "write-baseline"),
+				String(SECONDS),
+				String(sizeBytes),
+				String(UPLOAD_CONNECTIONS),
+				withFsync ? "fsync" : "no-fsync",
+			]);
+			const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
+			return JSON.parse(stdout) as Measurement;
+		},
+	};
 }
 
 function stopAll(children: ChildProcess[]): Promise<void> {
@@ -220,6 +287,85 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			},
 		};
 	},
+
+	"files-get": async () => {
+		const accel = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_FILES_ACCEL_REDIRECT_PREFIX: FILES_ACCEL_PREFIX,
+		});
+		const streaming = await startNodeServer("servers/tollgate-server.ts");
+		const data = randomBytes(MIB);
+		const [id] = await Promise.all([
+			uploadFile(accel.port, data),
+			uploadFile(streaming.port, data),
+		]);
+		const redirect = await fetch(`http://127.0.0.1:${accel.port}/file/${id}`);
+		const blobPath = (redirect.headers.get("x-accel-redirect") ?? "").slice(
+			FILES_ACCEL_PREFIX.length,
+		);
+		// nginx's workers run as nobody; the blob store's own directories and files are world-readable.
+		chmodSync(dataDir, 0o755);
+		chmodSync(accel.dataDir, 0o755);
+		const blobRoot = join(accel.dataDir, "blobs");
+		const nginx = await startNginxFiles({
+			tollgatePort: accel.port,
+			blobRoot,
+			cpuCore: 0,
+			extraServerConfig: [
+				"\t\tlocation /static/ {",
+				`\t\t\talias ${blobRoot}/;`,
+				"\t\t\tsendfile on;",
+				"\t\t\ttypes { }",
+				"\t\t\tdefault_type application/octet-stream;",
+				"\t\t}",
+			].join("\n"),
+		});
+		return {
+			targets: [
+				{ label: "nginx static 1 MiB file (baseline)", url: `${nginx.url}/static/${blobPath}` },
+				{ label: "tollgate → X-Accel-Redirect → nginx", url: `${nginx.url}/file/${id}` },
+				{
+					label: "tollgate streaming, direct",
+					url: `http://127.0.0.1:${streaming.port}/file/${id}`,
+				},
+			],
+			stop: async () => {
+				await nginx.stop();
+				await stopAll([accel.child, streaming.child]);
+			},
+		};
+	},
+
+	"files-post": async () => {
+		const sizeBytes = 10 * MIB;
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_FILES_MAX_FILE_SIZE_BYTES: String(sizeBytes),
+		});
+		const url = `http://127.0.0.1:${tollgate.port}/file`;
+		return {
+			unit: "ops/s",
+			ratioColumns: [
+				{ header: "÷write", baselineIndex: 0 },
+				{ header: "÷fsync", baselineIndex: 1 },
+			],
+			targets: [
+				fileWriteBaseline("fs.writeFile 10 MiB (baseline)", sizeBytes, false),
+				fileWriteBaseline("fs write + fsync 10 MiB", sizeBytes, true),
+				{
+					label: "POST /file, distinct bodies",
+					url,
+					upload: { sizeBytes, isDistinct: true },
+					connections: UPLOAD_CONNECTIONS,
+				},
+				{
+					label: "POST /file, one body (dedupe)",
+					url,
+					upload: { sizeBytes, isDistinct: false },
+					connections: UPLOAD_CONNECTIONS,
+				},
+			],
+			stop: () => stopAll([tollgate.child]),
+		};
+	},
 };
 
 function parseWrkLatencyMs(text: string): number {
@@ -229,7 +375,36 @@ function parseWrkLatencyMs(text: string): number {
 	return match[2] === "us" ? value / 1_000 : match[2] === "s" ? value * 1_000 : value;
 }
 
+let uploadRuns = 0;
+
+/**
+ * Uploads from a node:http client on core 1 (bench/clients/upload-client.ts): wrk had to build each
+ * distinct 10 MiB body in Lua, which made wrk itself the bottleneck.
+ */
+async function driveUploads(target: HttpTarget, upload: UploadShape): Promise<Measurement> {
+	uploadRuns += 1;
+	const [command, args] = pinned(1, process.execPath, [
+		"--import",
+		"tsx",
+		new URL("clients/upload-client.ts", import.meta.url).pathname,
+		target.url,
+		String(SECONDS),
+		String(upload.sizeBytes),
+		String(target.connections ?? CONNECTIONS),
+		upload.isDistinct ? "distinct" : "same",
+		`${process.pid}-${Date.now()}-${uploadRuns}`,
+	]);
+	const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
+	const measured = JSON.parse(stdout) as Measurement & { non2xx: number };
+	if (measured.non2xx > 0)
+		throw new Error(`${target.label}: ${measured.non2xx} responses were not 2xx`);
+	return measured;
+}
+
 async function drive(target: Target): Promise<Measurement> {
+	if ("measure" in target) return target.measure();
+	if (target.upload !== undefined) return driveUploads(target, target.upload);
+	const connections = target.connections ?? CONNECTIONS;
 	if (hasWrk) {
 		const headerArgs = Object.entries(target.headers ?? {}).flatMap(([name, value]) => [
 			"-H",
@@ -237,7 +412,7 @@ async function drive(target: Target): Promise<Measurement> {
 		]);
 		const [command, args] = pinned(1, "wrk", [
 			"-t1",
-			`-c${CONNECTIONS}`,
+			`-c${connections}`,
 			`-d${SECONDS}s`,
 			"--latency",
 			...headerArgs,
@@ -255,7 +430,7 @@ async function drive(target: Target): Promise<Measurement> {
 	const result = await autocannon({
 		url: target.url,
 		headers: target.headers ?? {},
-		connections: CONNECTIONS,
+		connections,
 		duration: SECONDS,
 	});
 	if (result.non2xx > 0)
@@ -296,18 +471,24 @@ async function main(): Promise<void> {
 		p50Ms: median(runs.map((run) => run.p50Ms)),
 		p99Ms: median(runs.map((run) => run.p99Ms)),
 	}));
-	const baseline = summary[0]?.requestsPerSecond ?? Number.NaN;
+	const ratioColumns = bench.ratioColumns ?? [{ header: "ratio", baselineIndex: 0 }];
+	const connectionCounts = new Set(
+		bench.targets.map((target) => ("url" in target ? (target.connections ?? CONNECTIONS) : null)),
+	);
+	connectionCounts.delete(null);
+	const isUploadLoad = bench.targets.some((target) => "upload" in target);
+	const loadTool = isUploadLoad ? "a node:http upload client" : hasWrk ? "wrk" : "autocannon";
 	console.log(
-		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ${CONNECTIONS} connections, ` +
-			`load by ${hasWrk ? "wrk" : "autocannon"}, servers ${hasTaskset ? "pinned to core 0" : "unpinned"}`,
+		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ${[...connectionCounts].join("/")} connections, ` +
+			`load by ${loadTool}, servers ${hasTaskset ? "pinned to core 0" : "unpinned"}`,
 	);
 	console.log(
 		[
 			"target".padEnd(40),
-			"req/s".padStart(10),
+			(bench.unit ?? "req/s").padStart(10),
 			"p50 ms".padStart(8),
 			"p99 ms".padStart(8),
-			"ratio".padStart(7),
+			...ratioColumns.map((column) => column.header.padStart(7)),
 		].join(" "),
 	);
 	for (const [index, target] of bench.targets.entries()) {
@@ -316,10 +497,14 @@ async function main(): Promise<void> {
 		console.log(
 			[
 				target.label.padEnd(40),
-				row.requestsPerSecond.toFixed(0).padStart(10),
+				row.requestsPerSecond.toFixed(row.requestsPerSecond < 100 ? 1 : 0).padStart(10),
 				row.p50Ms.toFixed(2).padStart(8),
 				row.p99Ms.toFixed(2).padStart(8),
-				(row.requestsPerSecond / baseline).toFixed(2).padStart(7),
+				...ratioColumns.map((column) =>
+					(row.requestsPerSecond / (summary[column.baselineIndex]?.requestsPerSecond ?? Number.NaN))
+						.toFixed(2)
+						.padStart(7),
+				),
 			].join(" "),
 		);
 	}

@@ -67,12 +67,23 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	const app = Fastify({
 		loggerInstance,
 		serverFactory: (fastifyHandler) => {
-			const server = createServer((request, response) => {
-				if (!rawRoutes.dispatch(request, response)) fastifyHandler(request, response);
-			});
+			const requestTimeoutMs = config.http.request_timeout_ms;
+			const server = createServer(
+				// Node enforces the timeouts below only when it sweeps its connections: every 30 s by default.
+				requestTimeoutMs > 0
+					? { connectionsCheckingInterval: Math.min(requestTimeoutMs, 1_000) }
+					: {},
+				(request, response) => {
+					if (!rawRoutes.dispatch(request, response)) fastifyHandler(request, response);
+				},
+			);
 			// Fastify sets these on the servers it creates itself (its keep-alive default is 72 s).
 			server.keepAliveTimeout = 72_000;
-			server.requestTimeout = config.http.request_timeout_ms;
+			server.requestTimeout = requestTimeoutMs;
+			// Node swaps the two when headersTimeout (60 s) is the larger: a shorter request_timeout_ms would then
+			// bound only the headers, and a body could trickle in for 60 s.
+			if (requestTimeoutMs > 0)
+				server.headersTimeout = Math.min(server.headersTimeout, requestTimeoutMs);
 			return server;
 		},
 		genReqId: generateRequestId,

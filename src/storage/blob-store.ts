@@ -38,6 +38,19 @@ export interface BlobStore {
 	delete(key: string): Promise<boolean>;
 }
 
+/**
+ * A store whose blobs are plain files under one root, so a front proxy can send them itself
+ * (X-Accel-Redirect). Optional: callers check for it once, at wiring time, with `isFileBacked`.
+ */
+export interface FileBackedBlobStore extends BlobStore {
+	/** Where `key`'s file lies below the root, `/`-separated, whether or not it exists yet. */
+	relativePathOf(key: string): string;
+}
+
+export function isFileBacked(store: BlobStore): store is FileBackedBlobStore {
+	return "relativePathOf" in store && typeof store.relativePathOf === "function";
+}
+
 export class BlobTooLargeError extends Error {
 	readonly maxBytes: number;
 

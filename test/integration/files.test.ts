@@ -3,11 +3,13 @@
  * directly and through onion requests. File ids are checked against libsodium's BLAKE2b.
  */
 import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fileIdOf } from "../../src/modules/files/index.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import {
@@ -47,11 +49,14 @@ for (const backend of backends) {
 	describe.skipIf(backend.skip)(`files (${backend.name})`, () => {
 		let testApp: TestApp;
 		let database: TestPostgresDatabase | undefined;
+		let listeningPort: number | undefined;
 		const MAX = 300_000;
+		const REQUEST_TIMEOUT_MS = 1_000;
 
 		beforeAll(async () => {
 			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
 			testApp = await buildTestApp({
+				http: { request_timeout_ms: REQUEST_TIMEOUT_MS },
 				blobs: { backend: backend.blobs },
 				files: { max_file_size_bytes: MAX, max_ttl_seconds: 86_400 },
 				...(database === undefined ? {} : { database: { url: database.url } }),
@@ -73,6 +78,30 @@ for (const backend of backends) {
 			let count = 0;
 			for (const shard of shards) count += (await readdir(join(root, shard))).length;
 			return count;
+		}
+
+		/** Write-ahead files a blob write has not yet renamed into place (filesystem backend). */
+		async function incomingCount(): Promise<number> {
+			const incoming = join(testApp.config.data_dir, "blobs", ".incoming");
+			return (await readdir(incoming).catch(() => [])).length;
+		}
+
+		async function fileRecordCount(): Promise<number> {
+			return (
+				await testApp.storage.sql.db
+					.withTables<{ files: { id: string } }>()
+					.selectFrom("files")
+					.select("id")
+					.execute()
+			).length;
+		}
+
+		/** The app on a loopback port, for tests that need real sockets; listens once per suite. */
+		async function portOf(): Promise<number> {
+			listeningPort ??= Number(
+				new URL(await testApp.app.listen({ host: "127.0.0.1", port: 0 })).port,
+			);
+			return listeningPort;
 		}
 
 		const upload = (payload: Buffer, headers: Record<string, string> = {}) =>
@@ -256,8 +285,7 @@ for (const backend of backends) {
 		});
 
 		it("refuses an oversized upload with 413 before its body has arrived, declared or chunked", async () => {
-			const address = await testApp.app.listen({ host: "127.0.0.1", port: 0 });
-			const { port } = new URL(address);
+			const port = await portOf();
 			const status = (headers: Record<string, string | number>, firstChunk: Buffer) =>
 				new Promise<number>((resolve, reject) => {
 					const request = httpRequest(
@@ -274,6 +302,40 @@ for (const backend of backends) {
 				});
 			expect(await status({ "content-length": MAX * 10 }, Buffer.alloc(1_000))).toBe(413);
 			expect(await status({ "transfer-encoding": "chunked" }, randomBytes(MAX + 1_000))).toBe(413);
+		});
+
+		it("closes an upload that stalls after a few bytes once http.request_timeout_ms passes, keeping nothing", async () => {
+			const filesBefore = await fileRecordCount();
+			const blobsBefore = await blobCount();
+			const socket = connect(await portOf(), "127.0.0.1");
+			let reply = "";
+			socket.on("data", (data: Buffer) => {
+				reply += data.toString("latin1");
+			});
+			const closed = once(socket, "close", {
+				signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS + 3_000),
+			});
+			const startedAt = Date.now();
+			socket.write(
+				"POST /file HTTP/1.1\r\nHost: files.test\r\nContent-Type: application/octet-stream\r\n" +
+					"Content-Length: 100000\r\n\r\nonly these few bytes",
+			);
+			const isClosedByServer = await closed.then(
+				() => true,
+				() => false,
+			);
+			// A connection the server left open would hold up the suite's app.close() as well.
+			socket.destroy();
+			expect(isClosedByServer, "the server still holds the stalled upload open").toBe(true);
+			const openForMs = Date.now() - startedAt;
+			expect(openForMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 50);
+			expect(openForMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
+			expect(reply).toMatch(/^HTTP\/1\.1 408 /);
+			await vi.waitFor(async () => {
+				expect(await incomingCount()).toBe(0);
+				expect(await blobCount()).toBe(blobsBefore);
+				expect(await fileRecordCount()).toBe(filesBefore);
+			});
 		});
 
 		it("uploads and downloads through onion requests v4, both ciphers", async () => {

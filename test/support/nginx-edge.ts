@@ -2,23 +2,26 @@
  * Runs edge/nginx.conf as shipped, with only addresses, paths and session settings rewritten for the
  * test (ports on loopback, a temporary prefix), under Debian's nginx with the Lua module.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { execFileSync } from "node:child_process";
+import { chmod, copyFile, mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import {
+	EDGE_DIR,
+	nginxSkipReason,
+	type RunningNginx,
+	replacePlaceholder,
+	runNginx,
+} from "./nginx.ts";
 import { freePort } from "./redis-server.ts";
 
-export const EDGE_DIR = fileURLToPath(new URL("../../edge/", import.meta.url));
 const LUA_MODULE = "/usr/lib/nginx/modules/ngx_http_lua_module.so";
 
 /** Why the edge cannot run here, or null. */
 export function nginxEdgeSkipReason(): string | null {
+	const nginxMissing = nginxSkipReason();
+	if (nginxMissing !== null) return nginxMissing;
 	try {
-		execFileSync("nginx", ["-v"], { stdio: "ignore" });
 		execFileSync("test", ["-f", LUA_MODULE]);
 		execFileSync("test", ["-f", "/usr/share/lua/5.1/nginx/redis.lua"]);
 		return null;
@@ -42,30 +45,10 @@ export interface EdgeSettings {
 	readonly cpuCore?: number;
 }
 
-export interface RunningEdge {
-	readonly url: string;
-	stop(): Promise<void>;
-}
+export type RunningEdge = RunningNginx;
 
 function replaceOnce(text: string, from: string, to: string): string {
-	if (!text.includes(from)) throw new Error(`edge/nginx.conf no longer contains ${from}`);
-	return text.replaceAll(from, to);
-}
-
-async function waitForPort(port: number): Promise<void> {
-	for (let attempt = 0; attempt < 100; attempt += 1) {
-		const open = await new Promise<boolean>((resolve) => {
-			const socket = connect(port, "127.0.0.1");
-			socket.once("connect", () => {
-				socket.destroy();
-				resolve(true);
-			});
-			socket.once("error", () => resolve(false));
-		});
-		if (open) return;
-		await sleep(50);
-	}
-	throw new Error(`nothing listens on ${port}`);
+	return replacePlaceholder("nginx.conf", text, from, to);
 }
 
 export async function startNginxEdge(settings: EdgeSettings): Promise<RunningEdge> {
@@ -104,42 +87,10 @@ export async function startNginxEdge(settings: EdgeSettings): Promise<RunningEdg
 	await writeFile(join(prefix, "nginx.conf"), conf);
 	await copyFile(join(EDGE_DIR, "group_cache.conf"), join(prefix, "group_cache.conf"));
 
-	const nginx: ChildProcess = spawn(
-		"nginx",
-		[
-			"-p",
-			`${prefix}/`,
-			"-c",
-			join(prefix, "nginx.conf"),
-			"-e",
-			join(prefix, "error.log"),
-			"-g",
-			"daemon off;",
-		],
-		{ env: { ...process.env, TOLLGATE_SESSIONS_SECRET: settings.secret }, stdio: "ignore" },
-	);
-	const exited = once(nginx, "exit");
-	try {
-		await Promise.race([
-			waitForPort(port),
-			exited.then(async () => {
-				throw new Error(
-					`nginx exited:\n${await readFile(join(prefix, "error.log"), "utf8").catch(() => "")}`,
-				);
-			}),
-		]);
-	} catch (error) {
-		nginx.kill("SIGKILL");
-		throw error;
-	}
-	return {
-		url: `http://127.0.0.1:${port}`,
-		stop: async () => {
-			if (nginx.exitCode === null) {
-				nginx.kill("SIGQUIT");
-				await exited;
-			}
-			await rm(prefix, { recursive: true, force: true });
-		},
-	};
+	return runNginx({
+		prefix,
+		port,
+		env: { ...process.env, TOLLGATE_SESSIONS_SECRET: settings.secret },
+		...(settings.cpuCore === undefined ? {} : { cpuCore: settings.cpuCore }),
+	});
 }

@@ -8,7 +8,7 @@ import type { Registry } from "prom-client";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import type { JobDefinition } from "../../jobs/job-runner.ts";
-import type { BlobStore } from "../../storage/blob-store.ts";
+import { type BlobStore, isFileBacked } from "../../storage/blob-store.ts";
 import { registerFileMetrics } from "./file-metrics.ts";
 import type { FileRecords } from "./file-records.ts";
 import { FileService } from "./file-service.ts";
@@ -46,6 +46,22 @@ export function createFileService(
 		maxFileSizeBytes: config.max_file_size_bytes,
 		defaultTtlSeconds: config.default_ttl_seconds,
 	});
+}
+
+/** The X-Accel-Redirect URI of a blob when nginx is to send the bytes; undefined when Tollgate streams them. */
+function accelRedirectFor(
+	prefix: string | undefined,
+	blobs: BlobStore,
+	logger: Logger,
+): ((blobKey: string) => string) | undefined {
+	if (prefix === undefined) return undefined;
+	if (!isFileBacked(blobs)) {
+		logger.warn(
+			"files.accel_redirect_prefix is ignored: blobs in the database are no files nginx could send",
+		);
+		return undefined;
+	}
+	return (blobKey) => `${prefix}${blobs.relativePathOf(blobKey)}`;
 }
 
 export interface FilesModuleOptions {
@@ -115,5 +131,10 @@ export async function registerFiles(
 			maxFileSizeBytes: config.max_file_size_bytes,
 			maxTtlSeconds: config.max_ttl_seconds,
 		},
+		accelRedirectUriOf: accelRedirectFor(
+			config.accel_redirect_prefix,
+			options.blobs,
+			options.logger,
+		),
 	});
 }

@@ -6,6 +6,7 @@
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
+import { isOnionDispatched } from "../../transports/onion/index.ts";
 import { isFileId } from "./file-id.ts";
 import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
@@ -85,7 +86,9 @@ export const filesRoutes: FastifyPluginAsync<{
 	service: FileService;
 	metrics: FileMetrics;
 	settings: FilesHttpSettings;
-}> = async (app, { service, metrics, settings }) => {
+	/** The X-Accel-Redirect URI of a blob, when nginx sends the bytes (edge/files.conf); else undefined. */
+	accelRedirectUriOf: ((blobKey: string) => string) | undefined;
+}> = async (app, { service, metrics, settings, accelRedirectUriOf }) => {
 	// Uploads are streamed to the blob store, whatever content type clients send (desktop sends none).
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", (_request, payload, done) => {
@@ -134,6 +137,19 @@ export const filesRoutes: FastifyPluginAsync<{
 		async (request, reply) => {
 			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
 			if (record === null) return sendStatus(reply, 404);
+			const expires = new Date(record.expiresAtMs).toUTCString();
+			// Inside an onion request no proxy would follow the redirect: the bytes go in the encrypted reply.
+			if (accelRedirectUriOf !== undefined && !isOnionDispatched(request)) {
+				metrics.downloads.inc();
+				// nginx keeps Content-Type and Expires through the redirect and answers Range itself, adding its
+				// own Accept-Ranges: ours would reach the client as a second one.
+				return reply
+					.code(200)
+					.type("application/octet-stream")
+					.header("expires", expires)
+					.header("x-accel-redirect", accelRedirectUriOf(record.blobKey))
+					.send();
+			}
 			const range = parseRange(request.headers.range, record.sizeBytes);
 			if (range === "unsatisfiable") {
 				return sendStatus(reply.header("content-range", `bytes */${record.sizeBytes}`), 416);
@@ -144,7 +160,7 @@ export const filesRoutes: FastifyPluginAsync<{
 			reply
 				.type("application/octet-stream")
 				.header("accept-ranges", "bytes")
-				.header("expires", new Date(record.expiresAtMs).toUTCString());
+				.header("expires", expires);
 			if (range === null)
 				return reply.code(200).header("content-length", record.sizeBytes).send(blob.stream);
 			return reply

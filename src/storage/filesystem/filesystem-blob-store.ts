@@ -10,7 +10,7 @@ import { join } from "node:path";
 import {
 	assertBlobKey,
 	type BlobRange,
-	type BlobStore,
+	type FileBackedBlobStore,
 	limitBytes,
 	type OpenedBlob,
 } from "../blob-store.ts";
@@ -30,7 +30,11 @@ async function fsyncDirectory(path: string): Promise<void> {
 	}
 }
 
-export class FilesystemBlobStore implements BlobStore {
+function shardOf(key: string): string {
+	return key.slice(0, 2);
+}
+
+export class FilesystemBlobStore implements FileBackedBlobStore {
 	readonly #root: string;
 
 	constructor(root: string) {
@@ -39,8 +43,13 @@ export class FilesystemBlobStore implements BlobStore {
 
 	#pathOf(key: string): { dir: string; file: string } {
 		assertBlobKey(key);
-		const dir = join(this.#root, key.slice(0, 2));
+		const dir = join(this.#root, shardOf(key));
 		return { dir, file: join(dir, key) };
+	}
+
+	relativePathOf(key: string): string {
+		assertBlobKey(key);
+		return `${shardOf(key)}/${key}`;
 	}
 
 	async put(

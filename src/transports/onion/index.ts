@@ -21,6 +21,17 @@ export interface OnionTransportOptions {
 	readonly serverKeys: readonly X25519KeyPair[];
 }
 
+/**
+ * Set on every request the transport dispatches in-process, replacing any value the client sent: the reply
+ * must carry the bytes themselves, since no front proxy sits between this transport and the route.
+ */
+const TRANSPORT_HEADER = "x-tollgate-transport";
+
+/** Whether the onion transport dispatched this request (a direct client gains nothing by faking it). */
+export function isOnionDispatched(request: FastifyRequest): boolean {
+	return request.headers[TRANSPORT_HEADER] === "onion";
+}
+
 const INVALID_V4 = Buffer.from("Invalid v4 onion request", "utf8");
 const TEXT_PLAIN = { "content-type": "text/plain; charset=utf-8" };
 
@@ -87,6 +98,7 @@ export async function registerOnionTransport(
 			for (const [name, value] of Object.entries(inner.headers))
 				headers[name.toLowerCase()] = value;
 			delete headers["content-length"];
+			headers[TRANSPORT_HEADER] = "onion";
 			const response = await app.inject({
 				method: inner.method,
 				url: inner.endpoint,
@@ -112,7 +124,7 @@ export async function registerOnionTransport(
 			const response = await app.inject({
 				method: inner.method,
 				url: inner.endpoint,
-				headers: inner.headers,
+				headers: { ...inner.headers, [TRANSPORT_HEADER]: "onion" },
 				...(inner.body === undefined ? {} : { payload: inner.body }),
 			});
 			return response.statusCode === 200
