@@ -8,7 +8,7 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -17,6 +17,7 @@ import { promisify } from "node:util";
 import autocannon from "autocannon";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
+import { generateProofRequest, randomKeyPair } from "../test/support/pro-client.ts";
 
 /** Every request a POST of `sizeBytes`; distinct bodies make each upload new content (no dedupe). */
 interface UploadShape {
@@ -29,6 +30,8 @@ interface HttpTarget {
 	readonly url: string;
 	readonly headers?: Record<string, string>;
 	readonly upload?: UploadShape;
+	/** A JSON body to POST, built afresh for each round (signed requests carry a timestamp). */
+	readonly postJson?: () => unknown;
 	/** Concurrent connections, when not BENCH_CONNECTIONS. */
 	readonly connections?: number;
 }
@@ -144,6 +147,23 @@ function fileWriteBaseline(label: string, sizeBytes: number, withFsync: boolean)
 				String(sizeBytes),
 				String(UPLOAD_CONNECTIONS),
 				withFsync ? "fsync" : "no-fsync",
+			]);
+			const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
+			return JSON.parse(stdout) as Measurement;
+		},
+	};
+}
+
+/** The cost floor of a proof, pinned to core 0 like the servers (bench/servers/proof-crypto-baseline.ts). */
+function proofCryptoBaseline(label: string): LocalTarget {
+	return {
+		label,
+		measure: async () => {
+			const [command, args] = pinned(0, process.execPath, [
+				"--import",
+				"tsx",
+				new URL("servers/proof-crypto-baseline.ts", import.meta.url).pathname,
+				String(SECONDS),
 			]);
 			const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
 			return JSON.parse(stdout) as Measurement;
@@ -335,6 +355,38 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		};
 	},
 
+	"entitlements-proof": async () => {
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_DEV: "1",
+			TOLLGATE_ENTITLEMENTS_ENABLED: "1",
+		});
+		const base = `http://127.0.0.1:${tollgate.port}`;
+		const master = randomKeyPair();
+		const rotating = randomKeyPair();
+		await fetch(`${base}/dev/add_payment`, {
+			method: "POST",
+			body: JSON.stringify({ master_pkey: master.hex, provider: "google_play", plan: "1M" }),
+		});
+		const probe = await fetch(`${base}/generate_pro_proof`, {
+			method: "POST",
+			body: JSON.stringify(generateProofRequest(master, rotating, Math.floor(Date.now() / 1_000))),
+		});
+		// Refusals are HTTP 200 too: make sure the load is proofs, not envelopes saying no.
+		const { status } = (await probe.json()) as { status: string };
+		if (status !== "ok") throw new Error(`generate_pro_proof answered ${status}`);
+		return {
+			targets: [
+				proofCryptoBaseline("2 verifies + 1 sign, node:crypto (baseline)"),
+				{
+					label: "POST /generate_pro_proof",
+					url: `${base}/generate_pro_proof`,
+					postJson: () => generateProofRequest(master, rotating, Math.floor(Date.now() / 1_000)),
+				},
+			],
+			stop: () => stopAll([tollgate.child]),
+		};
+	},
+
 	"files-post": async () => {
 		const sizeBytes = 10 * MIB;
 		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
@@ -410,12 +462,26 @@ async function drive(target: Target): Promise<Measurement> {
 			"-H",
 			`${name}: ${value}`,
 		]);
+		const scriptArgs: string[] = [];
+		if (target.postJson !== undefined) {
+			const script = join(dataDir, "post.lua");
+			writeFileSync(
+				script,
+				[
+					'wrk.method = "POST"',
+					'wrk.headers["Content-Type"] = "application/json"',
+					`wrk.body = ${JSON.stringify(JSON.stringify(target.postJson()))}`,
+				].join("\n"),
+			);
+			scriptArgs.push("-s", script);
+		}
 		const [command, args] = pinned(1, "wrk", [
 			"-t1",
 			`-c${connections}`,
 			`-d${SECONDS}s`,
 			"--latency",
 			...headerArgs,
+			...scriptArgs,
 			target.url,
 		]);
 		const output = execFileSync(command, args, { encoding: "utf8" });
@@ -430,6 +496,9 @@ async function drive(target: Target): Promise<Measurement> {
 	const result = await autocannon({
 		url: target.url,
 		headers: target.headers ?? {},
+		...(target.postJson === undefined
+			? {}
+			: { method: "POST" as const, body: JSON.stringify(target.postJson()) }),
 		connections,
 		duration: SECONDS,
 	});

@@ -449,6 +449,22 @@ for (const backend of backends) {
 			});
 		});
 
+		it("a replay within the ±70 s window gets the same proof and writes nothing; later it is stale", async () => {
+			const master = randomKeyPair();
+			await buy(master);
+			const request = generateProofRequest(master, randomKeyPair(), now());
+			const first = await call("/generate_pro_proof", request);
+			const rows = [await rowCount("pro_users"), await rowCount("pro_generations")];
+			const again = await call("/generate_pro_proof", request);
+			expect(again).toEqual(first);
+			expect([await rowCount("pro_users"), await rowCount("pro_generations")]).toEqual(rows);
+			testApp.clock.advanceMs(71_000);
+			expect(await call("/generate_pro_proof", request)).toMatchObject({
+				status: "fail",
+				error_code: "stale_request",
+			});
+		});
+
 		it("reads JSON whatever the content type says, as upstream", async () => {
 			const response = await call("/get_pro_revocations", { ticket: 0 }, "text/plain");
 			expect(response.status).toBe("ok");

@@ -4,9 +4,9 @@
  * to a master key implicitly: every master-signed request first claims the account's unclaimed store
  * payments. Every state change runs in one ledger transaction.
  */
-import { createPublicKey, randomBytes, randomUUID, sign, verify } from "node:crypto";
+import { randomBytes, randomUUID, sign, verify } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import type { Ed25519KeyPair } from "#lib/ed25519";
+import { type Ed25519KeyPair, publicKeyFromRaw } from "#lib/ed25519";
 import {
 	type AccountEntitlement,
 	coverageEnd,
@@ -32,7 +32,6 @@ import {
 	proofMessage,
 } from "./protocol.ts";
 
-const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 const PAGE_CAP = 100;
 const TAG_BYTES = 32;
 
@@ -75,12 +74,7 @@ export function claimsOf(masterPkey: Uint8Array) {
 
 function verifies(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
 	try {
-		const key = createPublicKey({
-			key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]),
-			format: "der",
-			type: "spki",
-		});
-		return verify(null, message, key, signature);
+		return verify(null, message, publicKeyFromRaw("Ed25519", publicKey), signature);
 	} catch {
 		return false;
 	}
@@ -176,26 +170,21 @@ export class EntitlementService {
 				`Failed to verify signature from rotating key ${shortKey(rotatingPkey)}: Signature was forged or corrupt`,
 			);
 		}
-		const { user, revocationTag } = await this.#ledger.transaction(async (tx) => {
-			const claimed = await this.#claimPending(tx, masterPkey, requestAtMs);
-			if (claimed === null) {
-				throw new ProtocolError(
-					"not_subscribed",
-					`User ${hex(masterPkey)} does not have an active payment registered for it`,
-				);
-			}
-			const generation =
-				claimed.currentGenerationId === null
-					? null
-					: await tx.findGeneration(claimed.currentGenerationId);
-			if (generation === null || generation.revokedAtMs !== null) {
-				throw new ProtocolError("revoked", `User ${hex(masterPkey)} payment has been revoked`);
-			}
-			return { user: claimed, revocationTag: generation.token };
-		});
+		const account = await this.#currentAccount(masterPkey, requestAtMs);
+		if (account === null) {
+			throw new ProtocolError(
+				"not_subscribed",
+				`User ${hex(masterPkey)} does not have an active payment registered for it`,
+			);
+		}
+		const { user, generation } = account;
+		if (generation === null || generation.revokedAtMs !== null) {
+			throw new ProtocolError("revoked", `User ${hex(masterPkey)} payment has been revoked`);
+		}
+		const revocationTag = generation.token;
 		const coverage = coverageEnd(user, this.#settings.renewalAllowanceMs);
 		const expiryMs = proofExpiryMs(requestAtMs, coverage, user.proofExpiryOffsetSeconds);
-		const account = {
+		const accountFields = {
 			account_expiry_ts: seconds(user.expiryAtMs),
 			account_grace_period_duration: seconds(coverage - user.expiryAtMs),
 			account_auto_renewing: user.autoRenewing,
@@ -204,7 +193,7 @@ export class EntitlementService {
 			throw new ProtocolError(
 				"subscription_expired",
 				`User ${hex(masterPkey)} entitlement expired at ${new Date(coverage).toISOString()}`,
-				account,
+				accountFields,
 			);
 		}
 		const expiryTs = seconds(expiryMs);
@@ -218,7 +207,7 @@ export class EntitlementService {
 			rotating_pkey: hex(rotatingPkey),
 			expiry_ts: expiryTs,
 			sig: hex(signature),
-			...account,
+			...accountFields,
 		};
 	}
 
@@ -246,15 +235,7 @@ export class EntitlementService {
 			request,
 			getProStatusMessage(request.masterPkey, request.ts),
 		);
-		const result = await this.#ledger.transaction(async (tx) => {
-			const user = await this.#claimPending(tx, request.masterPkey, requestAtMs);
-			if (user === null) return null;
-			const generation =
-				user.currentGenerationId === null
-					? null
-					: await tx.findGeneration(user.currentGenerationId);
-			return { user, revoked: generation === null || generation.revokedAtMs !== null };
-		});
+		const result = await this.#currentAccount(request.masterPkey, requestAtMs);
 		if (result === null) {
 			return {
 				user_status: "never",
@@ -264,7 +245,8 @@ export class EntitlementService {
 				latest_payment: null,
 			};
 		}
-		const { user, revoked } = result;
+		const { user, generation } = result;
+		const revoked = generation === null || generation.revokedAtMs !== null;
 		const coverage = coverageEnd(user, this.#settings.renewalAllowanceMs);
 		const latest = await this.#ledger.latestPayment(user.id);
 		return {
@@ -291,10 +273,9 @@ export class EntitlementService {
 			if (beforeId === null)
 				throw new ProtocolError("invalid_request", "Invalid pagination cursor");
 		}
-		const user = await this.#ledger.transaction((tx) =>
-			this.#claimPending(tx, request.masterPkey, requestAtMs),
-		);
-		if (user === null) return { payments_total: 0, items: [], next_cursor: null };
+		const account = await this.#currentAccount(request.masterPkey, requestAtMs);
+		if (account === null) return { payments_total: 0, items: [], next_cursor: null };
+		const { user } = account;
 		const page = await this.#ledger.paymentPage(user.id, beforeId, limit);
 		const last = page.at(-1);
 		return {
@@ -467,6 +448,17 @@ export class EntitlementService {
 		if (!verifies(request.masterPkey, message, request.masterSig))
 			throw new ProtocolError("bad_signature", "Signature failed to be verified");
 		return requestAtMs;
+	}
+
+	/**
+	 * The account and its current generation after claiming its pending payments; null without an account.
+	 * The common case, nothing pending, costs two reads and no write transaction.
+	 */
+	async #currentAccount(masterPkey: Uint8Array, atMs: number) {
+		const claims = claimsOf(masterPkey);
+		if (await this.#ledger.hasUnclaimedPayments(claims))
+			await this.#ledger.transaction((tx) => this.#claimPending(tx, masterPkey, atMs));
+		return this.#ledger.findAccount(masterPkey);
 	}
 
 	/**

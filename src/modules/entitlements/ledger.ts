@@ -76,6 +76,14 @@ export interface EntitlementLedger {
 	/** Runs `work` in one transaction: all of it is committed, or none. */
 	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
 
+	hasUnclaimedPayments(
+		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
+	): Promise<boolean>;
+	/** An account with its current generation (null if it has none), in one read. */
+	findAccount(
+		masterPkey: Uint8Array,
+	): Promise<{ readonly user: ProUser; readonly generation: ProGeneration | null } | null>;
+
 	revocationTicket(): Promise<number>;
 	/** Generations revoked after `sinceMs`, oldest first. */
 	revokedGenerationsSince(sinceMs: number): Promise<ProGeneration[]>;

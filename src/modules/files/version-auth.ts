@@ -4,14 +4,14 @@
  * server can count distinct checkers without learning who they are. The signed message is
  * `timestamp ‖ METHOD ‖ path [‖ "?" ‖ raw query] [‖ BLAKE2b-512(body)]`, over the query bytes exactly as sent.
  */
-import { createPublicKey, verify } from "node:crypto";
+import { verify } from "node:crypto";
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { blake2b } from "@noble/hashes/blake2.js";
+import { publicKeyFromRaw } from "#lib/ed25519";
 
 /** ±24 h: the original's window; a client outside it has a wrong clock, which it is told by a 425. */
 export const TIMESTAMP_WINDOW_SECONDS = 86_400;
 const VERSION_KEY_PREFIX = 0x07;
-const ED25519_SPKI_PREFIX = Buffer.from("302a300506032b6570032100", "hex");
 
 export type VersionAuthResult =
 	| { readonly kind: "anonymous" }
@@ -107,11 +107,7 @@ export function verifyVersionAuth(request: SignedRequest, nowSeconds: number): V
 			reason: "Invalid authentication: X-FS-Timestamp is too far from now",
 		};
 	}
-	const key = createPublicKey({
-		key: Buffer.concat([ED25519_SPKI_PREFIX, pubkey.subarray(1)]),
-		format: "der",
-		type: "spki",
-	});
+	const key = publicKeyFromRaw("Ed25519", pubkey.subarray(1));
 	if (!verify(null, signedMessage(timestamp, request), key, signature)) {
 		return {
 			kind: "rejected",

@@ -114,6 +114,22 @@ function entitlementColumns(update: UserEntitlementUpdate) {
 	};
 }
 
+type Claim = { readonly provider: PaymentProvider; readonly claimKey: string };
+
+function unclaimedPayments(db: Db, claims: readonly Claim[]) {
+	return db
+		.selectFrom("pro_payments")
+		.where("user_id", "is", null)
+		.where("revoked_at_ms", "is", null)
+		.where((eb) =>
+			eb.or(
+				claims.map((claim) =>
+					eb.and([eb("provider", "=", claim.provider), eb("claim_key", "=", claim.claimKey)]),
+				),
+			),
+		);
+}
+
 async function findUserIn(db: Db, masterPkey: Uint8Array): Promise<ProUser | null> {
 	const row = await db
 		.selectFrom("pro_users")
@@ -197,24 +213,9 @@ class SqlLedgerTransaction implements LedgerTransaction {
 		return true;
 	}
 
-	async unclaimedPaymentIds(
-		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
-	): Promise<number[]> {
+	async unclaimedPaymentIds(claims: readonly Claim[]): Promise<number[]> {
 		if (claims.length === 0) return [];
-		const rows = await this.#tx
-			.selectFrom("pro_payments")
-			.select("id")
-			.where("user_id", "is", null)
-			.where("revoked_at_ms", "is", null)
-			.where((eb) =>
-				eb.or(
-					claims.map((claim) =>
-						eb.and([eb("provider", "=", claim.provider), eb("claim_key", "=", claim.claimKey)]),
-					),
-				),
-			)
-			.orderBy("id")
-			.execute();
+		const rows = await unclaimedPayments(this.#tx, claims).select("id").orderBy("id").execute();
 		return rows.map((row) => toNumber(row.id));
 	}
 
@@ -282,6 +283,44 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 
 	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
 		return this.#db.transaction().execute((tx) => work(new SqlLedgerTransaction(tx)));
+	}
+
+	async hasUnclaimedPayments(claims: readonly Claim[]): Promise<boolean> {
+		if (claims.length === 0) return false;
+		const row = await unclaimedPayments(this.#db, claims).select("id").limit(1).executeTakeFirst();
+		return row !== undefined;
+	}
+
+	async findAccount(
+		masterPkey: Uint8Array,
+	): Promise<{ readonly user: ProUser; readonly generation: ProGeneration | null } | null> {
+		const row = await this.#db
+			.selectFrom("pro_users as user")
+			.leftJoin("pro_generations as generation", "generation.id", "user.current_generation_id")
+			.selectAll("user")
+			.select([
+				"generation.id as generation_id",
+				"generation.token as generation_token",
+				"generation.issued_at_ms as generation_issued_at_ms",
+				"generation.revoked_at_ms as generation_revoked_at_ms",
+			])
+			.where("user.master_pkey", "=", Buffer.from(masterPkey))
+			.executeTakeFirst();
+		if (row === undefined) return null;
+		const user = userOf(row);
+		const generation =
+			row.generation_id === null ||
+			row.generation_token === null ||
+			row.generation_issued_at_ms === null
+				? null
+				: generationOf({
+						id: row.generation_id,
+						user_id: row.id,
+						token: row.generation_token,
+						issued_at_ms: row.generation_issued_at_ms,
+						revoked_at_ms: row.generation_revoked_at_ms,
+					});
+		return { user, generation };
 	}
 
 	async revocationTicket(): Promise<number> {

@@ -8,16 +8,14 @@ import {
 	createCipheriv,
 	createDecipheriv,
 	createHmac,
-	createPublicKey,
 	diffieHellman,
 	randomBytes,
 } from "node:crypto";
 import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { blake2b } from "@noble/hashes/blake2.js";
-import type { X25519KeyPair } from "#lib/ed25519";
+import { publicKeyFromRaw, type X25519KeyPair } from "#lib/ed25519";
 import type { OnionCipher } from "./envelope.ts";
 
-const X25519_SPKI_PREFIX = Buffer.from("302a300506032b656e032100", "hex");
 const AES_IV_BYTES = 12;
 const XCHACHA_NONCE_BYTES = 24;
 const TAG_BYTES = 16;
@@ -30,11 +28,7 @@ export interface OnionSession {
 
 function sharedSecret(server: X25519KeyPair, clientPublicKey: Uint8Array): Buffer | null {
 	try {
-		const publicKey = createPublicKey({
-			key: Buffer.concat([X25519_SPKI_PREFIX, clientPublicKey]),
-			format: "der",
-			type: "spki",
-		});
+		const publicKey = publicKeyFromRaw("X25519", clientPublicKey);
 		return diffieHellman({ privateKey: server.privateKeyObject, publicKey });
 	} catch {
 		// A low-order client key makes OpenSSL refuse the derivation: the request cannot be for us.
