@@ -243,6 +243,24 @@ const entitlementsSection = z
 			description:
 				"How long past its store grace a renewing subscription stays covered, for renewals the store reports late (upstream: 1 hour).",
 		}),
+		apple_bundle_id: z.string().min(1).optional().meta({
+			description:
+				"The iOS app's bundle id. Set: POST /apple_notifications_v2 takes App Store Server Notifications V2 for it.",
+		}),
+		apple_environment: z.enum(["Production", "Sandbox"]).default("Production").meta({
+			description: "Which App Store environment's notifications are accepted.",
+		}),
+		apple_app_apple_id: z.number().int().positive().optional().meta({
+			description: "The app's Apple ID (a number); required in Production.",
+		}),
+		apple_root_certificates: z.array(z.string().min(1)).default([]).meta({
+			description:
+				"Paths of Apple's root certificates (DER, e.g. AppleRootCA-G3.cer from apple.com/certificateauthority) that notifications must chain to.",
+		}),
+		apple_online_checks: z.boolean().default(true).meta({
+			description:
+				"Check the notification certificates' revocation (OCSP) and expiry against the current time. Turn off only for tests.",
+		}),
 	})
 	.prefault({});
 
@@ -269,6 +287,24 @@ export const configSchema = z
 		entitlements: entitlementsSection,
 	})
 	.superRefine((config, context) => {
+		const { entitlements } = config;
+		if (entitlements.apple_bundle_id !== undefined) {
+			if (entitlements.apple_root_certificates.length === 0)
+				context.addIssue({
+					code: "custom",
+					path: ["entitlements", "apple_root_certificates"],
+					message: "required when entitlements.apple_bundle_id is set (Apple's root certificates)",
+				});
+			if (
+				entitlements.apple_environment === "Production" &&
+				entitlements.apple_app_apple_id === undefined
+			)
+				context.addIssue({
+					code: "custom",
+					path: ["entitlements", "apple_app_apple_id"],
+					message: "required when entitlements.apple_environment is Production",
+				});
+		}
 		const { sessions } = config;
 		if (
 			sessions.enabled &&

@@ -10,7 +10,9 @@ import { type Ed25519KeyPair, publicKeyFromRaw } from "#lib/ed25519";
 import {
 	type AccountEntitlement,
 	coverageEnd,
+	DAY_MS,
 	foldEntitlement,
+	MAX_PROOF_LIFETIME_MS,
 	type PaymentProvider,
 	PLAN_DURATION_MS,
 	type ProPlan,
@@ -21,7 +23,13 @@ import {
 	SECOND_MS,
 	TIMESTAMP_TOLERANCE_MS,
 } from "./entitlement.ts";
-import type { EntitlementLedger, LedgerTransaction, ProPayment, ProUser } from "./ledger.ts";
+import type {
+	EntitlementLedger,
+	LedgerTransaction,
+	NewPayment,
+	ProPayment,
+	ProUser,
+} from "./ledger.ts";
 import { type PaymentCursor, paymentCursor } from "./payment-cursor.ts";
 import {
 	BACKEND_VERSION,
@@ -105,6 +113,40 @@ export function paymentItem(payment: ProPayment, atMs: number) {
 		revoked_ts: payment.revokedAtMs === null ? 0 : payment.revokedAtMs / SECOND_MS,
 		payment_id: payment.externalId,
 	};
+}
+
+/** A renewal reported after its subscription lapsed still binds to the holder within this window. */
+const GOOGLE_ACCOUNT_HOLD_MS = 60 * DAY_MS;
+
+/**
+ * What a store notification may do to the ledger, all inside one transaction with the notification's own
+ * bookkeeping. Each change recomputes the accounts it touches; a revoked subscription also revokes their
+ * current proofs when the account's coverage shrank by more than a proof could outlive.
+ */
+export interface StoreEvents {
+	/** A purchase or renewal; false when this payment was recorded before. */
+	addPayment(payment: NewPayment): Promise<boolean>;
+	/** Refund, revoke or upgrade: every payment of the subscription ends at `atMs`; false if none is known. */
+	revokeSubscription(provider: PaymentProvider, lineage: string, atMs: number): Promise<boolean>;
+	setAutoRenewing(
+		provider: PaymentProvider,
+		lineage: string,
+		autoRenewing: boolean,
+	): Promise<boolean>;
+	/** Store-declared grace on the subscription's newest payment, which then renews. */
+	setGracePeriod(
+		provider: PaymentProvider,
+		lineage: string,
+		gracePeriodMs: number,
+	): Promise<boolean>;
+	/** A reversed refund: the payment counts again. */
+	reinstatePayment(
+		provider: PaymentProvider,
+		externalId: string,
+		autoRenewing: boolean,
+	): Promise<boolean>;
+	/** False when this notification was handled before (Apple resends until it gets a 200). */
+	recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean>;
 }
 
 export class EntitlementService {
@@ -403,6 +445,107 @@ export class EntitlementService {
 				id: payment.id,
 			})),
 		};
+	}
+
+	/** Applies a store notification's changes in one transaction: all of them, or none. */
+	storeTransaction<T>(work: (events: StoreEvents) => Promise<T>): Promise<T> {
+		return this.#ledger.transaction((tx) => {
+			const nowMs = this.#clock.nowMs();
+			const owners = (payments: readonly ProPayment[]) =>
+				new Set(payments.map((payment) => payment.userId).filter((id) => id !== null));
+			// Only money taken back can end an account early enough to revoke its proofs; a renewal
+			// setting only moves the courtesy grace, which proofs may outlive by at most a day.
+			const refreshOwners = async (payments: readonly ProPayment[]) => {
+				for (const userId of owners(payments)) {
+					const user = await tx.findUserById(userId);
+					if (user !== null) await this.#refreshEntitlement(tx, user, nowMs);
+				}
+			};
+			return work({
+				addPayment: (payment) => this.#addStorePayment(tx, payment, nowMs),
+				revokeSubscription: async (provider, lineage, atMs) => {
+					const payments = await tx.paymentsOfLineage(provider, lineage);
+					if (payments.length === 0) return false;
+					await tx.revokePayments(
+						payments.map((payment) => payment.id),
+						atMs,
+					);
+					for (const userId of owners(payments))
+						await this.#refreshAfterStoreChange(tx, userId, nowMs);
+					return true;
+				},
+				setAutoRenewing: async (provider, lineage, autoRenewing) => {
+					const payments = await tx.paymentsOfLineage(provider, lineage);
+					for (const payment of payments)
+						if (payment.revokedAtMs === null) await tx.updatePayment(payment.id, { autoRenewing });
+					await refreshOwners(payments);
+					return payments.length > 0;
+				},
+				setGracePeriod: async (provider, lineage, gracePeriodMs) => {
+					const [newest] = await tx.paymentsOfLineage(provider, lineage);
+					if (newest === undefined) return false;
+					await tx.updatePayment(newest.id, { gracePeriodMs, autoRenewing: true });
+					await refreshOwners([newest]);
+					return true;
+				},
+				reinstatePayment: async (provider, externalId, autoRenewing) => {
+					const payment = await tx.findPayment(provider, externalId);
+					if (payment === null) return false;
+					await tx.updatePayment(payment.id, { revokedAtMs: null, autoRenewing });
+					await refreshOwners([payment]);
+					return true;
+				},
+				recordAppleNotification: (uuid, expiresAtMs) =>
+					tx.recordAppleNotification(uuid, expiresAtMs),
+			});
+		});
+	}
+
+	/** Records a store payment; a renewal of a subscription an account holds binds to it at once. */
+	async #addStorePayment(
+		tx: LedgerTransaction,
+		payment: NewPayment,
+		nowMs: number,
+	): Promise<boolean> {
+		if ((await tx.findPayment(payment.provider, payment.externalId)) !== null) return false;
+		const inserted = await tx.insertPayment(payment);
+		const held = (await tx.paymentsOfLineage(payment.provider, payment.lineage)).find(
+			(earlier) => earlier.userId !== null && earlier.id !== inserted.id,
+		);
+		const holder = held?.userId == null ? null : await tx.findUserById(held.userId);
+		if (holder === null) return true;
+		const renewalWindowMs = !holder.autoRenewing
+			? 0
+			: payment.provider === "google_play"
+				? GOOGLE_ACCOUNT_HOLD_MS
+				: (holder.gracePeriodMs ?? 0);
+		if (payment.purchasedAtMs <= holder.expiryAtMs + renewalWindowMs) {
+			await tx.claimPayments([inserted.id], holder.id, nowMs);
+			await this.#refreshAfterStoreChange(tx, holder.id, nowMs);
+		}
+		return true;
+	}
+
+	/**
+	 * Recomputes an account after a store change. When its coverage shrank, proofs already issued may
+	 * reach past it: revoke the current generation (and start a new one while payments remain) unless
+	 * the old coverage ends within a day anyway or what survives outlasts any proof.
+	 */
+	async #refreshAfterStoreChange(tx: LedgerTransaction, userId: number, nowMs: number) {
+		const before = await tx.findUserById(userId);
+		if (before === null) return;
+		const allowanceMs = this.#settings.renewalAllowanceMs;
+		const prior = coverageEnd(before, allowanceMs);
+		const after = await this.#refreshEntitlement(tx, before, nowMs);
+		const surviving = coverageEnd(after, allowanceMs);
+		if (surviving >= prior || prior <= nowMs + DAY_MS) return;
+		if (surviving >= nowMs + TIMESTAMP_TOLERANCE_MS + MAX_PROOF_LIFETIME_MS) return;
+		if (after.currentGenerationId !== null)
+			await tx.revokeGeneration(after.currentGenerationId, nowMs);
+		const stillPaying = (await tx.paymentsOfUser(userId)).some(
+			(payment) => payment.revokedAtMs === null,
+		);
+		if (stillPaying) await this.#ensureLiveGeneration(tx, after, nowMs);
 	}
 
 	#checkKeySanity(

@@ -3,16 +3,20 @@
  * become Ed25519-signed proofs for a client's rotating keys, revocations are served by ticket, and
  * revoked generations are pruned once every proof they revoke has expired.
  */
+import { readFileSync } from "node:fs";
+import { Environment } from "@apple/app-store-server-library";
 import type { FastifyInstance } from "fastify";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import type { Ed25519KeyPair } from "#lib/ed25519";
 import type { JobDefinition } from "../../jobs/job-runner.ts";
+import { AppleNotifications } from "./apple-notifications.ts";
 import { REVOCATION_RETAIN_FOR_MS, SECOND_MS } from "./entitlement.ts";
 import { EntitlementService } from "./entitlement-service.ts";
 import type { EntitlementLedger } from "./ledger.ts";
 import { entitlementsRoutes } from "./routes.ts";
 
+export { APPLE_PRODUCTS } from "./apple-notifications.ts";
 export {
 	coverageEnd,
 	foldEntitlement,
@@ -61,22 +65,39 @@ export interface EntitlementsModuleOptions {
 }
 
 /**
- * Registers /status, /generate_pro_proof, /get_pro_revocations, /get_pro_status, /get_payment_details
- * (and /dev/* in dev mode), and the leased job that prunes old revocations.
+ * Registers /status, /generate_pro_proof, /get_pro_revocations, /get_pro_status, /get_payment_details,
+ * /apple_notifications_v2 when an App Store app is configured, /dev/* in dev mode, and the leased job
+ * that prunes old revocations and notification ids.
  * @throws nothing at registration; routes answer HTTP 200 with the protocol's envelope.
  */
 export async function registerEntitlements(
 	app: FastifyInstance,
 	options: EntitlementsModuleOptions,
 ): Promise<void> {
-	const { ledger, clock } = options;
-	const service = createEntitlementService(options.config, ledger, options.signingKey, clock);
+	const { ledger, clock, config } = options;
+	const service = createEntitlementService(config, ledger, options.signingKey, clock);
 	options.registerJob({
 		name: "entitlements.prune-revocations",
 		intervalMs: PRUNE_INTERVAL_MS,
 		run: async ({ nowMs }) => {
 			await ledger.pruneRevokedGenerations(nowMs - REVOCATION_RETAIN_FOR_MS);
+			await ledger.pruneAppleNotifications(nowMs);
 		},
 	});
-	await app.register(entitlementsRoutes, { service, devEndpoints: options.devEndpoints });
+	const apple =
+		config.apple_bundle_id === undefined
+			? undefined
+			: new AppleNotifications(
+					{
+						bundleId: config.apple_bundle_id,
+						environment:
+							config.apple_environment === "Sandbox" ? Environment.SANDBOX : Environment.PRODUCTION,
+						appAppleId: config.apple_app_apple_id,
+						rootCertificates: config.apple_root_certificates.map((path) => readFileSync(path)),
+						onlineChecks: config.apple_online_checks,
+					},
+					service,
+					clock,
+				);
+	await app.register(entitlementsRoutes, { service, devEndpoints: options.devEndpoints, apple });
 }

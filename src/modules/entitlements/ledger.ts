@@ -68,6 +68,20 @@ export interface LedgerTransaction {
 	claimPayments(paymentIds: readonly number[], userId: number, redeemedAtMs: number): Promise<void>;
 	insertPayment(payment: NewPayment): Promise<ProPayment>;
 	revokePayments(paymentIds: readonly number[], atMs: number): Promise<void>;
+	findPayment(provider: PaymentProvider, externalId: string): Promise<ProPayment | null>;
+	/** Every payment of one subscription (a provider's lineage), newest first, any state. */
+	paymentsOfLineage(provider: PaymentProvider, lineage: string): Promise<ProPayment[]>;
+	updatePayment(
+		paymentId: number,
+		change: {
+			readonly autoRenewing?: boolean;
+			readonly gracePeriodMs?: number | null;
+			readonly revokedAtMs?: number | null;
+		},
+	): Promise<void>;
+	findUserById(userId: number): Promise<ProUser | null>;
+	/** Records a handled App Store notification; false when it was handled before. */
+	recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean>;
 	/** Newest first (by registration). */
 	paymentsOfUser(userId: number): Promise<ProPayment[]>;
 }
@@ -87,6 +101,8 @@ export interface EntitlementLedger {
 	revocationTicket(): Promise<number>;
 	/** Generations revoked after `sinceMs`, oldest first. */
 	revokedGenerationsSince(sinceMs: number): Promise<ProGeneration[]>;
+	/** Forgets handled App Store notifications Apple can no longer resend. */
+	pruneAppleNotifications(beforeMs: number): Promise<number>;
 	/** Deletes revoked generations older than `beforeMs` that are no account's current one; returns how many. */
 	pruneRevokedGenerations(beforeMs: number): Promise<number>;
 

@@ -5,6 +5,8 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import { z } from "zod";
+import { AppError } from "#errors";
+import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
 import { ProtocolError } from "./protocol.ts";
@@ -133,10 +135,14 @@ function planOf(text: string): ProPlan {
 	return plan;
 }
 
+const appleNotificationBody = z.object({ signedPayload: z.string().min(1) });
+
 export const entitlementsRoutes: FastifyPluginAsync<{
 	service: EntitlementService;
 	devEndpoints: boolean;
-}> = async (app, { service, devEndpoints }) => {
+	/** App Store Server Notifications V2, when an App Store app is configured. */
+	apple: AppleNotifications | undefined;
+}> = async (app, { service, devEndpoints, apple }) => {
 	// Upstream reads the body as JSON whatever its content type; clients send application/json or none.
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
@@ -238,6 +244,38 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 				});
 			}),
 	);
+
+	if (apple !== undefined) {
+		app.post(
+			"/apple_notifications_v2",
+			documented(
+				"App Store Server Notifications V2: 200 once applied (or seen before); 500 asks Apple to resend.",
+				appleNotificationBody,
+			),
+			async (request, reply) => {
+				let body: unknown;
+				try {
+					body = JSON.parse(Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "");
+				} catch {
+					throw new AppError("invalid_request", { description: "the body is not JSON" });
+				}
+				const parsed = appleNotificationBody.safeParse(body);
+				if (!parsed.success)
+					throw new AppError("invalid_request", {
+						description: "signedPayload: expected a non-empty string",
+					});
+				try {
+					const outcome = await apple.handle(parsed.data.signedPayload);
+					request.log.info({ outcome }, "App Store notification");
+				} catch (error) {
+					if (error instanceof UnverifiedNotificationError)
+						throw new AppError("unauthorized", { description: error.message });
+					throw error;
+				}
+				return reply.code(200).send();
+			},
+		);
+	}
 
 	if (!devEndpoints) return;
 

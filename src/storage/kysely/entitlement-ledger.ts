@@ -51,6 +51,7 @@ type EntitlementTables = {
 		revoked_at_ms: Int | null;
 	};
 	pro_revocation_ticket: { singleton: number; ticket: Int };
+	pro_apple_notifications: { uuid: string; expires_at_ms: Int };
 };
 
 type Tables = FoundationTables & EntitlementTables;
@@ -263,6 +264,66 @@ class SqlLedgerTransaction implements LedgerTransaction {
 			.execute();
 	}
 
+	async findPayment(provider: PaymentProvider, externalId: string): Promise<ProPayment | null> {
+		const row = await this.#tx
+			.selectFrom("pro_payments")
+			.selectAll()
+			.where("provider", "=", provider)
+			.where("external_id", "=", externalId)
+			.executeTakeFirst();
+		return row === undefined ? null : paymentOf(row);
+	}
+
+	async paymentsOfLineage(provider: PaymentProvider, lineage: string): Promise<ProPayment[]> {
+		const rows = await this.#tx
+			.selectFrom("pro_payments")
+			.selectAll()
+			.where("provider", "=", provider)
+			.where("lineage", "=", lineage)
+			.orderBy("id", "desc")
+			.execute();
+		return rows.map(paymentOf);
+	}
+
+	async updatePayment(
+		paymentId: number,
+		change: {
+			readonly autoRenewing?: boolean;
+			readonly gracePeriodMs?: number | null;
+			readonly revokedAtMs?: number | null;
+		},
+	): Promise<void> {
+		await this.#tx
+			.updateTable("pro_payments")
+			.set({
+				...(change.autoRenewing === undefined
+					? {}
+					: { auto_renewing: toFlag(change.autoRenewing) }),
+				...(change.gracePeriodMs === undefined ? {} : { grace_period_ms: change.gracePeriodMs }),
+				...(change.revokedAtMs === undefined ? {} : { revoked_at_ms: change.revokedAtMs }),
+			})
+			.where("id", "=", paymentId)
+			.execute();
+	}
+
+	async findUserById(userId: number): Promise<ProUser | null> {
+		const row = await this.#tx
+			.selectFrom("pro_users")
+			.selectAll()
+			.where("id", "=", userId)
+			.executeTakeFirst();
+		return row === undefined ? null : userOf(row);
+	}
+
+	async recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean> {
+		const inserted = await this.#tx
+			.insertInto("pro_apple_notifications")
+			.values({ uuid, expires_at_ms: expiresAtMs })
+			.onConflict((conflict) => conflict.column("uuid").doNothing())
+			.executeTakeFirst();
+		return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+	}
+
 	async paymentsOfUser(userId: number): Promise<ProPayment[]> {
 		const rows = await this.#tx
 			.selectFrom("pro_payments")
@@ -341,6 +402,14 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 			.orderBy("id")
 			.execute();
 		return rows.map(generationOf);
+	}
+
+	async pruneAppleNotifications(beforeMs: number): Promise<number> {
+		const result = await this.#db
+			.deleteFrom("pro_apple_notifications")
+			.where("expires_at_ms", "<=", beforeMs)
+			.executeTakeFirst();
+		return Number(result.numDeletedRows);
 	}
 
 	async pruneRevokedGenerations(beforeMs: number): Promise<number> {

@@ -1,0 +1,209 @@
+/**
+ * App Store Server Notifications V2 (specs/session-pro.md §9.1, upstream providers/app_store.py): each
+ * signedPayload is verified with Apple's own library against the configured root certificates, then
+ * applied to the ledger in one transaction with its notificationUUID, so a resend is answered without
+ * a second effect. Fixed against the legacy backend: REFUND_DECLINED is a no-op rather than a crash,
+ * the grace period is a duration, the resend window is hours (157 minutes was a typo), and
+ * REFUND_REVERSED reinstates the payment.
+ */
+import {
+	type Environment,
+	type JWSRenewalInfoDecodedPayload,
+	type JWSTransactionDecodedPayload,
+	type ResponseBodyV2DecodedPayload,
+	SignedDataVerifier,
+	VerificationException,
+} from "@apple/app-store-server-library";
+import type { Clock } from "#lib/clock";
+import { HOUR_MS, type ProPlan } from "./entitlement.ts";
+import type { EntitlementService, StoreEvents } from "./entitlement-service.ts";
+
+export const APPLE_PRODUCTS: Readonly<Record<string, ProPlan>> = {
+	"com.getsession.org.pro_sub_1_month": "1m",
+	"com.getsession.org.pro_sub_3_months": "3m",
+	"com.getsession.org.pro_sub_12_months": "1y",
+};
+
+/** Apple retries a notification for about three days (1, 12, 24, 48 and 72 hours apart). */
+const PRODUCTION_RESEND_WINDOW_MS = (1 + 12 + 24 + 48 + 72) * HOUR_MS + 30 * 60_000;
+
+export interface AppleSettings {
+	readonly bundleId: string;
+	readonly environment: Environment;
+	readonly appAppleId: number | undefined;
+	/** DER of Apple's root certificates (AppleRootCA-G3 and friends), or a test fixture's. */
+	readonly rootCertificates: readonly Buffer[];
+	/** OCSP revocation checks and checking expiry against now; off only for tests. */
+	readonly onlineChecks: boolean;
+}
+
+/** A payload that does not verify: not from Apple, so not worth a retry. */
+export class UnverifiedNotificationError extends Error {
+	constructor(cause: unknown) {
+		super("the notification's signature or certificate chain did not verify", { cause });
+		this.name = "UnverifiedNotificationError";
+	}
+}
+
+export class AppleNotifications {
+	readonly #verifier: SignedDataVerifier;
+	readonly #service: EntitlementService;
+	readonly #clock: Clock;
+	readonly #resendWindowMs: number;
+
+	constructor(settings: AppleSettings, service: EntitlementService, clock: Clock) {
+		this.#verifier = new SignedDataVerifier(
+			[...settings.rootCertificates],
+			settings.onlineChecks,
+			settings.environment,
+			settings.bundleId,
+			settings.appAppleId,
+		);
+		this.#service = service;
+		this.#clock = clock;
+		this.#resendWindowMs = settings.environment === "Production" ? PRODUCTION_RESEND_WINDOW_MS : 0;
+	}
+
+	/**
+	 * Verifies and applies one notification.
+	 * @throws UnverifiedNotificationError for a payload Apple did not sign; any other error means "try
+	 * again later" (the route answers 500 and Apple resends).
+	 */
+	async handle(signedPayload: string): Promise<"handled" | "duplicate"> {
+		const notification = await this.#verify(() =>
+			this.#verifier.verifyAndDecodeNotification(signedPayload),
+		);
+		const signedTransaction = notification.data?.signedTransactionInfo;
+		const signedRenewal = notification.data?.signedRenewalInfo;
+		const transaction =
+			signedTransaction === undefined
+				? undefined
+				: await this.#verify(() => this.#verifier.verifyAndDecodeTransaction(signedTransaction));
+		const renewal =
+			signedRenewal === undefined
+				? undefined
+				: await this.#verify(() => this.#verifier.verifyAndDecodeRenewalInfo(signedRenewal));
+		const uuid = notification.notificationUUID ?? "";
+		const expiresAtMs = (notification.signedDate ?? this.#clock.nowMs()) + this.#resendWindowMs;
+		return this.#service.storeTransaction(async (events) => {
+			if (!(await events.recordAppleNotification(uuid, expiresAtMs))) return "duplicate";
+			await applyNotification(events, notification, transaction, renewal);
+			return "handled";
+		});
+	}
+
+	async #verify<T>(decode: () => Promise<T>): Promise<T> {
+		try {
+			return await decode();
+		} catch (error) {
+			if (error instanceof VerificationException) throw new UnverifiedNotificationError(error);
+			throw error;
+		}
+	}
+}
+
+function required<T>(value: T | undefined | null, name: string): T {
+	if (value === undefined || value === null) throw new Error(`notification lacks ${name}`);
+	return value;
+}
+
+function paymentOf(transaction: JWSTransactionDecodedPayload) {
+	const productId = required(transaction.productId, "productId");
+	const plan = APPLE_PRODUCTS[productId];
+	if (plan === undefined) throw new Error(`unknown App Store product ${productId}`);
+	const expiresAtMs = required(transaction.expiresDate, "expiresDate");
+	return {
+		provider: "app_store" as const,
+		plan,
+		externalId: required(transaction.transactionId, "transactionId"),
+		lineage: required(transaction.originalTransactionId, "originalTransactionId"),
+		// Bound by the UUID the iOS client derives from its master key (appAccountTokenFor).
+		claimKey: transaction.appAccountToken ? transaction.appAccountToken.toLowerCase() : null,
+		autoRenewing: true,
+		purchasedAtMs: required(transaction.purchaseDate, "purchaseDate"),
+		expiryAtMs: expiresAtMs,
+		gracePeriodMs: null,
+		platformRefundExpiryAtMs: expiresAtMs,
+	};
+}
+
+async function applyNotification(
+	events: StoreEvents,
+	notification: ResponseBodyV2DecodedPayload,
+	transaction: JWSTransactionDecodedPayload | undefined,
+	renewal: JWSRenewalInfoDecodedPayload | undefined,
+): Promise<void> {
+	const type = String(notification.notificationType ?? "");
+	const subtype = notification.subtype === undefined ? undefined : String(notification.subtype);
+	const lineage = () =>
+		required(
+			required(transaction, "signedTransactionInfo").originalTransactionId,
+			"originalTransactionId",
+		);
+	const upgrade = async () => {
+		const current = required(transaction, "signedTransactionInfo");
+		const revoked = await events.revokeSubscription(
+			"app_store",
+			lineage(),
+			required(current.purchaseDate, "purchaseDate"),
+		);
+		if (!revoked) throw new Error(`upgrade of unknown subscription ${lineage()}`);
+		await events.addPayment(paymentOf(current));
+	};
+	switch (type) {
+		case "SUBSCRIBED":
+		case "DID_RENEW":
+		case "ONE_TIME_CHARGE":
+			await events.addPayment(paymentOf(required(transaction, "signedTransactionInfo")));
+			return;
+		case "DID_CHANGE_RENEWAL_PREF":
+		case "OFFER_REDEEMED":
+			if (subtype === "UPGRADE") return upgrade();
+			if (subtype === "DOWNGRADE") {
+				if (type === "DID_CHANGE_RENEWAL_PREF")
+					await events.setAutoRenewing("app_store", lineage(), true);
+				return;
+			}
+			if (type === "OFFER_REDEEMED")
+				await events.addPayment(paymentOf(required(transaction, "signedTransactionInfo")));
+			return;
+		case "REFUND":
+		case "REVOKE": {
+			const at = required(
+				required(transaction, "signedTransactionInfo").revocationDate,
+				"revocationDate",
+			);
+			if (!(await events.revokeSubscription("app_store", lineage(), at)))
+				throw new Error(`refund of unknown subscription ${lineage()}`);
+			return;
+		}
+		case "REFUND_REVERSED":
+			await events.reinstatePayment(
+				"app_store",
+				required(required(transaction, "signedTransactionInfo").transactionId, "transactionId"),
+				renewal?.autoRenewStatus === undefined ? true : Number(renewal.autoRenewStatus) === 1,
+			);
+			return;
+		case "DID_CHANGE_RENEWAL_STATUS":
+			if (subtype !== "AUTO_RENEW_ENABLED" && subtype !== "AUTO_RENEW_DISABLED")
+				throw new Error(`DID_CHANGE_RENEWAL_STATUS with subtype ${subtype}`);
+			await events.setAutoRenewing("app_store", lineage(), subtype === "AUTO_RENEW_ENABLED");
+			return;
+		case "DID_FAIL_TO_RENEW": {
+			if (subtype !== "GRACE_PERIOD") return;
+			const graceEndsAtMs = required(renewal?.gracePeriodExpiresDate, "gracePeriodExpiresDate");
+			const expiresAtMs = required(transaction?.expiresDate, "expiresDate");
+			await events.setGracePeriod("app_store", lineage(), Math.max(graceEndsAtMs - expiresAtMs, 0));
+			return;
+		}
+		case "TEST":
+		case "EXPIRED":
+		case "REFUND_DECLINED":
+		case "GRACE_PERIOD_EXPIRED":
+		case "CONSUMPTION_REQUEST":
+		case "PRICE_INCREASE":
+			return;
+		default:
+			throw new Error(`App Store notification ${type} is not handled`);
+	}
+}

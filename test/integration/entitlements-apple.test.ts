@@ -1,0 +1,328 @@
+/**
+ * App Store Server Notifications V2 into Session Pro: notifications signed by a local stand-in for
+ * Apple's chain (test/support/apple-fixture.ts, made with openssl) and checked by the real
+ * @apple/app-store-server-library verifier; the account's side seen through the client protocol, on
+ * SQLite and PostgreSQL.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { appAccountTokenFor } from "../../src/modules/entitlements/index.ts";
+import { type AppleFixture, createAppleFixture } from "../support/apple-fixture.ts";
+import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
+import {
+	createTestPostgresDatabase,
+	postgresAdminUrl,
+	type TestPostgresDatabase,
+} from "../support/engines.ts";
+import {
+	generateProofRequest,
+	type KeyPair,
+	paymentDetailsRequest,
+	proStatusRequest,
+	randomKeyPair,
+} from "../support/pro-client.ts";
+
+const BUNDLE_ID = "com.example.session";
+const MONTH_PRODUCT = "com.getsession.org.pro_sub_1_month";
+const DAY_MS = 86_400_000;
+
+let apple: AppleFixture;
+beforeAll(() => {
+	apple = createAppleFixture();
+});
+afterAll(() => {
+	apple.dispose();
+});
+
+const adminUrl = postgresAdminUrl();
+const backends = [
+	{ name: "SQLite", skip: false, usePostgres: false },
+	{ name: "PostgreSQL", skip: adminUrl === null, usePostgres: true },
+] as const;
+
+for (const backend of backends) {
+	describe.skipIf(backend.skip)(`App Store notifications (${backend.name})`, () => {
+		let testApp: TestApp;
+		let database: TestPostgresDatabase | undefined;
+
+		beforeEach(async () => {
+			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
+			testApp = await buildTestApp({
+				entitlements: {
+					enabled: true,
+					apple_bundle_id: BUNDLE_ID,
+					apple_environment: "Sandbox",
+					apple_root_certificates: [apple.rootPath],
+					apple_online_checks: false,
+				},
+				...(database === undefined ? {} : { database: { url: database.url } }),
+			});
+		});
+		afterEach(async () => {
+			await testApp.close();
+			await database?.drop();
+		});
+
+		const nowMs = () => testApp.clock.nowMs();
+		const now = () => Math.floor(nowMs() / 1_000);
+
+		function transaction(
+			master: KeyPair,
+			fields: {
+				id: string;
+				original: string;
+				purchasedAtMs: number;
+				product?: string;
+				extra?: object;
+			},
+		) {
+			return apple.sign({
+				transactionId: fields.id,
+				originalTransactionId: fields.original,
+				webOrderLineItemId: `${fields.id}-line`,
+				bundleId: BUNDLE_ID,
+				productId: fields.product ?? MONTH_PRODUCT,
+				purchaseDate: fields.purchasedAtMs,
+				expiresDate: fields.purchasedAtMs + 30 * DAY_MS,
+				type: "Auto-Renewable Subscription",
+				transactionReason: "PURCHASE",
+				appAccountToken: appAccountTokenFor(master.publicKey).toUpperCase(),
+				environment: "Sandbox",
+				// The signing time is real: it is what the certificates' validity is checked against.
+				signedDate: Date.now(),
+				...fields.extra,
+			});
+		}
+
+		function notification(
+			type: string,
+			data: { signedTransactionInfo?: string; signedRenewalInfo?: string },
+			options: { subtype?: string; uuid?: string; forged?: boolean } = {},
+		) {
+			const payload = {
+				notificationType: type,
+				...(options.subtype === undefined ? {} : { subtype: options.subtype }),
+				notificationUUID: options.uuid ?? randomUUID(),
+				version: "2.0",
+				signedDate: Date.now(),
+				data: { bundleId: BUNDLE_ID, environment: "Sandbox", ...data },
+			};
+			return options.forged ? apple.signWithUntrustedChain(payload) : apple.sign(payload);
+		}
+
+		async function notify(signedPayload: string) {
+			return testApp.app.inject({
+				method: "POST",
+				url: "/apple_notifications_v2",
+				headers: { "content-type": "application/json" },
+				payload: { signedPayload },
+			});
+		}
+
+		async function call(path: string, body: unknown) {
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: path,
+				payload: body as object,
+			});
+			return response.json() as Record<string, any>;
+		}
+
+		const status = (master: KeyPair) =>
+			call("/get_pro_status", proStatusRequest(master, now())).then((reply) => reply.result);
+		const paymentCount = async (master: KeyPair) =>
+			(await call("/get_payment_details", paymentDetailsRequest(master, now(), 10, ""))).result
+				.payments_total as number;
+
+		it("a purchase binds to the account whose master key made its appAccountToken; a resend changes nothing", async () => {
+			const master = randomKeyPair();
+			const subscribed = notification("SUBSCRIBED", {
+				signedTransactionInfo: transaction(master, {
+					id: "1001",
+					original: "1001",
+					purchasedAtMs: nowMs(),
+				}),
+			});
+			const first = await notify(subscribed);
+			expect(first.statusCode).toBe(200);
+			expect(first.body).toBe("");
+			expect((await notify(subscribed)).statusCode).toBe(200);
+
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				auto_renewing: true,
+				expiry_ts: now() + 30 * 86_400,
+				latest_payment: { payment_provider: "app_store", plan: "1m", payment_id: "1001" },
+			});
+			expect(await paymentCount(master)).toBe(1);
+			const proof = await call(
+				"/generate_pro_proof",
+				generateProofRequest(master, randomKeyPair(), now()),
+			);
+			expect(proof.status).toBe("ok");
+		});
+
+		it("a renewal extends the account at once; auto-renew off, grace, refund and its reversal follow", async () => {
+			const master = randomKeyPair();
+			const start = nowMs();
+			await notify(
+				notification("SUBSCRIBED", {
+					signedTransactionInfo: transaction(master, {
+						id: "2001",
+						original: "2001",
+						purchasedAtMs: start,
+					}),
+				}),
+			);
+			expect((await status(master)).expiry_ts).toBe(now() + 30 * 86_400);
+			const firstProof = await call(
+				"/generate_pro_proof",
+				generateProofRequest(master, randomKeyPair(), now()),
+			);
+
+			testApp.clock.advanceMs(30 * DAY_MS);
+			const renewal = transaction(master, { id: "2002", original: "2001", purchasedAtMs: nowMs() });
+			expect(
+				(await notify(notification("DID_RENEW", { signedTransactionInfo: renewal }))).statusCode,
+			).toBe(200);
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				expiry_ts: now() + 30 * 86_400,
+				latest_payment: { payment_id: "2002" },
+			});
+
+			await notify(
+				notification(
+					"DID_CHANGE_RENEWAL_STATUS",
+					{ signedTransactionInfo: renewal },
+					{ subtype: "AUTO_RENEW_DISABLED" },
+				),
+			);
+			expect((await status(master)).auto_renewing).toBe(false);
+			await notify(
+				notification(
+					"DID_CHANGE_RENEWAL_STATUS",
+					{ signedTransactionInfo: renewal },
+					{ subtype: "AUTO_RENEW_ENABLED" },
+				),
+			);
+			expect((await status(master)).auto_renewing).toBe(true);
+
+			const graceEnds = nowMs() + 30 * DAY_MS + 16 * DAY_MS;
+			const renewalInfo = apple.sign({
+				originalTransactionId: "2001",
+				productId: MONTH_PRODUCT,
+				autoRenewStatus: 1,
+				gracePeriodExpiresDate: graceEnds,
+				environment: "Sandbox",
+				signedDate: Date.now(),
+			});
+			await notify(
+				notification(
+					"DID_FAIL_TO_RENEW",
+					{ signedTransactionInfo: renewal, signedRenewalInfo: renewalInfo },
+					{ subtype: "GRACE_PERIOD" },
+				),
+			);
+			// Store grace (16 days) plus the renewal latency allowance (an hour).
+			expect((await status(master)).grace_period_duration).toBe(16 * 86_400 + 3_600);
+
+			expect((await call("/get_pro_revocations", { ticket: 0 })).result.ticket).toBe(0);
+			const refunded = transaction(master, {
+				id: "2002",
+				original: "2001",
+				purchasedAtMs: nowMs(),
+				extra: { revocationDate: nowMs(), revocationReason: 1 },
+			});
+			await notify(notification("REFUND", { signedTransactionInfo: refunded }));
+			expect(await status(master)).toMatchObject({
+				user_status: "expired",
+				auto_renewing: false,
+				latest_payment: { status: "revoked" },
+			});
+			const revocations = (await call("/get_pro_revocations", { ticket: 0 })).result;
+			expect(revocations.ticket).toBe(1);
+			expect(
+				revocations.items.map((item: { revocation_tag: string }) => item.revocation_tag),
+			).toContain(firstProof.result.revocation_tag);
+			expect(
+				await call("/generate_pro_proof", generateProofRequest(master, randomKeyPair(), now())),
+			).toMatchObject({ status: "fail", error_code: "revoked" });
+
+			await notify(notification("REFUND_DECLINED", { signedTransactionInfo: refunded }));
+			await notify(notification("REFUND_REVERSED", { signedTransactionInfo: renewal }));
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				latest_payment: { payment_id: "2002", status: "redeemed" },
+			});
+			const reinstated = await call(
+				"/generate_pro_proof",
+				generateProofRequest(master, randomKeyPair(), now()),
+			);
+			expect(reinstated.status).toBe("ok");
+			expect(reinstated.result.revocation_tag).not.toBe(firstProof.result.revocation_tag);
+		});
+
+		it("refuses a payload signed by another chain (401) and writes nothing", async () => {
+			const master = randomKeyPair();
+			const forged = notification(
+				"SUBSCRIBED",
+				{
+					signedTransactionInfo: transaction(master, {
+						id: "3001",
+						original: "3001",
+						purchasedAtMs: nowMs(),
+					}),
+				},
+				{ forged: true },
+			);
+			const response = await notify(forged);
+			expect(response.statusCode).toBe(401);
+			expect(response.json().error).toBe("unauthorized");
+			expect((await status(master)).user_status).toBe("never");
+		});
+
+		it("answers 500 (so Apple resends) for what it cannot apply, and keeps nothing of it", async () => {
+			const master = randomKeyPair();
+			const uuid = randomUUID();
+			const unknownProduct = transaction(master, {
+				id: "4001",
+				original: "4001",
+				purchasedAtMs: nowMs(),
+				product: "com.example.unknown",
+			});
+			const response = await notify(
+				notification("SUBSCRIBED", { signedTransactionInfo: unknownProduct }, { uuid }),
+			);
+			expect(response.statusCode).toBe(500);
+			expect((await status(master)).user_status).toBe("never");
+			// The same notification id is applied once it can be.
+			const fixed = transaction(master, { id: "4001", original: "4001", purchasedAtMs: nowMs() });
+			expect(
+				(await notify(notification("SUBSCRIBED", { signedTransactionInfo: fixed }, { uuid })))
+					.statusCode,
+			).toBe(200);
+			expect((await status(master)).user_status).toBe("active");
+
+			const refundOfNothing = transaction(master, {
+				id: "9999",
+				original: "9999",
+				purchasedAtMs: nowMs(),
+				extra: { revocationDate: nowMs() },
+			});
+			expect(
+				(await notify(notification("REFUND", { signedTransactionInfo: refundOfNothing })))
+					.statusCode,
+			).toBe(500);
+			expect((await notify(notification("RENEWAL_EXTENDED", {}))).statusCode).toBe(500);
+			expect((await notify("not a jws")).statusCode).toBe(401);
+			const missing = await testApp.app.inject({
+				method: "POST",
+				url: "/apple_notifications_v2",
+				payload: { other: 1 },
+			});
+			expect(missing.statusCode).toBe(400);
+			expect(missing.json().error_description).toContain("signedPayload");
+		});
+	});
+}
