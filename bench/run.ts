@@ -130,45 +130,40 @@ async function uploadFile(tollgatePort: number, data: Buffer): Promise<string> {
 	return body.id;
 }
 
-/**
- * The upload baseline, pinned to core 0 like the servers: `concurrency` loops writing the same bytes
- * to new files beside Tollgate's data, each file unlinked once written (outside the timing).
- */
-function fileWriteBaseline(label: string, sizeBytes: number, withFsync: boolean): LocalTarget {
+/** Work timed in its own process pinned to core 0 like the servers, which prints a Measurement as JSON. */
+function pinnedBaseline(label: string, script: string, args: readonly string[]): LocalTarget {
 	return {
 		label,
 		measure: async () => {
-			const [command, args] = pinned(0, process.execPath, [
+			const [command, commandArgs] = pinned(0, process.execPath, [
 				"--import",
 				"tsx",
-				new URL("servers/write-file-baseline.ts", import.meta.url).pathname,
-				join(dataDir, "write-baseline"),
-				String(SECONDS),
-				String(sizeBytes),
-				String(UPLOAD_CONNECTIONS),
-				withFsync ? "fsync" : "no-fsync",
+				new URL(script, import.meta.url).pathname,
+				...args,
 			]);
-			const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
+			const { stdout } = await promisify(execFile)(command, commandArgs, { encoding: "utf8" });
 			return JSON.parse(stdout) as Measurement;
 		},
 	};
 }
 
-/** The cost floor of a proof, pinned to core 0 like the servers (bench/servers/proof-crypto-baseline.ts). */
+/**
+ * The upload baseline: `concurrency` loops writing the same bytes to new files beside Tollgate's data,
+ * each file unlinked once written (outside the timing).
+ */
+function fileWriteBaseline(label: string, sizeBytes: number, withFsync: boolean): LocalTarget {
+	return pinnedBaseline(label, "servers/write-file-baseline.ts", [
+		join(dataDir, "write-baseline"),
+		String(SECONDS),
+		String(sizeBytes),
+		String(UPLOAD_CONNECTIONS),
+		withFsync ? "fsync" : "no-fsync",
+	]);
+}
+
+/** The cost floor of a proof (bench/servers/proof-crypto-baseline.ts). */
 function proofCryptoBaseline(label: string): LocalTarget {
-	return {
-		label,
-		measure: async () => {
-			const [command, args] = pinned(0, process.execPath, [
-				"--import",
-				"tsx",
-				new URL("servers/proof-crypto-baseline.ts", import.meta.url).pathname,
-				String(SECONDS),
-			]);
-			const { stdout } = await promisify(execFile)(command, args, { encoding: "utf8" });
-			return JSON.parse(stdout) as Measurement;
-		},
-	};
+	return pinnedBaseline(label, "servers/proof-crypto-baseline.ts", [String(SECONDS)]);
 }
 
 function stopAll(children: ChildProcess[]): Promise<void> {

@@ -8,7 +8,7 @@ import type { Config } from "#config";
 import { type Clock, systemClock } from "#lib/clock";
 import { type App, buildApp } from "./app.ts";
 import { JobRunner } from "./jobs/job-runner.ts";
-import { loadServiceKeys } from "./keys/service-keys.ts";
+import { loadConfiguredServiceKeys } from "./keys/service-keys.ts";
 import { JobLeases, migrateToLatest, openStorage } from "./storage/index.ts";
 
 export interface RunningService {
@@ -28,14 +28,7 @@ export async function startService(
 	try {
 		const { applied } = await migrateToLatest(storage.sql);
 		if (applied.length > 0) logger.info({ applied }, "database migrated");
-		const keys = await loadServiceKeys({
-			isDev: config.dev,
-			keyFile: config.keys.ed25519_file,
-			legacyX25519File: config.keys.x25519_legacy_file,
-			db: storage.sql.db,
-			clock,
-			logger,
-		});
+		const keys = await loadConfiguredServiceKeys(config, storage.sql.db, clock, logger);
 		const registry = new Registry();
 		const jobs = new JobRunner({ leases: new JobLeases(storage.sql.db), clock, logger, registry });
 		for (const job of storage.jobs) jobs.register(job);

@@ -8,6 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
+import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import {
 	type Ed25519KeyPair,
@@ -147,4 +148,21 @@ async function loadEd25519Keys(options: LoadServiceKeysOptions): Promise<Service
 		options.logger,
 	);
 	return serviceKeysFromSeed(seed, "database");
+}
+
+/** The keys `serve` uses: from the config's dev flag and key files, else the database. */
+export function loadConfiguredServiceKeys(
+	config: Config,
+	db: Kysely<FoundationTables>,
+	clock: Clock,
+	logger: Logger,
+): Promise<ServiceKeys> {
+	return loadServiceKeys({
+		isDev: config.dev,
+		keyFile: config.keys.ed25519_file,
+		legacyX25519File: config.keys.x25519_legacy_file,
+		db,
+		clock,
+		logger,
+	});
 }

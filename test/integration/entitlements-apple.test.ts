@@ -8,12 +8,7 @@ import { randomUUID } from "node:crypto";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appAccountTokenFor } from "../../src/modules/entitlements/index.ts";
 import { type AppleFixture, createAppleFixture } from "../support/apple-fixture.ts";
-import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
-import {
-	createTestPostgresDatabase,
-	postgresAdminUrl,
-	type TestPostgresDatabase,
-} from "../support/engines.ts";
+import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -34,20 +29,12 @@ afterAll(() => {
 	apple.dispose();
 });
 
-const adminUrl = postgresAdminUrl();
-const backends = [
-	{ name: "SQLite", skip: false, usePostgres: false },
-	{ name: "PostgreSQL", skip: adminUrl === null, usePostgres: true },
-] as const;
-
-for (const backend of backends) {
+for (const backend of appBackends()) {
 	describe.skipIf(backend.skip)(`App Store notifications (${backend.name})`, () => {
 		let testApp: TestApp;
-		let database: TestPostgresDatabase | undefined;
 
 		beforeEach(async () => {
-			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
-			testApp = await buildTestApp({
+			testApp = await buildTestAppOn(backend, {
 				entitlements: {
 					enabled: true,
 					apple_bundle_id: BUNDLE_ID,
@@ -55,12 +42,10 @@ for (const backend of backends) {
 					apple_root_certificates: [apple.rootPath],
 					apple_online_checks: false,
 				},
-				...(database === undefined ? {} : { database: { url: database.url } }),
 			});
 		});
 		afterEach(async () => {
 			await testApp.close();
-			await database?.drop();
 		});
 
 		const nowMs = () => testApp.clock.nowMs();

@@ -13,12 +13,12 @@ import {
 	proofMessage,
 	signedMessage,
 } from "../../src/modules/entitlements/index.ts";
-import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import {
-	createTestPostgresDatabase,
-	postgresAdminUrl,
-	type TestPostgresDatabase,
-} from "../support/engines.ts";
+	appBackends,
+	buildTestApp,
+	buildTestAppOn,
+	type TestApp,
+} from "../support/build-test-app.ts";
 import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
 import {
 	generateProofRequest,
@@ -110,27 +110,17 @@ describe("Session Pro vectors", () => {
 	});
 });
 
-const adminUrl = postgresAdminUrl();
-const backends = [
-	{ name: "SQLite", skip: false, usePostgres: false },
-	{ name: "PostgreSQL", skip: adminUrl === null, usePostgres: true },
-] as const;
-
-for (const backend of backends) {
+for (const backend of appBackends()) {
 	describe.skipIf(backend.skip)(`Session Pro routes (${backend.name})`, () => {
 		let testApp: TestApp;
-		let database: TestPostgresDatabase | undefined;
 
 		beforeEach(async () => {
-			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
-			testApp = await buildTestApp({
+			testApp = await buildTestAppOn(backend, {
 				entitlements: { enabled: true },
-				...(database === undefined ? {} : { database: { url: database.url } }),
 			});
 		});
 		afterEach(async () => {
 			await testApp.close();
-			await database?.drop();
 		});
 
 		const now = () => Math.floor(testApp.clock.nowMs() / 1_000);

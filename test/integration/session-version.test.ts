@@ -7,12 +7,7 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signedMessage, verifyVersionAuth } from "../../src/modules/files/version-auth.ts";
-import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
-import {
-	createTestPostgresDatabase,
-	postgresAdminUrl,
-	type TestPostgresDatabase,
-} from "../support/engines.ts";
+import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
 import { FakeGitHub } from "../support/fake-github.ts";
 import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
 
@@ -88,17 +83,10 @@ describe("version-blinded signatures", () => {
 	});
 });
 
-const adminUrl = postgresAdminUrl();
-const backends = [
-	{ name: "SQLite", skip: false, usePostgres: false },
-	{ name: "PostgreSQL", skip: adminUrl === null, usePostgres: true },
-] as const;
-
-for (const backend of backends) {
+for (const backend of appBackends()) {
 	describe.skipIf(backend.skip)(`GET /session_version (${backend.name})`, () => {
 		let github: FakeGitHub;
 		let testApp: TestApp;
-		let database: TestPostgresDatabase | undefined;
 		let sodium: Awaited<ReturnType<typeof sodiumReady>>;
 
 		beforeAll(async () => {
@@ -106,15 +94,12 @@ for (const backend of backends) {
 		});
 		beforeEach(async () => {
 			github = await FakeGitHub.start();
-			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
-			testApp = await buildTestApp({
+			testApp = await buildTestAppOn(backend, {
 				files: { github_api_url: github.url },
-				...(database === undefined ? {} : { database: { url: database.url } }),
 			});
 		});
 		afterEach(async () => {
 			await testApp.close();
-			await database?.drop();
 			await github.stop();
 		});
 
@@ -279,9 +264,8 @@ for (const backend of backends) {
 
 		it("sends the configured token as a bearer token", async () => {
 			await testApp.close();
-			testApp = await buildTestApp({
+			testApp = await buildTestAppOn(backend, {
 				files: { github_api_url: github.url, github_token: "ghp_test_token_0123456789" },
-				...(database === undefined ? {} : { database: { url: database.url } }),
 			});
 			await poll();
 			expect(github.requests[0]?.authorization).toBe("Bearer ghp_test_token_0123456789");

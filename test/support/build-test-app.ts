@@ -10,6 +10,7 @@ import type { JobDefinition } from "../../src/jobs/job-runner.ts";
 import { loadServiceKeys } from "../../src/keys/service-keys.ts";
 import { ManualClock } from "../../src/lib/clock.ts";
 import { migrateToLatest, openStorage, type Storage } from "../../src/storage/index.ts";
+import { createTestPostgresDatabase, postgresAdminUrl } from "./engines.ts";
 
 export interface TestApp {
 	readonly app: App;
@@ -67,6 +68,37 @@ export async function buildTestApp(
 			await app.close();
 			await storage.close();
 			await rm(dataDir, { recursive: true, force: true });
+		},
+	};
+}
+
+export interface AppBackend {
+	readonly name: "SQLite" | "PostgreSQL";
+	/** PostgreSQL is skipped (outside CI) when no server answers. */
+	readonly skip: boolean;
+}
+
+/** The SQL engines an app-level suite runs on: SQLite always, PostgreSQL where one is reachable. */
+export function appBackends(): AppBackend[] {
+	return [
+		{ name: "SQLite", skip: false },
+		{ name: "PostgreSQL", skip: postgresAdminUrl() === null },
+	];
+}
+
+/** buildTestApp on the backend's engine: on PostgreSQL a fresh database, dropped again on close. */
+export async function buildTestAppOn(
+	backend: AppBackend,
+	overrides: Record<string, unknown> = {},
+): Promise<TestApp> {
+	if (backend.name === "SQLite") return buildTestApp(overrides);
+	const database = await createTestPostgresDatabase(postgresAdminUrl() ?? "");
+	const testApp = await buildTestApp({ ...overrides, database: { url: database.url } });
+	return {
+		...testApp,
+		close: async () => {
+			await testApp.close();
+			await database.drop();
 		},
 	};
 }

@@ -5,7 +5,7 @@ import {
 	type EntitlementService,
 	type ProPlan,
 } from "#modules/entitlements";
-import { loadServiceKeys } from "../../keys/service-keys.ts";
+import { loadConfiguredServiceKeys } from "../../keys/service-keys.ts";
 import { SqlEntitlementLedger } from "../../storage/kysely/entitlement-ledger.ts";
 import type { Command } from "../command.ts";
 import { createCliLogger } from "./cli-logger.ts";
@@ -32,14 +32,12 @@ function withEntitlements(
 	work: (service: EntitlementService) => Promise<number>,
 ): Promise<number> {
 	return withMigratedDatabase(config, async (database) => {
-		const keys = await loadServiceKeys({
-			isDev: config.dev,
-			keyFile: config.keys.ed25519_file,
-			legacyX25519File: config.keys.x25519_legacy_file,
-			db: database.db,
-			clock: systemClock,
-			logger: createCliLogger(config),
-		});
+		const keys = await loadConfiguredServiceKeys(
+			config,
+			database.db,
+			systemClock,
+			createCliLogger(config),
+		);
 		const ledger = new SqlEntitlementLedger(database.db);
 		return work(createEntitlementService(config.entitlements, ledger, keys.ed25519, systemClock));
 	});

@@ -1,5 +1,5 @@
 import { systemClock } from "#lib/clock";
-import { loadServiceKeys } from "../../keys/service-keys.ts";
+import { loadConfiguredServiceKeys } from "../../keys/service-keys.ts";
 import type { Command } from "../command.ts";
 import { createCliLogger } from "./cli-logger.ts";
 import { withMigratedDatabase } from "./with-database.ts";
@@ -13,14 +13,12 @@ export const keysShowCommand: Command = {
 	],
 	run: (config) =>
 		withMigratedDatabase(config, async (database) => {
-			const keys = await loadServiceKeys({
-				isDev: config.dev,
-				keyFile: config.keys.ed25519_file,
-				legacyX25519File: config.keys.x25519_legacy_file,
-				db: database.db,
-				clock: systemClock,
-				logger: createCliLogger(config),
-			});
+			const keys = await loadConfiguredServiceKeys(
+				config,
+				database.db,
+				systemClock,
+				createCliLogger(config),
+			);
 			process.stdout.write(
 				`ed25519: ${Buffer.from(keys.ed25519.publicKey).toString("hex")}\n` +
 					`x25519: ${Buffer.from(keys.x25519.publicKey).toString("hex")}\n` +
