@@ -188,6 +188,18 @@ const filesSection = z
 			.nonnegative()
 			.default(1_814_400)
 			.meta({ description: "Largest X-FS-TTL accepted on upload and extend; more gets 400." }),
+		backwards_compat_ids: z.boolean().default(false).meta({
+			description:
+				"Give uploads random numeric ids (below 2^53) for clients that parse ids as numbers, instead of 44-character content ids; identical uploads are then stored twice, as the original's compat mode does.",
+		}),
+		backwards_compat_id_fixed_bits: z
+			.string()
+			.regex(/^[01]{0,16}$/, "expected up to 16 binary digits")
+			.default("")
+			.meta({
+				description:
+					"Leading bits of every numeric id (the original's BACKWARDS_COMPAT_IDS_FIXED_BITS), e.g. to keep two servers' ids apart.",
+			}),
 		accel_redirect_prefix: z
 			.string()
 			.regex(

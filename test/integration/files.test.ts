@@ -11,7 +11,12 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { fileIdOf } from "../../src/modules/files/index.ts";
-import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
+import {
+	appBackends,
+	buildTestApp,
+	buildTestAppOn,
+	type TestApp,
+} from "../support/build-test-app.ts";
 import {
 	createTestPostgresDatabase,
 	postgresAdminUrl,
@@ -380,6 +385,53 @@ for (const backend of backends) {
 				expect(getReply.meta.headers.expires).toMatch(/ GMT$/);
 				expect(Buffer.compare(getReply.body, data)).toBe(0);
 			}
+		});
+	});
+}
+
+for (const backend of appBackends()) {
+	describe.skipIf(backend.skip)(`numeric compat ids (${backend.name})`, () => {
+		let testApp: TestApp;
+		beforeAll(async () => {
+			testApp = await buildTestAppOn(backend, {
+				files: { backwards_compat_ids: true, backwards_compat_id_fixed_bits: "101" },
+			});
+		});
+		afterAll(async () => {
+			await testApp.close();
+		});
+
+		const upload = (body: string) =>
+			testApp.app.inject({ method: "POST", url: "/file", payload: Buffer.from(body) });
+
+		it("gives every upload a fresh id below 2^53 with the fixed leading bits, even for the same bytes", async () => {
+			const first = (await upload("same bytes")).json();
+			const second = (await upload("same bytes")).json();
+			for (const { id } of [first, second]) {
+				expect(typeof id).toBe("string");
+				expect(id).toMatch(/^\d{1,16}$/);
+				expect(BigInt(id) < 2n ** 53n).toBe(true);
+				expect(BigInt(id) >> 50n).toBe(0b101n);
+			}
+			expect(first.id).not.toBe(second.id);
+			const download = await testApp.app.inject({ method: "GET", url: `/file/${first.id}` });
+			expect(download.body).toBe("same bytes");
+			// An old numeric id may be reused later: it can never be extended.
+			expect(
+				(await testApp.app.inject({ method: "POST", url: `/file/${first.id}/extend` })).statusCode,
+			).toBe(404);
+		});
+
+		it("answers the legacy /files route with the id as a JSON number", async () => {
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: "/files",
+				payload: { file: Buffer.from("legacy bytes").toString("base64") },
+			});
+			const { result } = response.json();
+			expect(typeof result).toBe("number");
+			const fetched = await testApp.app.inject({ method: "GET", url: `/files/${result}` });
+			expect(Buffer.from(fetched.json().result, "base64").toString()).toBe("legacy bytes");
 		});
 	});
 }

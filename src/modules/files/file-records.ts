@@ -18,6 +18,9 @@ export interface FileRecords {
 	 */
 	recordUpload(record: FileRecord): Promise<FileRecord>;
 
+	/** Records an upload under an id that must be new; false (and nothing written) when it is taken. */
+	insertNew(record: FileRecord): Promise<boolean>;
+
 	find(id: string): Promise<FileRecord | null>;
 
 	/** Sets the expiry to max(current, `expiresAtMs`) for a record not yet expired at `nowMs`; null otherwise. */

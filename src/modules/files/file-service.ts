@@ -12,6 +12,30 @@ import type { FileRecord, FileRecords } from "./file-records.ts";
 export interface FileSettings {
 	readonly maxFileSizeBytes: number;
 	readonly defaultTtlSeconds: number;
+	/**
+	 * Old clients parse ids as numbers: then every upload gets a fresh random id below 2^53 whose leading
+	 * bits are these (the original's BACKWARDS_COMPAT_IDS_FIXED_BITS), and identical bytes are not merged.
+	 * Undefined: content ids.
+	 */
+	readonly compatIdFixedBits: string | undefined;
+}
+
+/** The original gives up after this many colliding random ids and answers 507. */
+const COMPAT_ID_ATTEMPTS = 25;
+
+export class NoFreeIdError extends Error {
+	constructor() {
+		super(`no free numeric file id after ${COMPAT_ID_ATTEMPTS} attempts`);
+		this.name = "NoFreeIdError";
+	}
+}
+
+/** `(fixed bits << (53 - k)) | random(53 - k bits)`, in decimal: what old clients can hold in a double. */
+export function randomCompatId(fixedBits: string): string {
+	const randomBits = 53 - fixedBits.length;
+	const random = BigInt(`0x${randomBytes(8).toString("hex")}`) & ((1n << BigInt(randomBits)) - 1n);
+	const prefix = fixedBits === "" ? 0n : BigInt(`0b${fixedBits}`);
+	return ((prefix << BigInt(randomBits)) | random).toString();
 }
 
 export class EmptyUploadError extends Error {
@@ -42,6 +66,9 @@ export class FileService {
 		body: AsyncIterable<Uint8Array>,
 		ttlSeconds: number | undefined,
 	): Promise<FileRecord> {
+		const { compatIdFixedBits } = this.#settings;
+		if (compatIdFixedBits !== undefined)
+			return this.#uploadWithCompatId(body, ttlSeconds, compatIdFixedBits);
 		const hasher = fileIdHasher();
 		async function* hashed(): AsyncGenerator<Uint8Array> {
 			for await (const chunk of body) {
@@ -75,6 +102,35 @@ export class FileService {
 		// The same bytes were stored before: keep one copy.
 		if (stored.blobKey !== blobKey) await this.#blobs.delete(blobKey);
 		return stored;
+	}
+
+	/** A numeric-id upload: no hash, no merging, a new random id until one is free. */
+	async #uploadWithCompatId(
+		body: AsyncIterable<Uint8Array>,
+		ttlSeconds: number | undefined,
+		fixedBits: string,
+	): Promise<FileRecord> {
+		const blobKey = randomBytes(24).toString("base64url");
+		const { sizeBytes } = await this.#blobs.put(blobKey, body, {
+			maxBytes: this.#settings.maxFileSizeBytes,
+		});
+		if (sizeBytes === 0) {
+			await this.#blobs.delete(blobKey);
+			throw new EmptyUploadError();
+		}
+		const nowMs = this.#clock.nowMs();
+		for (let attempt = 0; attempt < COMPAT_ID_ATTEMPTS; attempt += 1) {
+			const record = {
+				id: randomCompatId(fixedBits),
+				blobKey,
+				sizeBytes,
+				uploadedAtMs: nowMs,
+				expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
+			};
+			if (await this.#records.insertNew(record)) return record;
+		}
+		await this.#blobs.delete(blobKey);
+		throw new NoFreeIdError();
 	}
 
 	/** The live record, or null when there is none or it has expired (even before the sweep). */

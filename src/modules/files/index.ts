@@ -45,6 +45,9 @@ export function createFileService(
 	return new FileService(records, blobs, clock, {
 		maxFileSizeBytes: config.max_file_size_bytes,
 		defaultTtlSeconds: config.default_ttl_seconds,
+		compatIdFixedBits: config.backwards_compat_ids
+			? config.backwards_compat_id_fixed_bits
+			: undefined,
 	});
 }
 

@@ -7,10 +7,10 @@ import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
 import { isOnionDispatched } from "../../transports/onion/index.ts";
-import { isFileId } from "./file-id.ts";
+import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
 import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
-import { EmptyUploadError, type FileService } from "./file-service.ts";
+import { EmptyUploadError, type FileService, NoFreeIdError } from "./file-service.ts";
 
 export interface FilesHttpSettings {
 	readonly maxFileSizeBytes: number;
@@ -105,13 +105,21 @@ export const filesRoutes: FastifyPluginAsync<{
 			const record = await service.upload(body, ttl);
 			metrics.uploads.inc();
 			return legacy
-				? sendJson(reply, 200, { result: record.id, status_code: 200 })
+				? // The legacy route answers a numeric id as a JSON number, as old clients parse it.
+					sendJson(reply, 200, {
+						result:
+							record.id.length < FILE_ID_LENGTH && /^\d+$/.test(record.id)
+								? Number(record.id)
+								: record.id,
+						status_code: 200,
+					})
 				: sendJson(reply, 200, { id: record.id, expires: seconds(record.expiresAtMs) });
 		} catch (error) {
 			// The rest of an oversized body is never read, so the connection cannot be reused.
 			if (error instanceof BlobTooLargeError)
 				return sendStatus(reply.header("connection", "close"), 413);
 			if (error instanceof EmptyUploadError) return sendStatus(reply, 413);
+			if (error instanceof NoFreeIdError) return sendStatus(reply, 507);
 			throw error;
 		}
 	}

@@ -52,6 +52,21 @@ export class SqlFileRecords implements FileRecords {
 		return recordOf(row);
 	}
 
+	async insertNew(record: FileRecord): Promise<boolean> {
+		const result = await this.#db
+			.insertInto("files")
+			.values({
+				id: record.id,
+				blob_key: record.blobKey,
+				size_bytes: record.sizeBytes,
+				uploaded_at_ms: record.uploadedAtMs,
+				expires_at_ms: record.expiresAtMs,
+			})
+			.onConflict((conflict) => conflict.column("id").doNothing())
+			.executeTakeFirst();
+		return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+	}
+
 	async find(id: string): Promise<FileRecord | null> {
 		const row = await this.#db
 			.selectFrom("files")
