@@ -18,7 +18,7 @@ import type { Clock } from "#lib/clock";
 import { HOUR_MS, type ProPlan } from "./entitlement.ts";
 import type { EntitlementService, StoreEvents } from "./entitlement-service.ts";
 
-export const APPLE_PRODUCTS: Readonly<Record<string, ProPlan>> = {
+const APPLE_PRODUCTS: Readonly<Record<string, ProPlan>> = {
 	"com.getsession.org.pro_sub_1_month": "1m",
 	"com.getsession.org.pro_sub_3_months": "3m",
 	"com.getsession.org.pro_sub_12_months": "1y",

@@ -92,15 +92,15 @@ function randomProofExpiryOffset(): number {
 	return Number(randomBytes(8).readBigUInt64BE() % 86_400n);
 }
 
-export type PaymentStatus = "redeemed" | "expired" | "revoked";
+type PaymentStatus = "redeemed" | "expired" | "revoked";
 
-export function paymentStatus(payment: ProPayment, atMs: number): PaymentStatus {
+function paymentStatus(payment: ProPayment, atMs: number): PaymentStatus {
 	if (payment.revokedAtMs !== null) return "revoked";
 	return atMs >= payment.expiryAtMs ? "expired" : "redeemed";
 }
 
 /** A payment as the wire shows it; purchase and revocation times are float seconds, as upstream sends them. */
-export function paymentItem(payment: ProPayment, atMs: number) {
+function paymentItem(payment: ProPayment, atMs: number) {
 	return {
 		status: paymentStatus(payment, atMs),
 		plan: payment.plan,
@@ -167,10 +167,6 @@ export class EntitlementService {
 		this.#clock = clock;
 		this.#settings = settings;
 		this.#cursor = paymentCursor(signingKey.seed);
-	}
-
-	get signingPublicKey(): Uint8Array {
-		return this.#signingKey.publicKey;
 	}
 
 	status() {

@@ -16,10 +16,7 @@ import { EntitlementService } from "./entitlement-service.ts";
 import type { EntitlementLedger } from "./ledger.ts";
 import { entitlementsRoutes } from "./routes.ts";
 
-export { APPLE_PRODUCTS } from "./apple-notifications.ts";
 export {
-	coverageEnd,
-	foldEntitlement,
 	type PaymentProvider,
 	type ProPlan,
 	proofExpiryMs,
@@ -27,7 +24,6 @@ export {
 export {
 	appAccountTokenFor,
 	EntitlementService,
-	paymentItem,
 } from "./entitlement-service.ts";
 export type {
 	EntitlementLedger,

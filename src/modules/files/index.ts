@@ -20,13 +20,11 @@ import { versionRoutes } from "./version-routes.ts";
 export { FILE_ID_LENGTH, fileIdOf, isFileId } from "./file-id.ts";
 export type { FileRecord, FileRecords } from "./file-records.ts";
 export { FileService } from "./file-service.ts";
-export { PLATFORMS, type Platform, ReleasePoller, releaseProject } from "./release-poller.ts";
 export type {
 	ProjectPollState,
 	Release,
 	ReleaseChannel,
 	ReleaseRecords,
-	ReleaseVersion,
 	VersionCheck,
 } from "./release-records.ts";
 
