@@ -156,6 +156,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			ledger: new SqlEntitlementLedger(deps.storage.sql.db),
 			signingKey: deps.keys.ed25519,
 			clock: deps.clock,
+			logger: deps.logger,
 			devEndpoints: config.dev,
 			registerJob: deps.registerJob ?? (() => {}),
 		});

@@ -273,6 +273,58 @@ const entitlementsSection = z
 			description:
 				"Check the notification certificates' revocation (OCSP) and expiry against the current time. Turn off only for tests.",
 		}),
+		google_package_name: z.string().min(1).optional().meta({
+			description:
+				"The Android app's package name (network.loki.messenger). Set: Google Play notifications for it are taken and its purchases read through the Play Developer API.",
+		}),
+		google_service_account_file: z.string().min(1).optional().meta({
+			description:
+				"Path of the service-account key (JSON, from the Google Cloud console) used for the Play Developer API and Pub/Sub.",
+		}),
+		google_pubsub_subscription: z
+			.string()
+			.regex(
+				/^projects\/[^/]+\/subscriptions\/[^/]+$/,
+				"expected projects/<project>/subscriptions/<name>",
+			)
+			.optional()
+			.meta({
+				description:
+					"Pub/Sub pull subscription of the app's real-time developer notifications. Set: a leased job pulls it.",
+			}),
+		google_push_audience: z.string().min(1).optional().meta({
+			description:
+				"Audience of the Pub/Sub push subscription's OIDC token. Set: POST /google_notifications takes pushed notifications.",
+		}),
+		google_push_service_account: z.string().min(1).optional().meta({
+			description:
+				"E-mail of the service account Pub/Sub signs push tokens as; required with google_push_audience.",
+		}),
+		google_poll_interval_seconds: z.number().int().min(1).max(3_600).default(10).meta({
+			description:
+				"How often the leased Google job pulls notifications, reconciles queued purchases and acknowledges new ones.",
+		}),
+		google_play_api_url: z
+			.string()
+			.regex(/^https?:\/\/[^/]/, "expected an http:// or https:// URL")
+			.default("https://androidpublisher.googleapis.com/")
+			.meta({
+				description: "Root URL of the Google Play Developer API (a fake's, in tests).",
+			}),
+		google_pubsub_url: z
+			.string()
+			.regex(/^https?:\/\/[^/]/, "expected an http:// or https:// URL")
+			.default("https://pubsub.googleapis.com")
+			.meta({
+				description: "Root URL of the Pub/Sub REST API (a fake's, in tests).",
+			}),
+		google_oidc_certs_url: z
+			.string()
+			.regex(/^https?:\/\/[^/]/, "expected an http:// or https:// URL")
+			.default("https://www.googleapis.com/oauth2/v3/certs")
+			.meta({
+				description: "Google's OIDC signing keys (JWKS) that push tokens are checked against.",
+			}),
 	})
 	.prefault({});
 
@@ -315,6 +367,23 @@ export const configSchema = z
 					code: "custom",
 					path: ["entitlements", "apple_app_apple_id"],
 					message: "required when entitlements.apple_environment is Production",
+				});
+		}
+		if (entitlements.google_package_name !== undefined) {
+			if (entitlements.google_service_account_file === undefined)
+				context.addIssue({
+					code: "custom",
+					path: ["entitlements", "google_service_account_file"],
+					message: "required when entitlements.google_package_name is set",
+				});
+			if (
+				entitlements.google_push_audience !== undefined &&
+				entitlements.google_push_service_account === undefined
+			)
+				context.addIssue({
+					code: "custom",
+					path: ["entitlements", "google_push_service_account"],
+					message: "required when entitlements.google_push_audience is set",
 				});
 		}
 		const { sessions } = config;

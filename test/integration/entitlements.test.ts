@@ -307,7 +307,8 @@ for (const backend of appBackends()) {
 				plan: "1M",
 				duration: 2 * DAY_S,
 			});
-			testApp.clock.advanceMs(3 * DAY_S * 1_000);
+			// Past the last proof expiry the account's random daily grid can give: coverage + 1h01m + 24 h.
+			testApp.clock.advanceMs((3 * DAY_S + 2 * 3_600) * 1_000);
 			const refused = await call(
 				"/generate_pro_proof",
 				generateProofRequest(master, randomKeyPair(), now()),
@@ -316,7 +317,7 @@ for (const backend of appBackends()) {
 				status: "fail",
 				error_code: "subscription_expired",
 				error: expect.stringContaining(master.hex),
-				account_expiry_ts: now() - DAY_S,
+				account_expiry_ts: now() - DAY_S - 2 * 3_600,
 				account_grace_period_duration: 0,
 				account_auto_renewing: false,
 			});

@@ -147,6 +147,26 @@ export interface StoreEvents {
 	): Promise<boolean>;
 	/** False when this notification was handled before (Apple resends until it gets a 200). */
 	recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean>;
+
+	findPayment(provider: PaymentProvider, externalId: string): Promise<ProPayment | null>;
+	/** Writes down what the store now says of one payment's term; a revoked payment stays as it is. */
+	convergePayment(
+		provider: PaymentProvider,
+		externalId: string,
+		term: {
+			readonly expiryAtMs: number;
+			readonly gracePeriodMs: number | null;
+			readonly autoRenewing: boolean;
+		},
+	): Promise<boolean>;
+	/** A refund of one payment (one billing period); false if it is unknown. */
+	revokePayment(provider: PaymentProvider, externalId: string, atMs: number): Promise<boolean>;
+	/** The master key of the account holding any payment of the subscription, if one does. */
+	masterKeyOfLineage(provider: PaymentProvider, lineage: string): Promise<Uint8Array | null>;
+	/** False when this Pub/Sub message was handled before. */
+	recordGoogleNotification(messageId: string, eventAtMs: number): Promise<boolean>;
+	enqueueGoogleReconcile(purchaseToken: string, eligibleAtMs: number): Promise<void>;
+	requireGoogleAck(purchaseToken: string, productId: string, purchasedAtMs: number): Promise<void>;
 }
 
 export class EntitlementService {
@@ -493,6 +513,36 @@ export class EntitlementService {
 				},
 				recordAppleNotification: (uuid, expiresAtMs) =>
 					tx.recordAppleNotification(uuid, expiresAtMs),
+				findPayment: (provider, externalId) => tx.findPayment(provider, externalId),
+				convergePayment: async (provider, externalId, term) => {
+					const payment = await tx.findPayment(provider, externalId);
+					if (payment === null || payment.revokedAtMs !== null) return false;
+					await tx.updatePayment(payment.id, term);
+					if (payment.userId !== null)
+						await this.#refreshAfterStoreChange(tx, payment.userId, nowMs);
+					return true;
+				},
+				revokePayment: async (provider, externalId, atMs) => {
+					const payment = await tx.findPayment(provider, externalId);
+					if (payment === null) return false;
+					await tx.revokePayments([payment.id], atMs);
+					if (payment.userId !== null)
+						await this.#refreshAfterStoreChange(tx, payment.userId, nowMs);
+					return true;
+				},
+				masterKeyOfLineage: async (provider, lineage) => {
+					const held = (await tx.paymentsOfLineage(provider, lineage)).find(
+						(payment) => payment.userId !== null,
+					);
+					const holder = held?.userId == null ? null : await tx.findUserById(held.userId);
+					return holder?.masterPkey ?? null;
+				},
+				recordGoogleNotification: (messageId, eventAtMs) =>
+					tx.recordGoogleNotification(messageId, eventAtMs),
+				enqueueGoogleReconcile: (purchaseToken, eligibleAtMs) =>
+					tx.enqueueGoogleReconcile(purchaseToken, eligibleAtMs),
+				requireGoogleAck: (purchaseToken, productId, purchasedAtMs) =>
+					tx.requireGoogleAck(purchaseToken, productId, purchasedAtMs),
 			});
 		});
 	}
@@ -532,6 +582,13 @@ export class EntitlementService {
 		if (before === null) return;
 		const allowanceMs = this.#settings.renewalAllowanceMs;
 		const prior = coverageEnd(before, allowanceMs);
+		// A plan change arrives as a new purchase the account has not claimed yet: count it before
+		// judging whether the account lost coverage, or an upgrade would revoke the subscriber's proofs.
+		await tx.claimPayments(
+			await tx.unclaimedPaymentIds(claimsOf(before.masterPkey)),
+			userId,
+			nowMs,
+		);
 		const after = await this.#refreshEntitlement(tx, before, nowMs);
 		const surviving = coverageEnd(after, allowanceMs);
 		if (surviving >= prior || prior <= nowMs + DAY_MS) return;

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { Environment } from "@apple/app-store-server-library";
 import type { FastifyInstance } from "fastify";
+import type { Logger } from "pino";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import type { Ed25519KeyPair } from "#lib/ed25519";
@@ -13,6 +14,9 @@ import type { JobDefinition } from "../../jobs/job-runner.ts";
 import { AppleNotifications } from "./apple-notifications.ts";
 import { REVOCATION_RETAIN_FOR_MS, SECOND_MS } from "./entitlement.ts";
 import { EntitlementService } from "./entitlement-service.ts";
+import { playDeveloperApi, pubSubPull, readServiceAccount } from "./google-clients.ts";
+import { GOOGLE_NOTIFICATION_RETAIN_FOR_MS, GooglePlayNotifications } from "./google-play.ts";
+import { pushTokenVerifier } from "./google-push.ts";
 import type { EntitlementLedger } from "./ledger.ts";
 import { entitlementsRoutes } from "./routes.ts";
 
@@ -27,8 +31,10 @@ export {
 } from "./entitlement-service.ts";
 export type {
 	EntitlementLedger,
+	GoogleReconcileClaim,
 	LedgerTransaction,
 	NewPayment,
+	PendingGoogleAck,
 	ProGeneration,
 	ProPayment,
 	ProUser,
@@ -55,6 +61,7 @@ export interface EntitlementsModuleOptions {
 	/** The service key: it signs proofs, and clients pin its public key. */
 	readonly signingKey: Ed25519KeyPair;
 	readonly clock: Clock;
+	readonly logger: Logger;
 	/** Dev mode: /dev/add_payment and /dev/revoke, which mint and revoke with no store involved. */
 	readonly devEndpoints: boolean;
 	readonly registerJob: (job: JobDefinition) => void;
@@ -78,8 +85,10 @@ export async function registerEntitlements(
 		run: async ({ nowMs }) => {
 			await ledger.pruneRevokedGenerations(nowMs - REVOCATION_RETAIN_FOR_MS);
 			await ledger.pruneAppleNotifications(nowMs);
+			await ledger.pruneGoogleNotifications(nowMs - GOOGLE_NOTIFICATION_RETAIN_FOR_MS);
 		},
 	});
+	const google = registerGooglePlay(app, options, service);
 	const apple =
 		config.apple_bundle_id === undefined
 			? undefined
@@ -95,5 +104,67 @@ export async function registerEntitlements(
 					service,
 					clock,
 				);
-	await app.register(entitlementsRoutes, { service, devEndpoints: options.devEndpoints, apple });
+	await app.register(entitlementsRoutes, {
+		service,
+		devEndpoints: options.devEndpoints,
+		apple,
+		googlePush:
+			google === undefined ||
+			config.google_push_audience === undefined ||
+			config.google_push_service_account === undefined
+				? undefined
+				: {
+						notifications: google,
+						verify: pushTokenVerifier({
+							certsUrl: config.google_oidc_certs_url,
+							audience: config.google_push_audience,
+							serviceAccount: config.google_push_service_account,
+						}),
+					},
+	});
+}
+
+/**
+ * Google Play, when its package is configured: one leased job pulls notifications (when a pull
+ * subscription is set), reconciles the purchases they queued and acknowledges new ones to Google.
+ */
+function registerGooglePlay(
+	app: FastifyInstance,
+	options: EntitlementsModuleOptions,
+	service: EntitlementService,
+): GooglePlayNotifications | undefined {
+	const { config, ledger, clock, logger } = options;
+	if (config.google_package_name === undefined || config.google_service_account_file === undefined)
+		return undefined;
+	const account = readServiceAccount(config.google_service_account_file);
+	const packageName = config.google_package_name;
+	const google = new GooglePlayNotifications(
+		{ packageName },
+		{
+			service,
+			ledger,
+			clock,
+			logger: logger.child({ module: "entitlements.google_play" }),
+			api: playDeveloperApi({ account, packageName, rootUrl: config.google_play_api_url }),
+		},
+	);
+	const pull =
+		config.google_pubsub_subscription === undefined
+			? undefined
+			: pubSubPull({
+					account,
+					subscription: config.google_pubsub_subscription,
+					endpoint: config.google_pubsub_url,
+				});
+	if (pull !== undefined) app.addHook("onClose", () => pull.close());
+	options.registerJob({
+		name: "entitlements.google-play",
+		intervalMs: config.google_poll_interval_seconds * SECOND_MS,
+		run: async ({ nowMs }) => {
+			if (pull !== undefined) await google.pull(pull);
+			await google.drain(nowMs);
+			await google.acknowledgePurchases(nowMs);
+		},
+	});
+	return google;
 }

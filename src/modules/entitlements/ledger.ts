@@ -75,6 +75,7 @@ export interface LedgerTransaction {
 		paymentId: number,
 		change: {
 			readonly autoRenewing?: boolean;
+			readonly expiryAtMs?: number;
 			readonly gracePeriodMs?: number | null;
 			readonly revokedAtMs?: number | null;
 		},
@@ -84,6 +85,26 @@ export interface LedgerTransaction {
 	recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean>;
 	/** Newest first (by registration). */
 	paymentsOfUser(userId: number): Promise<ProPayment[]>;
+
+	/** Records a Pub/Sub message id; false when that message was handled before. */
+	recordGoogleNotification(messageId: string, eventAtMs: number): Promise<boolean>;
+	/** Queues a purchase token for a look no later than `eligibleAtMs`, unparking it. */
+	enqueueGoogleReconcile(purchaseToken: string, eligibleAtMs: number): Promise<void>;
+	/** Remembers that Google must be told of this purchase. */
+	requireGoogleAck(purchaseToken: string, productId: string, purchasedAtMs: number): Promise<void>;
+}
+
+export interface GoogleReconcileClaim {
+	readonly purchaseToken: string;
+	readonly revision: number;
+	/** Failed attempts before this one. */
+	readonly attempts: number;
+}
+
+export interface PendingGoogleAck {
+	readonly purchaseToken: string;
+	readonly productId: string;
+	readonly purchasedAtMs: number;
 }
 
 export interface EntitlementLedger {
@@ -112,4 +133,21 @@ export interface EntitlementLedger {
 	/** Unrevoked before revoked, then newest purchase, then newest registration. */
 	latestPayment(userId: number): Promise<ProPayment | null>;
 	findUser(masterPkey: Uint8Array): Promise<ProUser | null>;
+
+	/** Leases up to `limit` due, unparked tokens until `leaseUntilMs`, oldest eligibility first. */
+	claimDueGoogleReconciles(
+		nowMs: number,
+		leaseUntilMs: number,
+		limit: number,
+	): Promise<GoogleReconcileClaim[]>;
+	/** Drops the token from the queue unless a newer notification re-queued it meanwhile. */
+	finishGoogleReconcile(claim: GoogleReconcileClaim): Promise<void>;
+	failGoogleReconcile(
+		claim: GoogleReconcileClaim,
+		failure: { readonly retryAtMs: number; readonly error: string; readonly park: boolean },
+	): Promise<void>;
+	pendingGoogleAcks(): Promise<PendingGoogleAck[]>;
+	clearGoogleAck(purchaseToken: string): Promise<void>;
+	/** Forgets Pub/Sub message ids of events before `beforeMs` (past Pub/Sub's retention). */
+	pruneGoogleNotifications(beforeMs: number): Promise<number>;
 }

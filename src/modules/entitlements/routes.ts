@@ -9,6 +9,8 @@ import { AppError } from "#errors";
 import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
+import { type GooglePlayNotifications, InvalidGoogleNotificationError } from "./google-play.ts";
+import { PushTokenError, type PushTokenVerifier } from "./google-push.ts";
 import { ProtocolError } from "./protocol.ts";
 
 const hex64 = z.string().meta({ description: "32 bytes, 64 hex characters" });
@@ -136,13 +138,24 @@ function planOf(text: string): ProPlan {
 }
 
 const appleNotificationBody = z.object({ signedPayload: z.string().min(1) });
+const pushBody = z.object({
+	message: z.looseObject({
+		data: z.base64(),
+		messageId: z.string().min(1),
+	}),
+	subscription: z.string().min(1),
+});
 
 export const entitlementsRoutes: FastifyPluginAsync<{
 	service: EntitlementService;
 	devEndpoints: boolean;
 	/** App Store Server Notifications V2, when an App Store app is configured. */
 	apple: AppleNotifications | undefined;
-}> = async (app, { service, devEndpoints, apple }) => {
+	/** Pub/Sub push delivery of Google Play notifications, when configured. */
+	googlePush:
+		| { readonly notifications: GooglePlayNotifications; readonly verify: PushTokenVerifier }
+		| undefined;
+}> = async (app, { service, devEndpoints, apple, googlePush }) => {
 	// Upstream reads the body as JSON whatever its content type; clients send application/json or none.
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
@@ -273,6 +286,52 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 					throw error;
 				}
 				return reply.code(200).send();
+			},
+		);
+	}
+
+	if (googlePush !== undefined) {
+		app.post(
+			"/google_notifications",
+			documented(
+				"Pub/Sub push of Google Play real-time developer notifications: 204 once recorded (or seen before); 400/401 and 5xx have Pub/Sub redeliver.",
+				pushBody,
+			),
+			async (request, reply) => {
+				try {
+					await googlePush.verify(request.headers.authorization);
+				} catch (error) {
+					if (error instanceof PushTokenError)
+						throw new AppError("unauthorized", { description: error.message });
+					throw error;
+				}
+				let body: unknown;
+				try {
+					body = JSON.parse(Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "");
+				} catch {
+					throw new AppError("invalid_request", { description: "the body is not JSON" });
+				}
+				const parsed = pushBody.safeParse(body);
+				if (!parsed.success) {
+					const issue = parsed.error.issues[0];
+					throw new AppError("invalid_request", {
+						description: `${issue?.path.join(".") ?? "body"}: ${issue?.message ?? "invalid"}`,
+					});
+				}
+				const { message } = parsed.data;
+				try {
+					const notification = googlePush.notifications.decode(
+						message.messageId,
+						Buffer.from(message.data, "base64"),
+					);
+					const outcome = await googlePush.notifications.intake(notification);
+					request.log.info({ outcome }, "Google Play notification");
+				} catch (error) {
+					if (error instanceof InvalidGoogleNotificationError)
+						throw new AppError("invalid_request", { description: error.message });
+					throw error;
+				}
+				return reply.code(204).send();
 			},
 		);
 	}

@@ -2,9 +2,11 @@
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
 import type {
 	EntitlementLedger,
+	GoogleReconcileClaim,
 	LedgerTransaction,
 	NewPayment,
 	PaymentProvider,
+	PendingGoogleAck,
 	ProGeneration,
 	ProPayment,
 	ProPlan,
@@ -52,6 +54,17 @@ type EntitlementTables = {
 	};
 	pro_revocation_ticket: { singleton: number; ticket: Int };
 	pro_apple_notifications: { uuid: string; expires_at_ms: Int };
+	pro_google_notifications: { message_id: string; event_at_ms: Int };
+	pro_google_reconciles: {
+		purchase_token: string;
+		revision: Int;
+		eligible_at_ms: Int;
+		lease_until_ms: Int;
+		attempts: number;
+		last_error: string | null;
+		parked_at_ms: Int | null;
+	};
+	pro_google_acks: { purchase_token: string; product_id: string; purchased_at_ms: Int };
 };
 
 type Tables = FoundationTables & EntitlementTables;
@@ -289,6 +302,7 @@ class SqlLedgerTransaction implements LedgerTransaction {
 		paymentId: number,
 		change: {
 			readonly autoRenewing?: boolean;
+			readonly expiryAtMs?: number;
 			readonly gracePeriodMs?: number | null;
 			readonly revokedAtMs?: number | null;
 		},
@@ -299,6 +313,7 @@ class SqlLedgerTransaction implements LedgerTransaction {
 				...(change.autoRenewing === undefined
 					? {}
 					: { auto_renewing: toFlag(change.autoRenewing) }),
+				...(change.expiryAtMs === undefined ? {} : { expiry_at_ms: change.expiryAtMs }),
 				...(change.gracePeriodMs === undefined ? {} : { grace_period_ms: change.gracePeriodMs }),
 				...(change.revokedAtMs === undefined ? {} : { revoked_at_ms: change.revokedAtMs }),
 			})
@@ -332,6 +347,52 @@ class SqlLedgerTransaction implements LedgerTransaction {
 			.orderBy("id", "desc")
 			.execute();
 		return rows.map(paymentOf);
+	}
+
+	async recordGoogleNotification(messageId: string, eventAtMs: number): Promise<boolean> {
+		const inserted = await this.#tx
+			.insertInto("pro_google_notifications")
+			.values({ message_id: messageId, event_at_ms: eventAtMs })
+			.onConflict((conflict) => conflict.column("message_id").doNothing())
+			.executeTakeFirst();
+		return Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0;
+	}
+
+	async enqueueGoogleReconcile(purchaseToken: string, eligibleAtMs: number): Promise<void> {
+		await this.#tx
+			.insertInto("pro_google_reconciles")
+			.values({
+				purchase_token: purchaseToken,
+				revision: 1,
+				eligible_at_ms: eligibleAtMs,
+				lease_until_ms: 0,
+				attempts: 0,
+			})
+			.onConflict((conflict) =>
+				conflict.column("purchase_token").doUpdateSet({
+					revision: sql`pro_google_reconciles.revision + 1`,
+					eligible_at_ms: sql`CASE WHEN excluded.eligible_at_ms < pro_google_reconciles.eligible_at_ms THEN excluded.eligible_at_ms ELSE pro_google_reconciles.eligible_at_ms END`,
+					attempts: 0,
+					parked_at_ms: null,
+				}),
+			)
+			.execute();
+	}
+
+	async requireGoogleAck(
+		purchaseToken: string,
+		productId: string,
+		purchasedAtMs: number,
+	): Promise<void> {
+		await this.#tx
+			.insertInto("pro_google_acks")
+			.values({
+				purchase_token: purchaseToken,
+				product_id: productId,
+				purchased_at_ms: purchasedAtMs,
+			})
+			.onConflict((conflict) => conflict.column("purchase_token").doNothing())
+			.execute();
 	}
 }
 
@@ -461,5 +522,104 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 
 	findUser(masterPkey: Uint8Array): Promise<ProUser | null> {
 		return findUserIn(this.#db, masterPkey);
+	}
+
+	claimDueGoogleReconciles(
+		nowMs: number,
+		leaseUntilMs: number,
+		limit: number,
+	): Promise<GoogleReconcileClaim[]> {
+		return this.#db.transaction().execute(async (tx) => {
+			const due = await tx
+				.selectFrom("pro_google_reconciles")
+				.select(["purchase_token", "revision", "attempts"])
+				.where("eligible_at_ms", "<=", nowMs)
+				.where("lease_until_ms", "<=", nowMs)
+				.where("parked_at_ms", "is", null)
+				.orderBy("eligible_at_ms")
+				.limit(limit)
+				.execute();
+			const claims: GoogleReconcileClaim[] = [];
+			for (const row of due) {
+				const leased = await tx
+					.updateTable("pro_google_reconciles")
+					.set({ lease_until_ms: leaseUntilMs })
+					.where("purchase_token", "=", row.purchase_token)
+					.where("lease_until_ms", "<=", nowMs)
+					.executeTakeFirst();
+				if (Number(leased.numUpdatedRows) === 1)
+					claims.push({
+						purchaseToken: row.purchase_token,
+						revision: toNumber(row.revision),
+						attempts: row.attempts,
+					});
+			}
+			return claims;
+		});
+	}
+
+	async finishGoogleReconcile(claim: GoogleReconcileClaim): Promise<void> {
+		await this.#db
+			.deleteFrom("pro_google_reconciles")
+			.where("purchase_token", "=", claim.purchaseToken)
+			.where("revision", "=", claim.revision)
+			.execute();
+		await this.#releaseGoogleReconcile(claim.purchaseToken);
+	}
+
+	/** A token re-queued while it was leased is due again at once rather than when the lease lapses. */
+	async #releaseGoogleReconcile(purchaseToken: string): Promise<void> {
+		await this.#db
+			.updateTable("pro_google_reconciles")
+			.set({ lease_until_ms: 0 })
+			.where("purchase_token", "=", purchaseToken)
+			.execute();
+	}
+
+	async failGoogleReconcile(
+		claim: GoogleReconcileClaim,
+		failure: { readonly retryAtMs: number; readonly error: string; readonly park: boolean },
+	): Promise<void> {
+		await this.#db
+			.updateTable("pro_google_reconciles")
+			.set({
+				attempts: claim.attempts + 1,
+				eligible_at_ms: failure.retryAtMs,
+				lease_until_ms: 0,
+				last_error: failure.error,
+				parked_at_ms: failure.park ? failure.retryAtMs : null,
+			})
+			.where("purchase_token", "=", claim.purchaseToken)
+			.where("revision", "=", claim.revision)
+			.execute();
+		await this.#releaseGoogleReconcile(claim.purchaseToken);
+	}
+
+	async pendingGoogleAcks(): Promise<PendingGoogleAck[]> {
+		const rows = await this.#db
+			.selectFrom("pro_google_acks")
+			.selectAll()
+			.orderBy("purchased_at_ms")
+			.execute();
+		return rows.map((row) => ({
+			purchaseToken: row.purchase_token,
+			productId: row.product_id,
+			purchasedAtMs: toNumber(row.purchased_at_ms),
+		}));
+	}
+
+	async clearGoogleAck(purchaseToken: string): Promise<void> {
+		await this.#db
+			.deleteFrom("pro_google_acks")
+			.where("purchase_token", "=", purchaseToken)
+			.execute();
+	}
+
+	async pruneGoogleNotifications(beforeMs: number): Promise<number> {
+		const result = await this.#db
+			.deleteFrom("pro_google_notifications")
+			.where("event_at_ms", "<", beforeMs)
+			.executeTakeFirst();
+		return Number(result.numDeletedRows);
 	}
 }

@@ -1,0 +1,419 @@
+/**
+ * Google Play into Session Pro: real-time developer notifications pulled from (and pushed by) a loopback
+ * Pub/Sub, subscriptions read and acknowledged through a loopback Play Developer API, all by Google's own
+ * client libraries (test/support/fake-google.ts); the account's side seen through the client protocol,
+ * on SQLite and PostgreSQL. Resource shapes follow upstream's recorded Play responses (tests/test_google.py).
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
+import {
+	type FakeGoogle,
+	type SubscriptionState,
+	startFakeGoogle,
+} from "../support/fake-google.ts";
+import {
+	generateProofRequest,
+	type KeyPair,
+	paymentDetailsRequest,
+	proofSignatureValid,
+	proStatusRequest,
+	randomKeyPair,
+} from "../support/pro-client.ts";
+
+const DAY_MS = 86_400_000;
+const PURCHASED = 4;
+const CANCELED = 3;
+const RESTARTED = 7;
+const IN_GRACE_PERIOD = 6;
+const RENEWED = 2;
+const REVOKED = 12;
+
+let google: FakeGoogle;
+let directory: string;
+beforeAll(async () => {
+	directory = await mkdtemp(join(tmpdir(), "tollgate-google-"));
+	google = await startFakeGoogle({ directory });
+});
+afterAll(async () => {
+	await google.close();
+	await rm(directory, { recursive: true, force: true });
+});
+
+for (const backend of appBackends()) {
+	describe.skipIf(backend.skip)(`Google Play notifications (${backend.name})`, () => {
+		let testApp: TestApp;
+
+		beforeEach(async () => {
+			testApp = await buildTestAppOn(backend, {
+				entitlements: {
+					enabled: true,
+					google_package_name: google.packageName,
+					google_service_account_file: google.serviceAccountFile,
+					google_pubsub_subscription: google.subscription,
+					google_push_audience: `${google.url}/push`,
+					google_push_service_account: google.pushServiceAccount,
+					google_play_api_url: `${google.url}/`,
+					google_pubsub_url: google.url,
+					google_oidc_certs_url: `${google.url}/oauth2/v3/certs`,
+				},
+			});
+		});
+		afterEach(async () => {
+			await testApp.close();
+		});
+
+		const nowMs = () => testApp.clock.nowMs();
+		const now = () => Math.floor(nowMs() / 1_000);
+		let tokenCounter = 0;
+		const newToken = () =>
+			`${backend.name.toLowerCase()}${++tokenCounter}.AO-J1Oy${Date.now().toString(36)}`;
+
+		async function runGoogleJob() {
+			const job = testApp.jobs.find((candidate) => candidate.name === "entitlements.google-play");
+			if (job === undefined) throw new Error("the Google Play job is not registered");
+			await job.run({ signal: new AbortController().signal, nowMs: nowMs() });
+		}
+
+		function rtdn(type: number, token: string, extra: object = {}) {
+			return {
+				version: "1.0",
+				packageName: google.packageName,
+				eventTimeMillis: String(nowMs()),
+				subscriptionNotification: {
+					version: "1.0",
+					notificationType: type,
+					purchaseToken: token,
+					subscriptionId: "session_pro",
+				},
+				...extra,
+			};
+		}
+
+		function subscribed(master: KeyPair, changes: Partial<SubscriptionState> = {}) {
+			return {
+				state: "SUBSCRIPTION_STATE_ACTIVE" as const,
+				accountId: master.hex,
+				basePlanId: "session-pro-1-month",
+				orderId: `GPA.3354-3745-${String(++tokenCounter).padStart(4, "0")}-25336`,
+				expiryMs: nowMs() + 30 * DAY_MS,
+				autoRenewEnabled: true,
+				...changes,
+			};
+		}
+
+		async function call(path: string, body: unknown) {
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: path,
+				payload: body as object,
+			});
+			return response.json() as Record<string, any>;
+		}
+		const status = (master: KeyPair) =>
+			call("/get_pro_status", proStatusRequest(master, now())).then((reply) => reply.result);
+		const payments = (master: KeyPair) =>
+			call("/get_payment_details", paymentDetailsRequest(master, now(), 10, "")).then(
+				(reply) => reply.result,
+			);
+		const proof = (master: KeyPair) =>
+			call("/generate_pro_proof", generateProofRequest(master, randomKeyPair(), now()));
+
+		async function push(rtdnBody: object, options: Parameters<FakeGoogle["pushRequest"]>[1] = {}) {
+			const { authorization, body } = await google.pushRequest(rtdnBody, options);
+			return testApp.app.inject({
+				method: "POST",
+				url: "/google_notifications",
+				headers: { authorization, "content-type": "application/json" },
+				payload: body,
+			});
+		}
+
+		it("a pulled purchase becomes a proof for the account that set the obfuscated id, and is acknowledged to Google", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			expect((await status(master)).user_status).toBe("never");
+
+			await runGoogleJob();
+			expect(google.unacknowledged()).toBe(0);
+			expect(google.acknowledgements).toContainEqual({ token, productId: "session_pro" });
+
+			const reply = await proof(master);
+			expect(reply.status).toBe("ok");
+			const signingKey = (await call("/status", {})).result.signing_pubkey as string;
+			expect(proofSignatureValid(signingKey, reply.result)).toBe(true);
+			expect(reply.result).toMatchObject({
+				account_expiry_ts: Math.floor(state.expiryMs / 1000),
+				account_auto_renewing: true,
+			});
+			expect(await payments(master)).toMatchObject({
+				payments_total: 1,
+				items: [
+					{
+						status: "redeemed",
+						plan: "1m",
+						payment_provider: "google_play",
+						payment_id: `${token}|${state.orderId}`,
+					},
+				],
+			});
+
+			// The same message delivered again (Pub/Sub is at-least-once) changes nothing.
+			const acknowledgedBefore = google.acknowledgements.length;
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			expect(google.acknowledgements.length).toBe(acknowledgedBefore);
+			expect((await payments(master)).payments_total).toBe(1);
+		});
+
+		it("cancel, un-cancel and refund follow the subscription resource; the refund lands on the revocation list", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			const issued = await proof(master);
+			expect(issued.status).toBe("ok");
+
+			testApp.clock.advanceMs(60_000);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_CANCELED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+			});
+			google.publish(rtdn(CANCELED, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: false });
+
+			testApp.clock.advanceMs(60_000);
+			google.setSubscription(token, { ...state, acknowledged: true });
+			google.publish(rtdn(RESTARTED, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: true });
+
+			const ticket = (await call("/get_pro_revocations", { ticket: 0 })).result.ticket as number;
+			testApp.clock.advanceMs(60_000);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_EXPIRED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: nowMs() + 1_000,
+			});
+			google.publish(rtdn(REVOKED, token));
+			await runGoogleJob();
+			const revocations = (await call("/get_pro_revocations", { ticket })).result;
+			expect(revocations.ticket).toBe(ticket + 1);
+			expect(revocations.items).toContainEqual(
+				expect.objectContaining({ revocation_tag: issued.result.revocation_tag }),
+			);
+			expect((await status(master)).user_status).toBe("expired");
+			expect((await payments(master)).items[0]).toMatchObject({ status: "revoked" });
+			expect((await proof(master)).status).not.toBe("ok");
+		});
+
+		it("grace keeps the account covered past the paid term; the renewal's new order extends it", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+
+			testApp.clock.advanceMs(30 * DAY_MS);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_IN_GRACE_PERIOD",
+				acknowledged: true,
+				expiryMs: state.expiryMs + 3 * DAY_MS,
+			});
+			google.publish(rtdn(IN_GRACE_PERIOD, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				expiry_ts: Math.floor(state.expiryMs / 1000),
+				// Google's three days plus the renewal latency allowance (an hour).
+				grace_period_duration: 3 * 86_400 + 3_600,
+			});
+
+			testApp.clock.advanceMs(DAY_MS);
+			const renewedExpiry = nowMs() + 30 * DAY_MS;
+			google.setSubscription(token, {
+				...state,
+				orderId: `${state.orderId}..0`,
+				acknowledged: true,
+				expiryMs: renewedExpiry,
+			});
+			google.publish(rtdn(RENEWED, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				expiry_ts: Math.floor(renewedExpiry / 1000),
+			});
+			expect((await payments(master)).payments_total).toBe(2);
+		});
+
+		it("an upgrade re-reads the replaced token: the account moves to the new plan and nothing is revoked", async () => {
+			const master = randomKeyPair();
+			const monthly = newToken();
+			const monthlyState = subscribed(master);
+			google.setSubscription(monthly, monthlyState);
+			google.publish(rtdn(PURCHASED, monthly));
+			await runGoogleJob();
+			const issued = await proof(master);
+			expect(issued.status).toBe("ok");
+
+			testApp.clock.advanceMs(DAY_MS);
+			const quarterly = newToken();
+			const quarterlyState = subscribed(master, {
+				basePlanId: "session-pro-3-months",
+				expiryMs: nowMs() + 90 * DAY_MS,
+				linkedPurchaseToken: monthly,
+			});
+			google.setSubscription(quarterly, quarterlyState);
+			// Google sends nothing more for the replaced token; its resource now reads as ended.
+			google.setSubscription(monthly, {
+				...monthlyState,
+				state: "SUBSCRIPTION_STATE_EXPIRED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: nowMs(),
+			});
+			google.publish(rtdn(PURCHASED, quarterly));
+			await runGoogleJob();
+			await runGoogleJob();
+			expect(google.reads.get(monthly)).toBe(2);
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				expiry_ts: Math.floor(quarterlyState.expiryMs / 1000),
+				latest_payment: { plan: "3m" },
+			});
+			const revocations = (await call("/get_pro_revocations", { ticket: 0 })).result;
+			expect(revocations.ticket).toBe(0);
+			expect((await proof(master)).result.revocation_tag).toBe(issued.result.revocation_tag);
+		});
+
+		it("a voided order (refund outside the subscription's revoke) ends the account: upstream ignored these", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			const issued = await proof(master);
+
+			testApp.clock.advanceMs(60_000);
+			google.publish({
+				version: "1.0",
+				packageName: google.packageName,
+				eventTimeMillis: String(nowMs()),
+				voidedPurchaseNotification: {
+					purchaseToken: token,
+					orderId: state.orderId,
+					productType: 1,
+					refundType: 1,
+				},
+			});
+			await runGoogleJob();
+			expect((await status(master)).user_status).toBe("expired");
+			const revocations = (await call("/get_pro_revocations", { ticket: 0 })).result;
+			expect(revocations.items).toContainEqual(
+				expect.objectContaining({ revocation_tag: issued.result.revocation_tag }),
+			);
+		});
+
+		it("pushed notifications need Google's token for the configured audience; redeliveries are answered without a second effect", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			google.setSubscription(token, subscribed(master));
+			const body = rtdn(PURCHASED, token);
+
+			const forged = await push(body, { signedBy: "someone else" });
+			expect(forged.statusCode).toBe(401);
+			expect(forged.json().error_description).toMatch(/^authorization: /);
+			const wrongAudience = await push(body, { audience: "https://elsewhere.example/push" });
+			expect(wrongAudience.statusCode).toBe(401);
+			const bare = await testApp.app.inject({
+				method: "POST",
+				url: "/google_notifications",
+				payload: (await google.pushRequest(body)).body,
+			});
+			expect(bare.statusCode).toBe(401);
+			await runGoogleJob();
+			expect((await status(master)).user_status).toBe("never");
+
+			const first = await push(body, { messageId: "77" });
+			expect(first.statusCode).toBe(204);
+			expect((await push(body, { messageId: "77" })).statusCode).toBe(204);
+			await runGoogleJob();
+			expect((await status(master)).user_status).toBe("active");
+			expect(google.reads.get(token)).toBe(1);
+		});
+
+		it("a message for another app or a malformed one is refused by name, and nothing is written", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			google.setSubscription(token, subscribed(master));
+
+			const otherApp = await push({ ...rtdn(PURCHASED, token), packageName: "com.example.other" });
+			expect(otherApp.statusCode).toBe(400);
+			expect(otherApp.json().error_description).toMatch(/^message\.data\.packageName: /);
+			const noTime = await push({ ...rtdn(PURCHASED, token), eventTimeMillis: "yesterday" });
+			expect(noTime.statusCode).toBe(400);
+			expect(noTime.json().error_description).toMatch(/^message\.data\.eventTimeMillis: /);
+			const { authorization, body } = await google.pushRequest(rtdn(PURCHASED, token));
+			const noData = await testApp.app.inject({
+				method: "POST",
+				url: "/google_notifications",
+				headers: { authorization },
+				payload: { ...body, message: { messageId: "1" } },
+			});
+			expect(noData.statusCode).toBe(400);
+			expect(noData.json().error_description).toMatch(/^message\.data: /);
+
+			// The pulled copy of a foreign message stays unacknowledged, for Pub/Sub to redeliver or dead-letter.
+			google.publish({ ...rtdn(PURCHASED, token), packageName: "com.example.other" });
+			await runGoogleJob();
+			expect(google.unacknowledged()).toBe(1);
+			expect(google.reads.get(token)).toBeUndefined();
+			expect((await status(master)).user_status).toBe("never");
+			google.expireAckDeadlines();
+			await runGoogleJob();
+			expect(google.unacknowledged()).toBe(1);
+			google.discardMessages();
+		});
+
+		it("a failing Play API read is retried with backoff, and the purchase lands once Google answers", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			google.setSubscription(token, subscribed(master));
+			google.failSubscriptionReads(503);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			expect(google.unacknowledged()).toBe(0);
+			expect(google.reads.get(token)).toBe(1);
+
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(1);
+			testApp.clock.advanceMs(60_000);
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(2);
+
+			google.failSubscriptionReads(null);
+			testApp.clock.advanceMs(60_000);
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(2);
+			testApp.clock.advanceMs(60_000);
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(3);
+			expect((await status(master)).user_status).toBe("active");
+		});
+	});
+}
