@@ -273,6 +273,27 @@ const entitlementsSection = z
 			description:
 				"Check the notification certificates' revocation (OCSP) and expiry against the current time. Turn off only for tests.",
 		}),
+		apple_api_key_file: z.string().min(1).optional().meta({
+			description:
+				"Path of an App Store Connect API key (.p8). Set: a leased job replays notifications Apple failed to deliver, from its notification-history API, every apple_catch_up_interval_minutes.",
+		}),
+		apple_api_key_id: z.string().min(1).optional().meta({
+			description: "The App Store Connect API key's id; required with apple_api_key_file.",
+		}),
+		apple_api_issuer_id: z.string().min(1).optional().meta({
+			description: "The App Store Connect team's issuer id; required with apple_api_key_file.",
+		}),
+		apple_api_url: z
+			.string()
+			.regex(/^https?:\/\/[^/]/, "expected an http:// or https:// URL")
+			.optional()
+			.meta({
+				description:
+					"App Store Server API base URL; by default Apple's for apple_environment (a fake's, in tests).",
+			}),
+		apple_catch_up_interval_minutes: z.number().int().min(1).max(1_440).default(30).meta({
+			description: "How often the notification-history catch-up runs.",
+		}),
 		google_package_name: z.string().min(1).optional().meta({
 			description:
 				"The Android app's package name (network.loki.messenger). Set: Google Play notifications for it are taken and its purchases read through the Play Developer API.",
@@ -368,6 +389,15 @@ export const configSchema = z
 					path: ["entitlements", "apple_app_apple_id"],
 					message: "required when entitlements.apple_environment is Production",
 				});
+		}
+		if (entitlements.apple_api_key_file !== undefined) {
+			for (const key of ["apple_bundle_id", "apple_api_key_id", "apple_api_issuer_id"] as const)
+				if (entitlements[key] === undefined)
+					context.addIssue({
+						code: "custom",
+						path: ["entitlements", key],
+						message: "required when entitlements.apple_api_key_file is set",
+					});
 		}
 		if (entitlements.google_package_name !== undefined) {
 			if (entitlements.google_service_account_file === undefined)

@@ -5,10 +5,14 @@
  * SQLite and PostgreSQL.
  */
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { appAccountTokenFor } from "../../src/modules/entitlements/index.ts";
 import { type AppleFixture, createAppleFixture } from "../support/apple-fixture.ts";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
+import { type FakeAppStoreApi, startFakeAppStoreApi } from "../support/fake-app-store-api.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -22,11 +26,17 @@ const MONTH_PRODUCT = "com.getsession.org.pro_sub_1_month";
 const DAY_MS = 86_400_000;
 
 let apple: AppleFixture;
-beforeAll(() => {
+let appStoreApi: FakeAppStoreApi;
+let directory: string;
+beforeAll(async () => {
 	apple = createAppleFixture();
+	directory = await mkdtemp(join(tmpdir(), "tollgate-app-store-"));
+	appStoreApi = await startFakeAppStoreApi({ directory, bundleId: BUNDLE_ID });
 });
-afterAll(() => {
+afterAll(async () => {
 	apple.dispose();
+	await appStoreApi.close();
+	await rm(directory, { recursive: true, force: true });
 });
 
 for (const backend of appBackends()) {
@@ -41,6 +51,10 @@ for (const backend of appBackends()) {
 					apple_environment: "Sandbox",
 					apple_root_certificates: [apple.rootPath],
 					apple_online_checks: false,
+					apple_api_key_file: appStoreApi.keyFile,
+					apple_api_key_id: appStoreApi.keyId,
+					apple_api_issuer_id: appStoreApi.issuerId,
+					apple_api_url: appStoreApi.url,
 				},
 			});
 		});
@@ -118,6 +132,62 @@ for (const backend of appBackends()) {
 		const paymentCount = async (master: KeyPair) =>
 			(await call("/get_payment_details", paymentDetailsRequest(master, now(), 10, ""))).result
 				.payments_total as number;
+
+		it("notifications Apple failed to deliver are replayed from its history; one that cannot be applied holds nothing back", async () => {
+			const first = randomKeyPair();
+			const second = randomKeyPair();
+			const subscribedFor = (master: KeyPair, id: string, product?: string) =>
+				notification("SUBSCRIBED", {
+					signedTransactionInfo: transaction(master, {
+						id,
+						original: id,
+						purchasedAtMs: nowMs(),
+						...(product === undefined ? {} : { product }),
+					}),
+				});
+			appStoreApi.failedNotifications.splice(
+				0,
+				appStoreApi.failedNotifications.length,
+				subscribedFor(first, `${backend.name}-h1`),
+				subscribedFor(randomKeyPair(), `${backend.name}-h2`, "com.example.unknown_product"),
+				subscribedFor(second, `${backend.name}-h3`),
+			);
+			const requestsBefore = appStoreApi.requests.length;
+			const catchUp = async () => {
+				const job = testApp.jobs.find(
+					(candidate) => candidate.name === "entitlements.apple-catch-up",
+				);
+				if (job === undefined) throw new Error("the App Store catch-up job is not registered");
+				await job.run({ signal: new AbortController().signal, nowMs: nowMs() });
+			};
+
+			await catchUp();
+			expect(await status(first)).toMatchObject({ user_status: "active" });
+			expect(await status(second)).toMatchObject({ user_status: "active" });
+			const firstRun = appStoreApi.requests.slice(requestsBefore);
+			expect(firstRun).toHaveLength(2);
+			expect(firstRun[0]).toEqual({
+				startDate: nowMs() - 30 * DAY_MS,
+				endDate: nowMs(),
+				onlyFailures: true,
+			});
+			expect(
+				testApp
+					.logs()
+					.some((line) => line.msg === "App Store notification from history not applied"),
+			).toBe(true);
+
+			const previousRunAt = nowMs();
+			testApp.clock.advanceMs(5 * 3_600_000);
+			await catchUp();
+			const secondRun = appStoreApi.requests.slice(requestsBefore + 2);
+			expect(secondRun[0]).toMatchObject({
+				startDate: previousRunAt - 3_600_000,
+				endDate: nowMs(),
+			});
+			expect(await paymentCount(first)).toBe(1);
+			appStoreApi.failedNotifications.length = 0;
+		});
 
 		it("a purchase binds to the account whose master key made its appAccountToken; a resend changes nothing", async () => {
 			const master = randomKeyPair();

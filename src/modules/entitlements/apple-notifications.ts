@@ -7,16 +7,20 @@
  * REFUND_REVERSED reinstates the payment.
  */
 import {
-	type Environment,
+	AppStoreServerAPIClient,
+	Environment,
 	type JWSRenewalInfoDecodedPayload,
 	type JWSTransactionDecodedPayload,
 	type ResponseBodyV2DecodedPayload,
 	SignedDataVerifier,
 	VerificationException,
 } from "@apple/app-store-server-library";
+import type { Response as LibraryResponse } from "node-fetch";
+import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
-import { HOUR_MS, type ProPlan } from "./entitlement.ts";
+import { DAY_MS, HOUR_MS, type ProPlan } from "./entitlement.ts";
 import type { EntitlementService, StoreEvents } from "./entitlement-service.ts";
+import type { EntitlementLedger } from "./ledger.ts";
 
 const APPLE_PRODUCTS: Readonly<Record<string, ProPlan>> = {
 	"com.getsession.org.pro_sub_1_month": "1m",
@@ -37,6 +41,49 @@ export interface AppleSettings {
 	readonly onlineChecks: boolean;
 }
 
+/** How far back Apple serves notification history: 180 days in production, 30 in the sandbox. */
+const HISTORY_REACH_MS = { Production: 180 * DAY_MS, Sandbox: 30 * DAY_MS };
+/** Each run re-reads this much before the last one's end, so a notification Apple recorded late is seen. */
+const HISTORY_OVERLAP_MS = HOUR_MS;
+
+export interface AppStoreApiSettings {
+	/** The App Store Connect API key (.p8 PEM), its id and the team's issuer id. */
+	readonly privateKey: string;
+	readonly keyId: string;
+	readonly issuerId: string;
+	/** The App Store Server API's base URL (a fake's, in tests). */
+	readonly baseUrl: string;
+}
+
+/**
+ * Apple's App Store Server API client, sending to the configured base URL: the library picks its URL from
+ * the environment alone, and `makeFetchRequest` is the transport hook it leaves subclasses.
+ */
+class AppStoreServerApi extends AppStoreServerAPIClient {
+	readonly #baseUrl: string;
+
+	constructor(settings: AppStoreApiSettings, bundleId: string, environment: Environment) {
+		super(settings.privateKey, settings.keyId, settings.issuerId, bundleId, environment);
+		this.#baseUrl = settings.baseUrl.replace(/\/+$/, "");
+	}
+
+	protected override async makeFetchRequest(
+		path: string,
+		query: URLSearchParams,
+		method: string,
+		body: string | Buffer | undefined,
+		headers: Record<string, string>,
+	): Promise<LibraryResponse> {
+		const response = await fetch(`${this.#baseUrl}${path}?${query}`, {
+			method,
+			headers,
+			...(body === undefined ? {} : { body }),
+		});
+		// The library reads only ok, status and json(), which the platform's Response has too.
+		return response as unknown as LibraryResponse;
+	}
+}
+
 /** A payload that does not verify: not from Apple, so not worth a retry. */
 export class UnverifiedNotificationError extends Error {
 	constructor(cause: unknown) {
@@ -47,6 +94,7 @@ export class UnverifiedNotificationError extends Error {
 
 export class AppleNotifications {
 	readonly #verifier: SignedDataVerifier;
+	readonly #settings: AppleSettings;
 	readonly #service: EntitlementService;
 	readonly #clock: Clock;
 	readonly #resendWindowMs: number;
@@ -59,6 +107,7 @@ export class AppleNotifications {
 			settings.bundleId,
 			settings.appAppleId,
 		);
+		this.#settings = settings;
 		this.#service = service;
 		this.#clock = clock;
 		this.#resendWindowMs = settings.environment === "Production" ? PRODUCTION_RESEND_WINDOW_MS : 0;
@@ -90,6 +139,48 @@ export class AppleNotifications {
 			await applyNotification(events, notification, transaction, renewal);
 			return "handled";
 		});
+	}
+
+	/**
+	 * Replays what Apple failed to deliver (the notification-history API, failures only) since a little
+	 * before the last run, each notification in its own transaction: one that cannot be applied is logged
+	 * and skipped rather than holding the others, or the checkpoint, back.
+	 * @returns how many notifications were applied now (resends already handled are not counted).
+	 */
+	async catchUp(
+		api: AppStoreApiSettings,
+		ledger: EntitlementLedger,
+		logger: Logger,
+		nowMs: number,
+	): Promise<number> {
+		const client = new AppStoreServerApi(api, this.#settings.bundleId, this.#settings.environment);
+		const reachStartMs =
+			nowMs -
+			HISTORY_REACH_MS[
+				this.#settings.environment === Environment.PRODUCTION ? "Production" : "Sandbox"
+			];
+		const checkpoint = await ledger.appleCatchUpCheckpoint();
+		const startDate = Math.max(reachStartMs, (checkpoint ?? 0) - HISTORY_OVERLAP_MS);
+		let applied = 0;
+		let paginationToken: string | undefined;
+		do {
+			const page = await client.getNotificationHistory(paginationToken ?? null, {
+				startDate,
+				endDate: nowMs,
+				onlyFailures: true,
+			});
+			for (const item of page.notificationHistory ?? []) {
+				if (item.signedPayload === undefined) continue;
+				try {
+					if ((await this.handle(item.signedPayload)) === "handled") applied += 1;
+				} catch (error) {
+					logger.error({ err: error }, "App Store notification from history not applied");
+				}
+			}
+			paginationToken = page.hasMore ? page.paginationToken : undefined;
+		} while (paginationToken !== undefined);
+		await ledger.setAppleCatchUpCheckpoint(nowMs);
+		return applied;
 	}
 
 	async #verify<T>(decode: () => Promise<T>): Promise<T> {

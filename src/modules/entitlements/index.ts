@@ -104,6 +104,8 @@ export async function registerEntitlements(
 					service,
 					clock,
 				);
+	if (apple !== undefined && config.apple_api_key_file !== undefined)
+		registerAppleCatchUp(options, apple, config.apple_api_key_file);
 	await app.register(entitlementsRoutes, {
 		service,
 		devEndpoints: options.devEndpoints,
@@ -121,6 +123,36 @@ export async function registerEntitlements(
 							serviceAccount: config.google_push_service_account,
 						}),
 					},
+	});
+}
+
+const APPLE_API_URLS = {
+	Production: "https://api.storekit.itunes.apple.com",
+	Sandbox: "https://api.storekit-sandbox.itunes.apple.com",
+};
+
+/** The leased job that replays App Store notifications Apple could not deliver. */
+function registerAppleCatchUp(
+	options: EntitlementsModuleOptions,
+	apple: AppleNotifications,
+	keyFile: string,
+): void {
+	const { config, ledger, logger } = options;
+	const api = {
+		privateKey: readFileSync(keyFile, "utf8"),
+		keyId: config.apple_api_key_id ?? "",
+		issuerId: config.apple_api_issuer_id ?? "",
+		baseUrl: config.apple_api_url ?? APPLE_API_URLS[config.apple_environment],
+	};
+	const catchUpLogger = logger.child({ module: "entitlements.app_store" });
+	options.registerJob({
+		name: "entitlements.apple-catch-up",
+		intervalMs: config.apple_catch_up_interval_minutes * 60_000,
+		run: async ({ nowMs }) => {
+			const applied = await apple.catchUp(api, ledger, catchUpLogger, nowMs);
+			if (applied > 0)
+				catchUpLogger.info({ applied }, "App Store notifications replayed from history");
+		},
 	});
 }
 

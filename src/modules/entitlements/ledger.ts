@@ -148,6 +148,9 @@ export interface EntitlementLedger {
 	): Promise<void>;
 	pendingGoogleAcks(): Promise<PendingGoogleAck[]>;
 	clearGoogleAck(purchaseToken: string): Promise<void>;
+	/** Where the App Store notification-history catch-up last read up to; null before its first run. */
+	appleCatchUpCheckpoint(): Promise<number | null>;
+	setAppleCatchUpCheckpoint(atMs: number): Promise<void>;
 	/** Forgets Pub/Sub message ids of events before `beforeMs` (past Pub/Sub's retention). */
 	pruneGoogleNotifications(beforeMs: number): Promise<number>;
 }

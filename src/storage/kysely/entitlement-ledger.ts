@@ -55,6 +55,7 @@ type EntitlementTables = {
 	pro_revocation_ticket: { singleton: number; ticket: Int };
 	pro_apple_notifications: { uuid: string; expires_at_ms: Int };
 	pro_google_notifications: { message_id: string; event_at_ms: Int };
+	pro_apple_catch_up: { singleton: number; checkpoint_ms: Int };
 	pro_google_reconciles: {
 		purchase_token: string;
 		revision: Int;
@@ -612,6 +613,23 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 		await this.#db
 			.deleteFrom("pro_google_acks")
 			.where("purchase_token", "=", purchaseToken)
+			.execute();
+	}
+
+	async appleCatchUpCheckpoint(): Promise<number | null> {
+		const row = await this.#db
+			.selectFrom("pro_apple_catch_up")
+			.select("checkpoint_ms")
+			.where("singleton", "=", 1)
+			.executeTakeFirst();
+		return row === undefined ? null : toNumber(row.checkpoint_ms);
+	}
+
+	async setAppleCatchUpCheckpoint(atMs: number): Promise<void> {
+		await this.#db
+			.insertInto("pro_apple_catch_up")
+			.values({ singleton: 1, checkpoint_ms: atMs })
+			.onConflict((conflict) => conflict.column("singleton").doUpdateSet({ checkpoint_ms: atMs }))
 			.execute();
 	}
 
