@@ -30,6 +30,8 @@ const RESTARTED = 7;
 const IN_GRACE_PERIOD = 6;
 const RENEWED = 2;
 const REVOKED = 12;
+const ON_HOLD = 5;
+const RECOVERED = 1;
 
 let google: FakeGoogle;
 let directory: string;
@@ -258,6 +260,56 @@ for (const backend of appBackends()) {
 				expiry_ts: Math.floor(renewedExpiry / 1000),
 			});
 			expect((await payments(master)).payments_total).toBe(2);
+		});
+
+		it("account hold ends the entitlement when grace runs out; recovery restores it without a new claim", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+
+			testApp.clock.advanceMs(30 * DAY_MS);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_IN_GRACE_PERIOD",
+				acknowledged: true,
+				expiryMs: state.expiryMs + 3 * DAY_MS,
+			});
+			google.publish(rtdn(IN_GRACE_PERIOD, token));
+			await runGoogleJob();
+			expect((await status(master)).user_status).toBe("active");
+
+			testApp.clock.advanceMs(3 * DAY_MS + 2 * 3_600_000);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_ON_HOLD",
+				acknowledged: true,
+			});
+			google.publish(rtdn(ON_HOLD, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({
+				user_status: "expired",
+				expiry_ts: Math.floor(state.expiryMs / 1000),
+				grace_period_duration: 3_600,
+			});
+
+			testApp.clock.advanceMs(5 * DAY_MS);
+			const recoveredExpiry = nowMs() + 30 * DAY_MS;
+			google.setSubscription(token, {
+				...state,
+				orderId: `${state.orderId}..0`,
+				acknowledged: true,
+				expiryMs: recoveredExpiry,
+			});
+			google.publish(rtdn(RECOVERED, token));
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({
+				user_status: "active",
+				expiry_ts: Math.floor(recoveredExpiry / 1000),
+			});
+			expect((await proof(master)).status).toBe("ok");
 		});
 
 		it("an upgrade re-reads the replaced token: the account moves to the new plan and nothing is revoked", async () => {

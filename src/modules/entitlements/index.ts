@@ -14,7 +14,6 @@ import type { JobDefinition } from "../../jobs/job-runner.ts";
 import { AppleNotifications } from "./apple-notifications.ts";
 import { REVOCATION_RETAIN_FOR_MS, SECOND_MS } from "./entitlement.ts";
 import { EntitlementService } from "./entitlement-service.ts";
-import { playDeveloperApi, pubSubPull, readServiceAccount } from "./google-clients.ts";
 import { GOOGLE_NOTIFICATION_RETAIN_FOR_MS, GooglePlayNotifications } from "./google-play.ts";
 import { pushTokenVerifier } from "./google-push.ts";
 import type { EntitlementLedger } from "./ledger.ts";
@@ -88,7 +87,7 @@ export async function registerEntitlements(
 			await ledger.pruneGoogleNotifications(nowMs - GOOGLE_NOTIFICATION_RETAIN_FOR_MS);
 		},
 	});
-	const google = registerGooglePlay(app, options, service);
+	const google = await registerGooglePlay(app, options, service);
 	const apple =
 		config.apple_bundle_id === undefined
 			? undefined
@@ -160,14 +159,16 @@ function registerAppleCatchUp(
  * Google Play, when its package is configured: one leased job pulls notifications (when a pull
  * subscription is set), reconciles the purchases they queued and acknowledges new ones to Google.
  */
-function registerGooglePlay(
+async function registerGooglePlay(
 	app: FastifyInstance,
 	options: EntitlementsModuleOptions,
 	service: EntitlementService,
-): GooglePlayNotifications | undefined {
+): Promise<GooglePlayNotifications | undefined> {
 	const { config, ledger, clock, logger } = options;
 	if (config.google_package_name === undefined || config.google_service_account_file === undefined)
 		return undefined;
+	// Google's client libraries (gRPC stack included) load only where Google Play is configured.
+	const { playDeveloperApi, pubSubPull, readServiceAccount } = await import("./google-clients.ts");
 	const account = readServiceAccount(config.google_service_account_file);
 	const packageName = config.google_package_name;
 	const google = new GooglePlayNotifications(
