@@ -106,6 +106,28 @@ for (const backend of appBackends()) {
 			};
 		}
 
+		/** A purchase as Play reports it, pulled and reconciled. */
+		async function buy(master: KeyPair) {
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			return { token, state };
+		}
+
+		/** A renewal that failed: Play extends expiryTime by the base plan's grace. */
+		async function failRenewalIntoGrace(token: string, state: SubscriptionState, graceMs: number) {
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_IN_GRACE_PERIOD",
+				acknowledged: true,
+				expiryMs: state.expiryMs + graceMs,
+			});
+			google.publish(rtdn(IN_GRACE_PERIOD, token));
+			await runGoogleJob();
+		}
+
 		async function call(path: string, body: unknown) {
 			const response = await testApp.app.inject({
 				method: "POST",
@@ -175,11 +197,7 @@ for (const backend of appBackends()) {
 
 		it("cancel, un-cancel and refund follow the subscription resource; the refund lands on the revocation list", async () => {
 			const master = randomKeyPair();
-			const token = newToken();
-			const state = subscribed(master);
-			google.setSubscription(token, state);
-			google.publish(rtdn(PURCHASED, token));
-			await runGoogleJob();
+			const { token, state } = await buy(master);
 			const issued = await proof(master);
 			expect(issued.status).toBe("ok");
 
@@ -223,21 +241,10 @@ for (const backend of appBackends()) {
 
 		it("grace keeps the account covered past the paid term; the renewal's new order extends it", async () => {
 			const master = randomKeyPair();
-			const token = newToken();
-			const state = subscribed(master);
-			google.setSubscription(token, state);
-			google.publish(rtdn(PURCHASED, token));
-			await runGoogleJob();
+			const { token, state } = await buy(master);
 
 			testApp.clock.advanceMs(30 * DAY_MS);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_IN_GRACE_PERIOD",
-				acknowledged: true,
-				expiryMs: state.expiryMs + 3 * DAY_MS,
-			});
-			google.publish(rtdn(IN_GRACE_PERIOD, token));
-			await runGoogleJob();
+			await failRenewalIntoGrace(token, state, 3 * DAY_MS);
 			expect(await status(master)).toMatchObject({
 				user_status: "active",
 				expiry_ts: Math.floor(state.expiryMs / 1000),
@@ -264,21 +271,10 @@ for (const backend of appBackends()) {
 
 		it("account hold ends the entitlement when grace runs out; recovery restores it without a new claim", async () => {
 			const master = randomKeyPair();
-			const token = newToken();
-			const state = subscribed(master);
-			google.setSubscription(token, state);
-			google.publish(rtdn(PURCHASED, token));
-			await runGoogleJob();
+			const { token, state } = await buy(master);
 
 			testApp.clock.advanceMs(30 * DAY_MS);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_IN_GRACE_PERIOD",
-				acknowledged: true,
-				expiryMs: state.expiryMs + 3 * DAY_MS,
-			});
-			google.publish(rtdn(IN_GRACE_PERIOD, token));
-			await runGoogleJob();
+			await failRenewalIntoGrace(token, state, 3 * DAY_MS);
 			expect((await status(master)).user_status).toBe("active");
 
 			testApp.clock.advanceMs(3 * DAY_MS + 2 * 3_600_000);
@@ -354,11 +350,7 @@ for (const backend of appBackends()) {
 
 		it("a voided order (refund outside the subscription's revoke) ends the account: upstream ignored these", async () => {
 			const master = randomKeyPair();
-			const token = newToken();
-			const state = subscribed(master);
-			google.setSubscription(token, state);
-			google.publish(rtdn(PURCHASED, token));
-			await runGoogleJob();
+			const { token, state } = await buy(master);
 			const issued = await proof(master);
 
 			testApp.clock.advanceMs(60_000);
