@@ -111,13 +111,17 @@ export interface EntitlementLedger {
 	/** Runs `work` in one transaction: all of it is committed, or none. */
 	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T>;
 
-	hasUnclaimedPayments(
-		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
-	): Promise<boolean>;
-	/** An account with its current generation (null if it has none), in one read. */
+	/**
+	 * An account with its current generation (null without an account), and whether store payments wait
+	 * to be claimed by one of `claims`, in one read.
+	 */
 	findAccount(
 		masterPkey: Uint8Array,
-	): Promise<{ readonly user: ProUser; readonly generation: ProGeneration | null } | null>;
+		claims: readonly { readonly provider: PaymentProvider; readonly claimKey: string }[],
+	): Promise<{
+		readonly account: { readonly user: ProUser; readonly generation: ProGeneration | null } | null;
+		readonly hasUnclaimedPayments: boolean;
+	}>;
 
 	revocationTicket(): Promise<number>;
 	/** Generations revoked after `sinceMs`, oldest first. */

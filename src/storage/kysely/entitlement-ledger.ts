@@ -408,42 +408,57 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 		return this.#db.transaction().execute((tx) => work(new SqlLedgerTransaction(tx)));
 	}
 
-	async hasUnclaimedPayments(claims: readonly Claim[]): Promise<boolean> {
-		if (claims.length === 0) return false;
-		const row = await unclaimedPayments(this.#db, claims).select("id").limit(1).executeTakeFirst();
-		return row !== undefined;
-	}
-
 	async findAccount(
 		masterPkey: Uint8Array,
-	): Promise<{ readonly user: ProUser; readonly generation: ProGeneration | null } | null> {
-		const row = await this.#db
-			.selectFrom("pro_users as user")
-			.leftJoin("pro_generations as generation", "generation.id", "user.current_generation_id")
-			.selectAll("user")
-			.select([
-				"generation.id as generation_id",
-				"generation.token as generation_token",
-				"generation.issued_at_ms as generation_issued_at_ms",
-				"generation.revoked_at_ms as generation_revoked_at_ms",
-			])
-			.where("user.master_pkey", "=", Buffer.from(masterPkey))
-			.executeTakeFirst();
-		if (row === undefined) return null;
+		claims: readonly Claim[],
+	): Promise<{
+		readonly account: { readonly user: ProUser; readonly generation: ProGeneration | null } | null;
+		readonly hasUnclaimedPayments: boolean;
+	}> {
+		// Every signed request starts here: one statement (a raw template, which Kysely need not build),
+		// anchored on a one-row table so that pending payments are seen before the account exists.
+		const claimed =
+			claims.length === 0
+				? sql`FALSE`
+				: sql.join(
+						claims.map(
+							(claim) => sql`(p.provider = ${claim.provider} AND p.claim_key = ${claim.claimKey})`,
+						),
+						sql` OR `,
+					);
+		const { rows } = await sql<
+			UserRow & {
+				generation_token: Uint8Array | null;
+				generation_issued_at_ms: Int | null;
+				generation_revoked_at_ms: Int | null;
+				has_unclaimed: Bool;
+			}
+		>`SELECT u.id, u.master_pkey, u.current_generation_id, u.expiry_at_ms, u.grace_period_ms,
+				u.auto_renewing, u.proof_expiry_offset_s,
+				g.token AS generation_token, g.issued_at_ms AS generation_issued_at_ms,
+				g.revoked_at_ms AS generation_revoked_at_ms,
+				EXISTS (SELECT 1 FROM pro_payments p
+					WHERE p.user_id IS NULL AND p.revoked_at_ms IS NULL AND (${claimed})) AS has_unclaimed
+			FROM (SELECT 1 AS anchor) AS anchor
+			LEFT JOIN pro_users u ON u.master_pkey = ${Buffer.from(masterPkey)}
+			LEFT JOIN pro_generations g ON g.id = u.current_generation_id`.execute(this.#db);
+		const row = rows[0];
+		const hasUnclaimedPayments = Boolean(row?.has_unclaimed);
+		if (row?.id == null) return { account: null, hasUnclaimedPayments };
 		const user = userOf(row);
 		const generation =
-			row.generation_id === null ||
+			user.currentGenerationId === null ||
 			row.generation_token === null ||
 			row.generation_issued_at_ms === null
 				? null
 				: generationOf({
-						id: row.generation_id,
+						id: user.currentGenerationId,
 						user_id: row.id,
 						token: row.generation_token,
 						issued_at_ms: row.generation_issued_at_ms,
 						revoked_at_ms: row.generation_revoked_at_ms,
 					});
-		return { user, generation };
+		return { account: { user, generation }, hasUnclaimedPayments };
 	}
 
 	async revocationTicket(): Promise<number> {
