@@ -459,5 +459,51 @@ for (const backend of appBackends()) {
 			expect(google.reads.get(token)).toBe(3);
 			expect((await status(master)).user_status).toBe("active");
 		});
+
+		it("a purchase Google keeps failing on is parked after about a week of retries; its next notification revives it", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			google.setSubscription(token, subscribed(master));
+			google.failSubscriptionReads(500);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			for (let attempt = 2; attempt <= 40; attempt++) {
+				testApp.clock.advanceMs(6 * 3_600_000);
+				await runGoogleJob();
+			}
+			expect(google.reads.get(token)).toBe(36);
+			expect(
+				testApp.logs().some((line) => String(line.msg).startsWith("Google Play purchase parked")),
+			).toBe(true);
+
+			google.failSubscriptionReads(null);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(37);
+			expect((await status(master)).user_status).toBe("active");
+		});
+
+		it("a notification that arrives while its token is being read is not lost: the token is read again", async () => {
+			const master = randomKeyPair();
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			// The user cancels while the drain is fetching the purchase, whose answer still says it renews.
+			google.duringNextSubscriptionRead(async () => {
+				expect((await push(rtdn(CANCELED, token))).statusCode).toBe(204);
+			});
+			await runGoogleJob();
+			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: true });
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_CANCELED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+			});
+			await runGoogleJob();
+			expect(google.reads.get(token)).toBe(2);
+			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: false });
+		});
 	});
 }

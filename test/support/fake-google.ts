@@ -55,6 +55,8 @@ export interface FakeGoogle {
 	setSubscription(token: string, state: SubscriptionState): void;
 	/** Makes subscriptionsv2.get fail with this HTTP status until cleared with null. */
 	failSubscriptionReads(status: number | null): void;
+	/** Runs `hook` (once) while the next subscriptionsv2.get is in flight, before it answers. */
+	duringNextSubscriptionRead(hook: () => Promise<void>): void;
 	/** The subscription resource a token has now, as the API shows it. */
 	subscriptionResource(token: string): Record<string, unknown> | undefined;
 	/** Tokens acknowledged through purchases.subscriptions.acknowledge, with their product id, in order. */
@@ -134,6 +136,7 @@ export async function startFakeGoogle(options: {
 	const reads = new Map<string, number>();
 	const messages: PendingMessage[] = [];
 	let readFailure: number | null = null;
+	let readHook: (() => Promise<void>) | null = null;
 
 	function resource(token: string): Record<string, unknown> | undefined {
 		const state = subscriptions.get(token);
@@ -208,6 +211,9 @@ export async function startFakeGoogle(options: {
 			if (request.method === "GET" && read?.[1] !== undefined) {
 				const token = read[1];
 				reads.set(token, (reads.get(token) ?? 0) + 1);
+				const hook = readHook;
+				readHook = null;
+				if (hook !== null) await hook();
 				if (readFailure !== null) {
 					sendError(response, readFailure, "INTERNAL", "Internal error encountered.");
 					return;
@@ -297,6 +303,9 @@ export async function startFakeGoogle(options: {
 		setSubscription: (token, state) => subscriptions.set(token, { ...state }),
 		failSubscriptionReads: (status) => {
 			readFailure = status;
+		},
+		duringNextSubscriptionRead: (hook) => {
+			readHook = hook;
 		},
 		subscriptionResource: resource,
 		acknowledgements,
