@@ -115,6 +115,15 @@ function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
 	);
 }
 
+/** A store's notification body: JSON, or the app's own invalid_request (stores are not Session clients). */
+function storeNotificationJson(raw: unknown): unknown {
+	try {
+		return JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
+	} catch {
+		throw new AppError("invalid_request", { description: "the body is not JSON" });
+	}
+}
+
 const bytes = (hexText: string) => new Uint8Array(Buffer.from(hexText, "hex"));
 
 const PLANS: Record<string, ProPlan> = {
@@ -266,13 +275,7 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 				appleNotificationBody,
 			),
 			async (request, reply) => {
-				let body: unknown;
-				try {
-					body = JSON.parse(Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "");
-				} catch {
-					throw new AppError("invalid_request", { description: "the body is not JSON" });
-				}
-				const parsed = appleNotificationBody.safeParse(body);
+				const parsed = appleNotificationBody.safeParse(storeNotificationJson(request.body));
 				if (!parsed.success)
 					throw new AppError("invalid_request", {
 						description: "signedPayload: expected a non-empty string",
@@ -305,13 +308,7 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 						throw new AppError("unauthorized", { description: error.message });
 					throw error;
 				}
-				let body: unknown;
-				try {
-					body = JSON.parse(Buffer.isBuffer(request.body) ? request.body.toString("utf8") : "");
-				} catch {
-					throw new AppError("invalid_request", { description: "the body is not JSON" });
-				}
-				const parsed = pushBody.safeParse(body);
+				const parsed = pushBody.safeParse(storeNotificationJson(request.body));
 				if (!parsed.success) {
 					const issue = parsed.error.issues[0];
 					throw new AppError("invalid_request", {
