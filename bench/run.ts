@@ -355,6 +355,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			TOLLGATE_DEV: "1",
 			TOLLGATE_ENTITLEMENTS_ENABLED: "1",
 		});
+		const httpCeiling = await startNodeServer("servers/proof-http-baseline.ts");
 		const base = `http://127.0.0.1:${tollgate.port}`;
 		const master = randomKeyPair();
 		const rotating = randomKeyPair();
@@ -369,16 +370,27 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		// Refusals are HTTP 200 too: make sure the load is proofs, not envelopes saying no.
 		const { status } = (await probe.json()) as { status: string };
 		if (status !== "ok") throw new Error(`generate_pro_proof answered ${status}`);
+		const signedRequest = () =>
+			generateProofRequest(master, rotating, Math.floor(Date.now() / 1_000));
 		return {
+			ratioColumns: [
+				{ header: "÷floor", baselineIndex: 0 },
+				{ header: "÷http", baselineIndex: 1 },
+			],
 			targets: [
 				proofCryptoBaseline("2 verifies + 1 sign, node:crypto (baseline)"),
 				{
+					label: "same crypto on raw node:http (ceiling)",
+					url: `http://127.0.0.1:${httpCeiling.port}/`,
+					postJson: signedRequest,
+				},
+				{
 					label: "POST /generate_pro_proof",
 					url: `${base}/generate_pro_proof`,
-					postJson: () => generateProofRequest(master, rotating, Math.floor(Date.now() / 1_000)),
+					postJson: signedRequest,
 				},
 			],
-			stop: () => stopAll([tollgate.child]),
+			stop: () => stopAll([tollgate.child, httpCeiling.child]),
 		};
 	},
 

@@ -63,7 +63,7 @@ export async function resolveSessionsSecret(
 export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
 	const loggerInstance: FastifyBaseLogger = deps.logger;
-	const rawRoutes = new RawRoutes(deps.logger);
+	const rawRoutes = new RawRoutes(deps.logger, { bodyLimitBytes: config.http.body_limit_bytes });
 	const app = Fastify({
 		loggerInstance,
 		serverFactory: (fastifyHandler) => {
@@ -159,6 +159,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			logger: deps.logger,
 			devEndpoints: config.dev,
 			registerJob: deps.registerJob ?? (() => {}),
+			rawRoutes,
 		});
 	}
 

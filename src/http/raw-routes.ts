@@ -1,9 +1,10 @@
 /**
- * A few GET routes answered on node:http before Fastify sees the request: hot paths whose whole job is one
- * lookup, such as /edge/check, which nginx asks on every request it guards. Fastify's per-request work
- * (child logger, hooks, serialisation) costs more than that lookup (bench/ edge-auth-request). These routes
- * still send the request id and the security headers, answer errors with the one error body, and count in
- * /metrics. Each keeps a Fastify twin for OpenAPI and inject()-based tests, and both call one decision function.
+ * A few routes answered on node:http before Fastify sees the request: hot paths whose own work is small
+ * next to Fastify's per-request work (child logger, hooks, serialisation), such as /edge/check, which nginx
+ * asks on every request it guards (bench/ edge-auth-request), and the Session Pro calls every client makes
+ * (bench/ entitlements-proof). These routes still send the request id and the security headers, answer
+ * errors with the one error body, keep the body limit, and count in /metrics. Each keeps a Fastify twin for
+ * OpenAPI, inject()-based callers (onion requests) and tests, and both call one decision function.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
@@ -15,12 +16,26 @@ export interface RawReply {
 	readonly status: number;
 	/** An error to answer with; none for 2xx. */
 	readonly error?: AppError;
+	/** A 2xx body, sent as it is. */
+	readonly body?: { readonly contentType: string; readonly bytes: Buffer };
+}
+
+export interface RawRequestContext {
+	readonly query: URLSearchParams;
+	/** The whole request body (POST), within the body limit; empty for GET. */
+	readonly body: Buffer;
+	/** The id the response carries, for log lines about this request. */
+	readonly requestId: string;
 }
 
 export type RawRouteHandler = (
 	request: IncomingMessage,
-	query: URLSearchParams,
+	context: RawRequestContext,
 ) => Promise<RawReply>;
+
+type RawMethod = "GET" | "POST";
+
+const NO_BODY = Buffer.alloc(0);
 
 export type ResponseObserver = (
 	method: string,
@@ -32,15 +47,17 @@ export type ResponseObserver = (
 export class RawRoutes {
 	readonly #handlers = new Map<string, RawRouteHandler>();
 	readonly #logger: Logger;
+	readonly #bodyLimitBytes: number;
 	#observe: ResponseObserver = () => {};
 	#isClosing = false;
 
-	constructor(logger: Logger) {
+	constructor(logger: Logger, options: { readonly bodyLimitBytes: number }) {
 		this.#logger = logger;
+		this.#bodyLimitBytes = options.bodyLimitBytes;
 	}
 
-	add(path: string, handler: RawRouteHandler): void {
-		this.#handlers.set(path, handler);
+	add(method: RawMethod, path: string, handler: RawRouteHandler): void {
+		this.#handlers.set(`${method} ${path}`, handler);
 	}
 
 	observeWith(observer: ResponseObserver): void {
@@ -54,15 +71,20 @@ export class RawRoutes {
 
 	/** Answers the request and returns true when a raw route owns it; false leaves it to Fastify. */
 	dispatch(request: IncomingMessage, response: ServerResponse): boolean {
-		if (request.method !== "GET" || request.url === undefined) return false;
-		const queryStart = request.url.indexOf("?");
-		const path = queryStart === -1 ? request.url : request.url.slice(0, queryStart);
-		const handler = this.#handlers.get(path);
+		const { method, url } = request;
+		if ((method !== "GET" && method !== "POST") || url === undefined) return false;
+		const queryStart = url.indexOf("?");
+		const path = queryStart === -1 ? url : url.slice(0, queryStart);
+		const handler = this.#handlers.get(`${method} ${path}`);
 		if (handler === undefined) return false;
 		const startedAt = process.hrtime.bigint();
 		const requestId = generateRequestId(request);
-		const query = new URLSearchParams(queryStart === -1 ? "" : request.url.slice(queryStart + 1));
-		handler(request, query)
+		const query = new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1));
+		const answered =
+			method === "POST"
+				? this.#readBody(request).then((body) => handler(request, { query, body, requestId }))
+				: handler(request, { query, body: NO_BODY, requestId });
+		void answered
 			.catch((error: unknown): RawReply => {
 				const appError =
 					error instanceof AppError ? error : new AppError("internal_error", { cause: error });
@@ -75,17 +97,57 @@ export class RawRoutes {
 				return { status: appError.status, error: appError };
 			})
 			.then((reply) => {
+				// A client that went away mid-body has nobody left to answer.
+				if (response.destroyed) return;
 				this.#send(response, requestId, reply);
-				this.#observe("GET", path, reply.status, Number(process.hrtime.bigint() - startedAt) / 1e9);
+				this.#observe(
+					method,
+					path,
+					reply.status,
+					Number(process.hrtime.bigint() - startedAt) / 1e9,
+				);
 			});
 		return true;
 	}
 
+	/** The body, or payload_too_large as soon as the declared or received length passes the limit. */
+	#readBody(request: IncomingMessage): Promise<Buffer> {
+		const limit = this.#bodyLimitBytes;
+		if (Number(request.headers["content-length"] ?? 0) > limit)
+			return Promise.reject(new AppError("payload_too_large"));
+		return new Promise((resolve, reject) => {
+			const chunks: Buffer[] = [];
+			let receivedBytes = 0;
+			request.on("data", (chunk: Buffer) => {
+				receivedBytes += chunk.length;
+				if (receivedBytes > limit) {
+					request.removeAllListeners("data");
+					reject(new AppError("payload_too_large"));
+					return;
+				}
+				chunks.push(chunk);
+			});
+			request.on("end", () => resolve(Buffer.concat(chunks, receivedBytes)));
+			request.on("error", reject);
+		});
+	}
+
 	#send(response: ServerResponse, requestId: string, reply: RawReply): void {
 		const headers: Record<string, string> = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: requestId };
-		if (this.#isClosing) headers.connection = "close";
+		// The rest of a refused body is never read: the connection cannot carry another request.
+		if (this.#isClosing || reply.status === 413) headers.connection = "close";
 		if (reply.error === undefined) {
-			response.writeHead(reply.status, headers).end();
+			if (reply.body === undefined) {
+				response.writeHead(reply.status, headers).end();
+				return;
+			}
+			response
+				.writeHead(reply.status, {
+					...headers,
+					"content-type": reply.body.contentType,
+					"content-length": String(reply.body.bytes.length),
+				})
+				.end(reply.body.bytes);
 			return;
 		}
 		const body: ErrorBody = {

@@ -5,6 +5,7 @@
  * through onion requests, on SQLite and PostgreSQL. Vectors: libsession-util's published KATs.
  */
 import { readFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ed25519FromSeed } from "../../src/lib/ed25519.ts";
 import {
@@ -113,24 +114,41 @@ describe("Session Pro vectors", () => {
 for (const backend of appBackends()) {
 	describe.skipIf(backend.skip)(`Session Pro routes (${backend.name})`, () => {
 		let testApp: TestApp;
+		let baseUrl: string;
 
 		beforeEach(async () => {
 			testApp = await buildTestAppOn(backend, {
 				entitlements: { enabled: true },
 			});
+			baseUrl = await testApp.app.listen({ host: "127.0.0.1", port: 0 });
 		});
 		afterEach(async () => {
 			await testApp.close();
 		});
 
 		const now = () => Math.floor(testApp.clock.nowMs() / 1_000);
+		const portAndHost = () => ({ host: "127.0.0.1", port: Number(new URL(baseUrl).port) });
+		const payloadOf = (body: unknown) => (typeof body === "string" ? body : JSON.stringify(body));
 
+		/** Over HTTP, as a Session client calls. */
 		async function call(path: string, body: unknown, contentType = "application/json") {
+			const response = await fetch(`${baseUrl}${path}`, {
+				method: "POST",
+				headers: { "content-type": contentType },
+				body: payloadOf(body),
+			});
+			expect(response.status).toBe(200);
+			expect(response.headers.get("content-type")).toBe("application/json");
+			return (await response.json()) as Record<string, any>;
+		}
+
+		/** In process, the way onion requests reach the same calls. */
+		async function callInProcess(path: string, body: unknown) {
 			const response = await testApp.app.inject({
 				method: "POST",
 				url: path,
-				headers: { "content-type": contentType },
-				payload: typeof body === "string" ? body : JSON.stringify(body),
+				headers: { "content-type": "application/json" },
+				payload: payloadOf(body),
 			});
 			expect(response.statusCode).toBe(200);
 			expect(response.headers["content-type"]).toBe("application/json");
@@ -420,6 +438,7 @@ for (const backend of appBackends()) {
 				expect(refused.status).toBe(slug === "internal_error" ? "error" : "fail");
 				expect(refused.error_code).toBe(slug);
 				expect(refused.error).toContain(message);
+				expect(await callInProcess("/generate_pro_proof", body)).toEqual(refused);
 			}
 			// Nothing was claimed or created by any of them.
 			expect(await rowCount("pro_users")).toBe(0);
@@ -459,6 +478,39 @@ for (const backend of appBackends()) {
 		it("reads JSON whatever the content type says, as upstream", async () => {
 			const response = await call("/get_pro_revocations", { ticket: 0 }, "text/plain");
 			expect(response.status).toBe("ok");
+		});
+
+		it("over HTTP, sends the request id and security headers, counts in /metrics, and refuses a body over the limit with 413 before it has arrived", async () => {
+			const response = await fetch(`${baseUrl}/get_pro_revocations`, {
+				method: "POST",
+				body: JSON.stringify({ ticket: 0 }),
+			});
+			expect(response.headers.get("x-request-id")).toMatch(/^[\w-]{8,}$/);
+			expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+			const metrics = await (await fetch(`${baseUrl}/metrics`)).text();
+			expect(metrics).toMatch(
+				/^tollgate_http_requests_total\{method="POST",route="\/get_pro_revocations",status_code="200"\} 1$/m,
+			);
+
+			const limit = testApp.config.http.body_limit_bytes;
+			const statusOf = (headers: Record<string, string | number>, firstChunk: Buffer) =>
+				new Promise<number>((resolve, reject) => {
+					const request = httpRequest(
+						{ ...portAndHost(), method: "POST", path: "/generate_pro_proof", headers },
+						(refused) => {
+							refused.resume();
+							resolve(refused.statusCode ?? 0);
+							request.destroy();
+						},
+					);
+					request.on("error", reject);
+					// Only part of the body is ever sent: the 413 must not wait for the rest.
+					request.write(firstChunk);
+				});
+			expect(await statusOf({ "content-length": limit * 10 }, Buffer.alloc(1_000))).toBe(413);
+			expect(
+				await statusOf({ "transfer-encoding": "chunked" }, Buffer.alloc(limit + 1_000, 0x7b)),
+			).toBe(413);
 		});
 
 		it("answers through onion requests v4 (both ciphers)", async () => {

@@ -1,9 +1,14 @@
 /** What a client and an operator see of the HTTP layer every module stands on. */
+import { once } from "node:events";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
+import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { AppError } from "../../src/errors/index.ts";
+import { RawRoutes } from "../../src/http/raw-routes.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 
 let testApp: TestApp | undefined;
@@ -248,5 +253,73 @@ describe("graceful shutdown", () => {
 		expect(await response.json()).toEqual({ finished: true });
 		await closing;
 		await expect(fetch(`${address}/healthz`)).rejects.toThrow();
+	});
+});
+
+describe("routes answered ahead of Fastify", () => {
+	async function serve(routes: RawRoutes): Promise<{ url: string; close(): Promise<void> }> {
+		const server = createServer((request, response) => {
+			if (!routes.dispatch(request, response)) response.writeHead(404).end();
+		});
+		server.listen(0, "127.0.0.1");
+		await once(server, "listening");
+		const { port } = server.address() as AddressInfo;
+		return {
+			url: `http://127.0.0.1:${port}`,
+			close: () => new Promise((resolve) => server.close(() => resolve())),
+		};
+	}
+
+	it("hand a POST route its whole body, refuse one over the limit with 413, and answer a fault with the error body", async () => {
+		const routes = new RawRoutes(pino({ level: "silent" }), { bodyLimitBytes: 1024 });
+		routes.add("POST", "/echo", async (_request, { body, query }) => ({
+			status: 200,
+			body: {
+				contentType: "text/plain",
+				bytes: Buffer.concat([Buffer.from(`${query.get("tag")}:`), body]),
+			},
+		}));
+		routes.add("POST", "/crash", async () => {
+			throw new Error("database password is hunter2");
+		});
+		const served = await serve(routes);
+		try {
+			const echoed = await fetch(`${served.url}/echo?tag=t`, {
+				method: "POST",
+				body: "x".repeat(1024),
+			});
+			expect(echoed.status).toBe(200);
+			expect(echoed.headers.get("content-type")).toBe("text/plain");
+			expect(echoed.headers.get("x-content-type-options")).toBe("nosniff");
+			expect(await echoed.text()).toBe(`t:${"x".repeat(1024)}`);
+
+			const chunked = new ReadableStream({
+				start(controller) {
+					controller.enqueue(new Uint8Array(1_000));
+					controller.enqueue(new Uint8Array(1_000));
+					controller.close();
+				},
+			});
+			const refused = await fetch(`${served.url}/echo`, {
+				method: "POST",
+				body: chunked,
+				duplex: "half",
+			} as RequestInit);
+			expect(refused.status).toBe(413);
+			expect(await refused.json()).toMatchObject({ error: "payload_too_large" });
+
+			const crashed = await fetch(`${served.url}/crash`, { method: "POST", body: "{}" });
+			expect(crashed.status).toBe(500);
+			const body = await crashed.json();
+			expect(body).toEqual({
+				error: "internal_error",
+				error_description: expect.not.stringContaining("hunter2"),
+				request_id: crashed.headers.get("x-request-id"),
+			});
+
+			expect((await fetch(`${served.url}/echo`)).status).toBe(404);
+		} finally {
+			await served.close();
+		}
 	});
 });

@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import type { Ed25519KeyPair } from "#lib/ed25519";
+import type { RawRoutes } from "../../http/raw-routes.ts";
 import type { JobDefinition } from "../../jobs/job-runner.ts";
 import { AppleNotifications } from "./apple-notifications.ts";
 import { REVOCATION_RETAIN_FOR_MS, SECOND_MS } from "./entitlement.ts";
@@ -64,6 +65,8 @@ export interface EntitlementsModuleOptions {
 	/** Dev mode: /dev/add_payment and /dev/revoke, which mint and revoke with no store involved. */
 	readonly devEndpoints: boolean;
 	readonly registerJob: (job: JobDefinition) => void;
+	/** Where HTTP clients' signed calls are answered, ahead of Fastify. */
+	readonly rawRoutes: RawRoutes;
 }
 
 /**
@@ -107,6 +110,7 @@ export async function registerEntitlements(
 		registerAppleCatchUp(options, apple, config.apple_api_key_file);
 	await app.register(entitlementsRoutes, {
 		service,
+		rawRoutes: options.rawRoutes,
 		devEndpoints: options.devEndpoints,
 		apple,
 		googlePush:

@@ -3,9 +3,10 @@
  * with `{"status":"ok","result"}` or `{"status":"fail"|"error","error_code","error"}`. Bodies are checked
  * against zod schemas; the first bad field is named in upstream's words.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
 import { AppError } from "#errors";
+import type { RawRoutes } from "../../http/raw-routes.ts";
 import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
@@ -146,6 +147,82 @@ function planOf(text: string): ProPlan {
 	return plan;
 }
 
+const FAILURE_MESSAGE = "Session Pro request failed";
+
+/** The protocol's envelope for one call: HTTP 200 whatever happened, as upstream answers. */
+async function envelope(
+	work: () => Promise<unknown>,
+	reportFailure: (error: unknown) => void,
+): Promise<Buffer> {
+	let body: Record<string, unknown>;
+	try {
+		body = { status: "ok", result: await work() };
+	} catch (error) {
+		if (error instanceof ProtocolError) {
+			body = error.envelope();
+		} else {
+			reportFailure(error);
+			body = new ProtocolError("internal_error", "Internal server error").envelope();
+		}
+	}
+	return Buffer.from(JSON.stringify(body), "utf8");
+}
+
+/** The signed calls every Session client makes, from the raw request body to the call's result. */
+function clientCalls(service: EntitlementService) {
+	return [
+		{
+			path: "/generate_pro_proof",
+			summary: "A backend-signed proof that a rotating key belongs to an entitled account.",
+			body: generateProofBody,
+			run: (raw: unknown) => {
+				const body = readBody(generateProofBody, raw);
+				return service.generateProof({
+					masterPkey: bytes(body.master_pkey),
+					rotatingPkey: bytes(body.rotating_pkey),
+					ts: body.ts,
+					masterSig: bytes(body.master_sig),
+					rotatingSig: bytes(body.rotating_sig),
+				});
+			},
+		},
+		{
+			path: "/get_pro_revocations",
+			summary: "Revocation tags since the client's ticket.",
+			body: revocationsBody,
+			run: (raw: unknown) => service.revocations(readBody(revocationsBody, raw).ticket),
+		},
+		{
+			path: "/get_pro_status",
+			summary: "An account's status and latest payment.",
+			body: proStatusBody,
+			run: (raw: unknown) => {
+				const body = readBody(proStatusBody, raw);
+				return service.proStatus({
+					masterPkey: bytes(body.master_pkey),
+					masterSig: bytes(body.master_sig),
+					ts: body.ts,
+				});
+			},
+		},
+		{
+			path: "/get_payment_details",
+			summary: "An account's payments, newest first, a page at a time.",
+			body: paymentDetailsBody,
+			run: (raw: unknown) => {
+				const body = readBody(paymentDetailsBody, raw);
+				return service.paymentDetails({
+					masterPkey: bytes(body.master_pkey),
+					masterSig: bytes(body.master_sig),
+					ts: body.ts,
+					limit: body.limit,
+					before: body.before ?? "",
+				});
+			},
+		},
+	] as const;
+}
+
 const appleNotificationBody = z.object({ signedPayload: z.string().min(1) });
 const pushBody = z.object({
 	message: z.looseObject({
@@ -157,6 +234,8 @@ const pushBody = z.object({
 
 export const entitlementsRoutes: FastifyPluginAsync<{
 	service: EntitlementService;
+	/** The client calls are answered here for HTTP clients; their Fastify twins serve onion requests. */
+	rawRoutes: RawRoutes;
 	devEndpoints: boolean;
 	/** App Store Server Notifications V2, when an App Store app is configured. */
 	apple: AppleNotifications | undefined;
@@ -164,35 +243,23 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 	googlePush:
 		| { readonly notifications: GooglePlayNotifications; readonly verify: PushTokenVerifier }
 		| undefined;
-}> = async (app, { service, devEndpoints, apple, googlePush }) => {
+}> = async (app, { service, rawRoutes, devEndpoints, apple, googlePush }) => {
 	// Upstream reads the body as JSON whatever its content type; clients send application/json or none.
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
 		done(null, body);
 	});
 
-	async function answer(
-		request: FastifyRequest,
+	// A Buffer, so the content type stays exactly Flask's `application/json` (no charset appended).
+	const answer = async (
+		log: FastifyBaseLogger,
 		reply: FastifyReply,
 		work: () => Promise<unknown>,
-	): Promise<FastifyReply> {
-		let body: Record<string, unknown>;
-		try {
-			body = { status: "ok", result: await work() };
-		} catch (error) {
-			if (error instanceof ProtocolError) {
-				body = error.envelope();
-			} else {
-				request.log.error({ err: error }, "Session Pro request failed");
-				body = new ProtocolError("internal_error", "Internal server error").envelope();
-			}
-		}
-		// A Buffer, so the content type stays exactly Flask's `application/json` (no charset appended).
-		return reply
+	): Promise<FastifyReply> =>
+		reply
 			.code(200)
 			.header("content-type", "application/json")
-			.send(Buffer.from(JSON.stringify(body), "utf8"));
-	}
+			.send(await envelope(work, (error) => log.error({ err: error }, FAILURE_MESSAGE)));
 
 	// The body schema documents the route; parsing happens in the handler so failures keep the envelope.
 	const documented = (summary: string, body?: z.ZodObject) => ({
@@ -205,67 +272,26 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 			method,
 			url: "/status",
 			...documented("Backend version, clock and signing key."),
-			handler: (request, reply) => answer(request, reply, async () => service.status()),
+			handler: (request, reply) => answer(request.log, reply, async () => service.status()),
 		});
 	}
 
-	app.post(
-		"/generate_pro_proof",
-		documented(
-			"A backend-signed proof that a rotating key belongs to an entitled account.",
-			generateProofBody,
-		),
-		(request, reply) =>
-			answer(request, reply, () => {
-				const body = readBody(generateProofBody, request.body);
-				return service.generateProof({
-					masterPkey: bytes(body.master_pkey),
-					rotatingPkey: bytes(body.rotating_pkey),
-					ts: body.ts,
-					masterSig: bytes(body.master_sig),
-					rotatingSig: bytes(body.rotating_sig),
-				});
-			}),
-	);
-
-	app.post(
-		"/get_pro_revocations",
-		documented("Revocation tags since the client's ticket.", revocationsBody),
-		(request, reply) =>
-			answer(request, reply, () =>
-				service.revocations(readBody(revocationsBody, request.body).ticket),
-			),
-	);
-
-	app.post(
-		"/get_pro_status",
-		documented("An account's status and latest payment.", proStatusBody),
-		(request, reply) =>
-			answer(request, reply, () => {
-				const body = readBody(proStatusBody, request.body);
-				return service.proStatus({
-					masterPkey: bytes(body.master_pkey),
-					masterSig: bytes(body.master_sig),
-					ts: body.ts,
-				});
-			}),
-	);
-
-	app.post(
-		"/get_payment_details",
-		documented("An account's payments, newest first, a page at a time.", paymentDetailsBody),
-		(request, reply) =>
-			answer(request, reply, () => {
-				const body = readBody(paymentDetailsBody, request.body);
-				return service.paymentDetails({
-					masterPkey: bytes(body.master_pkey),
-					masterSig: bytes(body.master_sig),
-					ts: body.ts,
-					limit: body.limit,
-					before: body.before ?? "",
-				});
-			}),
-	);
+	for (const call of clientCalls(service)) {
+		app.post(call.path, documented(call.summary, call.body), (request, reply) =>
+			answer(request.log, reply, () => call.run(request.body)),
+		);
+		rawRoutes.add("POST", call.path, async (_request, { body, requestId }) => ({
+			status: 200,
+			body: {
+				contentType: "application/json",
+				bytes: await envelope(
+					() => call.run(body),
+					(error) =>
+						app.log.error({ err: error, request_id: requestId, route: call.path }, FAILURE_MESSAGE),
+				),
+			},
+		}));
+	}
 
 	if (apple !== undefined) {
 		app.post(
@@ -339,7 +365,7 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 		"/dev/add_payment",
 		documented("Dev mode only: a payment with no store involved.", addPaymentBody),
 		(request, reply) =>
-			answer(request, reply, () => {
+			answer(request.log, reply, () => {
 				const body = readBody(addPaymentBody, request.body);
 				return service.addPayment({
 					masterPkey: bytes(body.master_pkey),
@@ -355,7 +381,7 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 		"/dev/revoke",
 		documented("Dev mode only: revoke an account's current proofs.", revokeBody),
 		(request, reply) =>
-			answer(request, reply, () => {
+			answer(request.log, reply, () => {
 				const body = readBody(revokeBody, request.body);
 				return service.revokeGeneration(bytes(body.master_pkey), body.effective_in_seconds ?? 0);
 			}),

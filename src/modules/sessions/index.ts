@@ -74,7 +74,7 @@ export async function registerSessions(
 		);
 	}
 	const { cookieName } = sessionDefaults(config);
-	rawRoutes.add("/edge/check", (request, query) =>
+	rawRoutes.add("GET", "/edge/check", (request, { query }) =>
 		answerEdgeCheck(service, cookieName, request.headers.cookie, query.get("group")),
 	);
 	await app.withTypeProvider<ZodTypeProvider>().register(sessionsRoutes, {

@@ -1,0 +1,86 @@
+/**
+ * The ceiling of an HTTP proof route in Node: raw node:http doing only what POST /generate_pro_proof
+ * cannot skip — parse the JSON body, import the two client keys as the service does, verify both
+ * signatures, sign a proof over a random tag, answer JSON — with no framework, no ledger read, no
+ * logging or metrics. A request whose signatures do not verify gets a 400, which fails the run.
+ */
+import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
+import { createServer } from "node:http";
+import { publicKeyFromRaw } from "../../src/lib/ed25519.ts";
+
+interface ProofRequest {
+	readonly master_pkey: string;
+	readonly rotating_pkey: string;
+	readonly ts: number;
+	readonly master_sig: string;
+	readonly rotating_sig: string;
+}
+
+const PROOF_LIFETIME_SECONDS = 30 * 86_400;
+const backendKey = createPrivateKey(
+	generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }),
+);
+
+function answer(request: ProofRequest): { status: number; body: string } {
+	const masterPkey = Buffer.from(request.master_pkey, "hex");
+	const rotatingPkey = Buffer.from(request.rotating_pkey, "hex");
+	const message = Buffer.concat([
+		Buffer.from("ProGenerateProof"),
+		masterPkey,
+		rotatingPkey,
+		Buffer.from(String(request.ts)),
+	]);
+	const isSigned =
+		verify(
+			null,
+			message,
+			publicKeyFromRaw("Ed25519", masterPkey),
+			Buffer.from(request.master_sig, "hex"),
+		) &&
+		verify(
+			null,
+			message,
+			publicKeyFromRaw("Ed25519", rotatingPkey),
+			Buffer.from(request.rotating_sig, "hex"),
+		);
+	if (!isSigned) return { status: 400, body: JSON.stringify({ status: "fail" }) };
+	const revocationTag = randomBytes(32);
+	const expiryTs = request.ts + PROOF_LIFETIME_SECONDS;
+	const proof = Buffer.concat([
+		Buffer.from("ProProof_v0_____"),
+		revocationTag,
+		rotatingPkey,
+		Buffer.from(String(expiryTs)),
+	]);
+	return {
+		status: 200,
+		body: JSON.stringify({
+			status: "ok",
+			result: {
+				revocation_tag: revocationTag.toString("hex"),
+				rotating_pkey: request.rotating_pkey,
+				expiry_ts: expiryTs,
+				sig: sign(null, proof, backendKey).toString("hex"),
+			},
+		}),
+	};
+}
+
+const server = createServer((request, response) => {
+	const chunks: Buffer[] = [];
+	request.on("data", (chunk: Buffer) => chunks.push(chunk));
+	request.on("end", () => {
+		const { status, body } = answer(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+		response.writeHead(status, {
+			"content-type": "application/json",
+			"content-length": Buffer.byteLength(body),
+		});
+		response.end(body);
+	});
+});
+server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
+	const address = server.address();
+	process.stdout.write(
+		`listening ${typeof address === "object" && address !== null ? address.port : ""}\n`,
+	);
+});
