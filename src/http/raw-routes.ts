@@ -128,7 +128,14 @@ export class RawRoutes {
 				chunks.push(chunk);
 			});
 			request.on("end", () => resolve(Buffer.concat(chunks, receivedBytes)));
-			request.on("error", reject);
+			// A client that drops the connection mid-body: its own fault, nothing to log as a server error.
+			request.on("error", () =>
+				reject(
+					new AppError("invalid_request", {
+						description: "The request body did not arrive whole.",
+					}),
+				),
+			);
 		});
 	}
 

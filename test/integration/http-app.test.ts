@@ -1,7 +1,7 @@
 /** What a client and an operator see of the HTTP layer every module stands on. */
 import { once } from "node:events";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, connect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import { pino } from "pino";
@@ -271,7 +271,12 @@ describe("routes answered ahead of Fastify", () => {
 	}
 
 	it("hand a POST route its whole body, refuse one over the limit with 413, and answer a fault with the error body", async () => {
-		const routes = new RawRoutes(pino({ level: "silent" }), { bodyLimitBytes: 1024 });
+		const errorLines: string[] = [];
+		const logger = pino(
+			{ level: "error" },
+			{ write: (line: string) => void errorLines.push(line) },
+		);
+		const routes = new RawRoutes(logger, { bodyLimitBytes: 1024 });
 		routes.add("POST", "/echo", async (_request, { body, query }) => ({
 			status: 200,
 			body: {
@@ -318,6 +323,18 @@ describe("routes answered ahead of Fastify", () => {
 			});
 
 			expect((await fetch(`${served.url}/echo`)).status).toBe(404);
+			expect(errorLines).toHaveLength(1);
+			expect(errorLines[0]).toContain("hunter2");
+
+			// A client that hangs up mid-body is no server fault: nothing more is logged as an error.
+			const { port } = new URL(served.url);
+			const socket = connect(Number(port), "127.0.0.1");
+			await once(socket, "connect");
+			socket.write("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 500\r\n\r\nonly part");
+			await sleep(50);
+			socket.destroy();
+			await sleep(100);
+			expect(errorLines).toHaveLength(1);
 		} finally {
 			await served.close();
 		}
