@@ -280,13 +280,24 @@ for (const backend of backends) {
 		});
 
 		it("reports stored files, bytes and traffic in /metrics", async () => {
+			// Other tests share this app and run in any order: compare against what was there before.
+			const scrape = async () => {
+				const metrics = (await testApp.app.inject({ method: "GET", url: "/metrics" })).body;
+				const value = (name: string) =>
+					Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1]);
+				return {
+					files: value("tollgate_files_stored"),
+					bytes: value("tollgate_files_stored_bytes"),
+					uploads: value("tollgate_files_uploads_total"),
+				};
+			};
+			const before = await scrape();
 			await upload(randomBytes(123));
-			const metrics = (await testApp.app.inject({ method: "GET", url: "/metrics" })).body;
-			expect(Number(/^tollgate_files_stored (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
-			expect(Number(/^tollgate_files_stored_bytes (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(
-				123,
-			);
-			expect(Number(/^tollgate_files_uploads_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+			expect(await scrape()).toEqual({
+				files: before.files + 1,
+				bytes: before.bytes + 123,
+				uploads: before.uploads + 1,
+			});
 		});
 
 		it("refuses an oversized upload with 413 before its body has arrived, declared or chunked", async () => {
