@@ -5,7 +5,6 @@
  * through onion requests, on SQLite and PostgreSQL. Vectors: libsession-util's published KATs.
  */
 import { readFileSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ed25519FromSeed } from "../../src/lib/ed25519.ts";
 import {
@@ -21,6 +20,7 @@ import {
 	type TestApp,
 } from "../support/build-test-app.ts";
 import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { statusOfPartialPost } from "../support/partial-post.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -127,7 +127,6 @@ for (const backend of appBackends()) {
 		});
 
 		const now = () => Math.floor(testApp.clock.nowMs() / 1_000);
-		const portAndHost = () => ({ host: "127.0.0.1", port: Number(new URL(baseUrl).port) });
 		const payloadOf = (body: unknown) => (typeof body === "string" ? body : JSON.stringify(body));
 
 		/** Over HTTP, as a Session client calls. */
@@ -493,20 +492,9 @@ for (const backend of appBackends()) {
 			);
 
 			const limit = testApp.config.http.body_limit_bytes;
+			const target = { port: Number(new URL(baseUrl).port), path: "/generate_pro_proof" };
 			const statusOf = (headers: Record<string, string | number>, firstChunk: Buffer) =>
-				new Promise<number>((resolve, reject) => {
-					const request = httpRequest(
-						{ ...portAndHost(), method: "POST", path: "/generate_pro_proof", headers },
-						(refused) => {
-							refused.resume();
-							resolve(refused.statusCode ?? 0);
-							request.destroy();
-						},
-					);
-					request.on("error", reject);
-					// Only part of the body is ever sent: the 413 must not wait for the rest.
-					request.write(firstChunk);
-				});
+				statusOfPartialPost(target, headers, firstChunk);
 			expect(await statusOf({ "content-length": limit * 10 }, Buffer.alloc(1_000))).toBe(413);
 			expect(
 				await statusOf({ "transfer-encoding": "chunked" }, Buffer.alloc(limit + 1_000, 0x7b)),

@@ -6,7 +6,6 @@ import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { readdir } from "node:fs/promises";
-import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -23,6 +22,7 @@ import {
 	type TestPostgresDatabase,
 } from "../support/engines.ts";
 import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { statusOfPartialPost } from "../support/partial-post.ts";
 
 const idVectors = JSON.parse(
 	readFileSync(new URL("../vectors/files.json", import.meta.url), "utf8"),
@@ -301,21 +301,9 @@ for (const backend of backends) {
 		});
 
 		it("refuses an oversized upload with 413 before its body has arrived, declared or chunked", async () => {
-			const port = await portOf();
+			const target = { port: await portOf(), path: "/file" };
 			const status = (headers: Record<string, string | number>, firstChunk: Buffer) =>
-				new Promise<number>((resolve, reject) => {
-					const request = httpRequest(
-						{ host: "127.0.0.1", port, method: "POST", path: "/file", headers },
-						(response) => {
-							response.resume();
-							resolve(response.statusCode ?? 0);
-							request.destroy();
-						},
-					);
-					request.on("error", reject);
-					// Only part of the body is ever sent: a 413 must not wait for the rest.
-					request.write(firstChunk);
-				});
+				statusOfPartialPost(target, headers, firstChunk);
 			expect(await status({ "content-length": MAX * 10 }, Buffer.alloc(1_000))).toBe(413);
 			expect(await status({ "transfer-encoding": "chunked" }, randomBytes(MAX + 1_000))).toBe(413);
 		});
