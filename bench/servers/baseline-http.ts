@@ -1,5 +1,6 @@
 /** The baseline: raw node:http answering a small JSON body, the ceiling a Node service can reach. */
 import { createServer } from "node:http";
+import { listenAndAnnounce } from "./announce.ts";
 
 const body = JSON.stringify({ status: "ok" });
 const server = createServer((_request, response) => {
@@ -9,9 +10,4 @@ const server = createServer((_request, response) => {
 	});
 	response.end(body);
 });
-server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
-	const address = server.address();
-	process.stdout.write(
-		`listening ${typeof address === "object" && address !== null ? address.port : ""}\n`,
-	);
-});
+listenAndAnnounce(server);

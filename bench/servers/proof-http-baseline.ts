@@ -7,6 +7,8 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import { createServer } from "node:http";
 import { publicKeyFromRaw } from "../../src/lib/ed25519.ts";
+import { generateProofMessage, proofMessage } from "../../src/modules/entitlements/index.ts";
+import { listenAndAnnounce } from "./announce.ts";
 
 interface ProofRequest {
 	readonly master_pkey: string;
@@ -24,12 +26,7 @@ const backendKey = createPrivateKey(
 function answer(request: ProofRequest): { status: number; body: string } {
 	const masterPkey = Buffer.from(request.master_pkey, "hex");
 	const rotatingPkey = Buffer.from(request.rotating_pkey, "hex");
-	const message = Buffer.concat([
-		Buffer.from("ProGenerateProof"),
-		masterPkey,
-		rotatingPkey,
-		Buffer.from(String(request.ts)),
-	]);
+	const message = generateProofMessage(masterPkey, rotatingPkey, request.ts);
 	const isSigned =
 		verify(
 			null,
@@ -46,12 +43,7 @@ function answer(request: ProofRequest): { status: number; body: string } {
 	if (!isSigned) return { status: 400, body: JSON.stringify({ status: "fail" }) };
 	const revocationTag = randomBytes(32);
 	const expiryTs = request.ts + PROOF_LIFETIME_SECONDS;
-	const proof = Buffer.concat([
-		Buffer.from("ProProof_v0_____"),
-		revocationTag,
-		rotatingPkey,
-		Buffer.from(String(expiryTs)),
-	]);
+	const proof = proofMessage(revocationTag, rotatingPkey, expiryTs);
 	return {
 		status: 200,
 		body: JSON.stringify({
@@ -78,9 +70,4 @@ const server = createServer((request, response) => {
 		response.end(body);
 	});
 });
-server.listen(Number(process.argv[2] ?? 0), "127.0.0.1", () => {
-	const address = server.address();
-	process.stdout.write(
-		`listening ${typeof address === "object" && address !== null ? address.port : ""}\n`,
-	);
-});
+listenAndAnnounce(server);

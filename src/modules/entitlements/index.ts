@@ -40,7 +40,7 @@ export type {
 	ProUser,
 	UserEntitlementUpdate,
 } from "./ledger.ts";
-export { proofMessage, signedMessage } from "./protocol.ts";
+export { generateProofMessage, proofMessage, signedMessage } from "./protocol.ts";
 
 const PRUNE_INTERVAL_MS = 60 * 60_000;
 
