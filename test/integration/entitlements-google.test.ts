@@ -128,6 +128,24 @@ for (const backend of appBackends()) {
 			await runGoogleJob();
 		}
 
+		/** Google renews the subscription under the order's next id for 30 days; returns the new expiry. */
+		async function renewIntoNextOrder(
+			token: string,
+			state: SubscriptionState,
+			notificationType: number,
+		): Promise<number> {
+			const renewedExpiry = nowMs() + 30 * DAY_MS;
+			google.setSubscription(token, {
+				...state,
+				orderId: `${state.orderId}..0`,
+				acknowledged: true,
+				expiryMs: renewedExpiry,
+			});
+			google.publish(rtdn(notificationType, token));
+			await runGoogleJob();
+			return renewedExpiry;
+		}
+
 		async function call(path: string, body: unknown) {
 			const response = await testApp.app.inject({
 				method: "POST",
@@ -253,15 +271,7 @@ for (const backend of appBackends()) {
 			});
 
 			testApp.clock.advanceMs(DAY_MS);
-			const renewedExpiry = nowMs() + 30 * DAY_MS;
-			google.setSubscription(token, {
-				...state,
-				orderId: `${state.orderId}..0`,
-				acknowledged: true,
-				expiryMs: renewedExpiry,
-			});
-			google.publish(rtdn(RENEWED, token));
-			await runGoogleJob();
+			const renewedExpiry = await renewIntoNextOrder(token, state, RENEWED);
 			expect(await status(master)).toMatchObject({
 				user_status: "active",
 				expiry_ts: Math.floor(renewedExpiry / 1000),
@@ -292,15 +302,7 @@ for (const backend of appBackends()) {
 			});
 
 			testApp.clock.advanceMs(5 * DAY_MS);
-			const recoveredExpiry = nowMs() + 30 * DAY_MS;
-			google.setSubscription(token, {
-				...state,
-				orderId: `${state.orderId}..0`,
-				acknowledged: true,
-				expiryMs: recoveredExpiry,
-			});
-			google.publish(rtdn(RECOVERED, token));
-			await runGoogleJob();
+			const recoveredExpiry = await renewIntoNextOrder(token, state, RECOVERED);
 			expect(await status(master)).toMatchObject({
 				user_status: "active",
 				expiry_ts: Math.floor(recoveredExpiry / 1000),
