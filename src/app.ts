@@ -5,7 +5,7 @@
 import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import {
 	jsonSchemaTransform,
 	serializerCompiler,
@@ -16,12 +16,14 @@ import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
 import type { Config } from "#config";
-import { registerErrorHandling } from "#errors";
+import { AppError, registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "#lib/json-body";
 import { registerEntitlements } from "#modules/entitlements";
 import { registerFiles } from "#modules/files";
 import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
 import { healthRoutes } from "./http/health-routes.ts";
+import { AccessLogController } from "./http/plugins/access-log.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
@@ -60,6 +62,25 @@ export async function resolveSessionsSecret(
 	return Buffer.from(stored).toString("base64url");
 }
 
+/** Fastify's own JSON parser (prototype-poisoning checks included), behind a nesting limit. */
+function limitJsonDepth(app: FastifyInstance): void {
+	const parseJson = app.getDefaultJsonParser("error", "error");
+	app.removeContentTypeParser("application/json");
+	app.addContentTypeParser("application/json", { parseAs: "string" }, (request, body, done) => {
+		const text = typeof body === "string" ? body : body.toString("utf8");
+		if (nestsDeeperThan(text, MAX_JSON_DEPTH)) {
+			done(
+				new AppError("invalid_request", {
+					description: `body: JSON nests deeper than ${MAX_JSON_DEPTH} levels`,
+				}),
+				undefined,
+			);
+			return;
+		}
+		void parseJson(request, text, done);
+	});
+}
+
 export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
 	const loggerInstance: FastifyBaseLogger = deps.logger;
@@ -87,7 +108,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 			return server;
 		},
 		genReqId: generateRequestId,
-		logController: new LogController({ requestIdLogLabel: "request_id" }),
+		logController: new AccessLogController({ isPersonalDataLogged: config.logging.unsafe }),
 		bodyLimit: config.http.body_limit_bytes,
 		requestTimeout: config.http.request_timeout_ms,
 		trustProxy: config.http.trust_proxy,
@@ -95,6 +116,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	}).withTypeProvider<ZodTypeProvider>();
 	app.setValidatorCompiler(validatorCompiler);
 	app.setSerializerCompiler(serializerCompiler);
+	limitJsonDepth(app);
 
 	registerErrorHandling(app);
 	registerResponseHeaders(app);

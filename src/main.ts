@@ -24,7 +24,7 @@ export async function startService(
 	logger: Logger,
 	clock: Clock = systemClock,
 ): Promise<RunningService> {
-	const storage = await openStorage(config, clock);
+	const storage = await openStorage(config, clock, logger);
 	try {
 		const { applied } = await migrateToLatest(storage.sql);
 		if (applied.length > 0) logger.info({ applied }, "database migrated");

@@ -14,7 +14,7 @@ const config = loadConfig({
 	overrides: { logging: { level: "warn" }, http: { port: Number(process.argv[2] ?? 0) } },
 });
 const logger = createLogger(config);
-const storage = await openStorage(config, systemClock);
+const storage = await openStorage(config, systemClock, logger);
 await migrateToLatest(storage.sql);
 const keys = await loadServiceKeys({
 	isDev: true,

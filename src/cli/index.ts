@@ -11,7 +11,12 @@ import {
 	entitlementsRevokeCommand,
 	entitlementsShowCommand,
 } from "./commands/entitlements.ts";
-import { filesGetCommand, filesStatsCommand, filesSweepCommand } from "./commands/files.ts";
+import {
+	filesCheckCommand,
+	filesGetCommand,
+	filesStatsCommand,
+	filesSweepCommand,
+} from "./commands/files.ts";
 import { keysShowCommand } from "./commands/keys-show.ts";
 import { migrateCommand } from "./commands/migrate.ts";
 import { printTablesCommand } from "./commands/print-tables.ts";
@@ -27,6 +32,7 @@ const COMMANDS: readonly Command[] = [
 	sessionsSecretCommand,
 	filesStatsCommand,
 	filesSweepCommand,
+	filesCheckCommand,
 	filesGetCommand,
 	entitlementsGrantCommand,
 	entitlementsRevokeCommand,
@@ -52,7 +58,9 @@ function overview(): string {
 function commandHelp(command: Command): string {
 	const operands = (command.arguments ?? []).map((name) => ` <${name}>`).join("");
 	const options = Object.entries(command.options ?? {});
-	const optionUsage = options.map(([name, option]) => ` [--${name} ${option.value}]`).join("");
+	const optionUsage = options
+		.map(([name, option]) => ` [--${name}${option.value === undefined ? "" : ` ${option.value}`}]`)
+		.join("");
 	return [
 		`Usage: tollgate ${command.name}${operands}${optionUsage} [--config PATH]`,
 		"",
@@ -63,7 +71,10 @@ function commandHelp(command: Command): string {
 			: [
 					"",
 					"Options:",
-					...options.map(([name, option]) => `  --${name} ${option.value}  ${option.description}`),
+					...options.map(
+						([name, option]) =>
+							`  --${name}${option.value === undefined ? "" : ` ${option.value}`}  ${option.description}`,
+					),
 				]),
 	].join("\n");
 }
@@ -89,7 +100,10 @@ const GLOBAL_OPTIONS = {
 /** Every command's own options are parsed too; each is then accepted only by its command. */
 const COMMAND_OPTIONS = Object.fromEntries(
 	COMMANDS.flatMap((command) =>
-		Object.keys(command.options ?? {}).map((name) => [name, { type: "string" } as const]),
+		Object.entries(command.options ?? {}).map(([name, option]) => [
+			name,
+			{ type: option.value === undefined ? "boolean" : "string" } as const,
+		]),
 	),
 );
 
@@ -124,12 +138,13 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 		process.stdout.write(`${commandHelp(command)}\n`);
 		return 0;
 	}
-	const commandOptions: Record<string, string | undefined> = {};
+	const commandOptions: Record<string, string | boolean | undefined> = {};
 	for (const [name, value] of Object.entries(values)) {
 		if (name in GLOBAL_OPTIONS) continue;
 		if (!(name in (command.options ?? {})))
 			return usageFailure(`'--${name}' is not an option of '${command.name}'`);
-		commandOptions[name] = typeof value === "string" ? value : undefined;
+		commandOptions[name] =
+			typeof value === "string" || typeof value === "boolean" ? value : undefined;
 	}
 	const expected = command.arguments ?? [];
 	if (rest.length > expected.length) {

@@ -48,6 +48,10 @@ const databaseSection = z
 			.positive()
 			.default(10)
 			.meta({ description: "Most PostgreSQL connections one instance opens." }),
+		connect_timeout_ms: z.number().int().positive().default(5_000).meta({
+			description:
+				"How long a query waits for a PostgreSQL connection before it is answered 503 service_unavailable.",
+		}),
 		sqlite_backup_interval_hours: z.number().int().nonnegative().default(24).meta({
 			description:
 				"On SQLite: how often a consistent copy of the database goes to <data_dir>/backups (the last 180 days and the first of each earlier month are kept). 0 = no backups.",
@@ -211,6 +215,10 @@ const filesSection = z
 				description:
 					"With filesystem blobs behind nginx: GET /file/<id> answers with X-Accel-Redirect: <prefix><blob path> and nginx sends the bytes. Must be the internal location of edge/files.conf. Unset: Tollgate streams them.",
 			}),
+		abandoned_upload_grace_seconds: z.number().int().nonnegative().default(3_600).meta({
+			description:
+				"How long an upload may take before a leased sweep deletes its bytes as abandoned (a crash, or a client that never finished). Keep it above http.request_timeout_ms.",
+		}),
 		sweep_interval_seconds: z
 			.number()
 			.int()

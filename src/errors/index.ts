@@ -1,3 +1,13 @@
 export { AppError, type AppErrorOptions } from "./app-error.ts";
 export { ERROR_CATALOGUE, type ErrorCode, isErrorCode } from "./codes.ts";
-export { type ErrorBody, errorBody, registerErrorHandling, sendError } from "./http.ts";
+export {
+	type ErrorBody,
+	errorBody,
+	type FailureLog,
+	isClientAborted,
+	logClientAborted,
+	logFailure,
+	registerErrorHandling,
+	sendError,
+	toAppError,
+} from "./http.ts";

@@ -8,7 +8,14 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { AppError, ERROR_CATALOGUE, type ErrorBody } from "#errors";
+import {
+	AppError,
+	errorBody,
+	isClientAborted,
+	logClientAborted,
+	logFailure,
+	toAppError,
+} from "#errors";
 import { generateRequestId } from "./plugins/request-id.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./plugins/response-headers.ts";
 
@@ -86,14 +93,10 @@ export class RawRoutes {
 				: handler(request, { query, body: NO_BODY, requestId });
 		void answered
 			.catch((error: unknown): RawReply => {
-				const appError =
-					error instanceof AppError ? error : new AppError("internal_error", { cause: error });
-				if (appError.status >= 500) {
-					this.#logger.error(
-						{ err: appError.cause ?? appError, request_id: requestId, route: path },
-						"request failed",
-					);
-				}
+				const appError = toAppError(error);
+				if (isClientAborted(request))
+					logClientAborted(this.#logger, { request_id: requestId, route: path });
+				else logFailure(this.#logger, appError, { request_id: requestId, route: path });
 				return { status: appError.status, error: appError };
 			})
 			.then((reply) => {
@@ -157,14 +160,7 @@ export class RawRoutes {
 				.end(reply.body.bytes);
 			return;
 		}
-		const body: ErrorBody = {
-			error: reply.error.code,
-			error_description: reply.error.expose
-				? reply.error.message
-				: ERROR_CATALOGUE[reply.error.code].message,
-			request_id: requestId,
-		};
-		const text = JSON.stringify(body);
+		const text = JSON.stringify(errorBody(reply.error, requestId));
 		response
 			.writeHead(reply.status, {
 				...headers,

@@ -36,6 +36,23 @@ export interface BlobStore {
 
 	/** `true` if a blob was there. */
 	delete(key: string): Promise<boolean>;
+
+	/** Every stored blob, in no particular order (consistency checks); writes in progress are not listed. */
+	list(): AsyncIterable<StoredBlob>;
+
+	/**
+	 * Bytes held that belong to no stored blob: writes in progress, what a crashed write left, and (where
+	 * the store reclaims space later) deleted or replaced blobs. How many pieces, and their bytes.
+	 */
+	leftovers(): Promise<{ count: number; bytes: number }>;
+
+	/** Removes up to `limit` leftovers written before `writtenBeforeMs`; returns how many. */
+	removeLeftovers(writtenBeforeMs: number, limit: number): Promise<number>;
+}
+
+export interface StoredBlob {
+	readonly key: string;
+	readonly sizeBytes: number;
 }
 
 /**

@@ -3,6 +3,7 @@
  * blobs (filesystem | SQL), plus the background jobs those backends need.
  */
 import { join, resolve } from "node:path";
+import type { Logger } from "pino";
 import type { Config } from "#config";
 import type { Clock } from "#lib/clock";
 import { type SessionStore, sessionDefaults } from "#modules/sessions";
@@ -45,19 +46,23 @@ const SWEEP_BATCH = 1_000;
 const SQLITE_FILE_NAME = "tollgate.db";
 const ABANDONED_WRITE_GRACE_MS = 60 * 60 * 1_000;
 
-export function sqlDatabaseFor(config: Config): SqlDatabase {
+/** The configured SQL database; a logger, when given, hears of every connection the server drops. */
+export function sqlDatabaseFor(config: Config, logger?: Logger): SqlDatabase {
 	return config.database.url === undefined
 		? openSqlDatabase({ kind: "sqlite", path: join(resolve(config.data_dir), SQLITE_FILE_NAME) })
 		: openSqlDatabase({
 				kind: "postgres",
 				url: config.database.url,
 				poolMax: config.database.pool_max,
+				connectTimeoutMs: config.database.connect_timeout_ms,
+				onConnectionLost: (error) =>
+					logger?.warn({ reason: error.message }, "database connection lost; it will be replaced"),
 			});
 }
 
-export async function openStorage(config: Config, clock: Clock): Promise<Storage> {
+export async function openStorage(config: Config, clock: Clock, logger?: Logger): Promise<Storage> {
 	const dataDir = resolve(config.data_dir);
-	const sql = sqlDatabaseFor(config);
+	const sql = sqlDatabaseFor(config, logger);
 	const jobs: JobDefinition[] = [];
 
 	let kv: KeyValueStore;
@@ -75,32 +80,24 @@ export async function openStorage(config: Config, clock: Clock): Promise<Storage
 		kv = await RedisKeyValueStore.open({ url: config.kv.url, keyPrefix: config.kv.key_prefix });
 	}
 
-	let blobs: BlobStore;
-	if (config.blobs.backend === "database") {
-		const sqlBlobs = new SqlBlobStore(sql.db, clock);
-		jobs.push({
-			name: "blobs.sweep-unreferenced-chunks",
-			intervalMs: 5 * 60_000,
-			run: async ({ signal }) => {
-				while (
-					!signal.aborted &&
-					(await sqlBlobs.sweepUnreferencedChunks(ABANDONED_WRITE_GRACE_MS, SWEEP_BATCH)) ===
-						SWEEP_BATCH
-				) {}
-			},
-		});
-		blobs = sqlBlobs;
-	} else {
-		const fileBlobs = new FilesystemBlobStore(join(dataDir, "blobs"));
-		jobs.push({
-			name: "blobs.remove-abandoned-writes",
-			intervalMs: 60 * 60_000,
-			run: async ({ nowMs }) => {
-				await fileBlobs.removeAbandonedWrites(ABANDONED_WRITE_GRACE_MS, nowMs);
-			},
-		});
-		blobs = fileBlobs;
-	}
+	const blobs: BlobStore =
+		config.blobs.backend === "database"
+			? new SqlBlobStore(sql.db, clock)
+			: new FilesystemBlobStore(join(dataDir, "blobs"));
+	jobs.push({
+		// Named after what is left behind in each backend; the name keys the cluster-wide lease.
+		name:
+			config.blobs.backend === "database"
+				? "blobs.sweep-unreferenced-chunks"
+				: "blobs.remove-abandoned-writes",
+		intervalMs: 5 * 60_000,
+		run: async ({ signal, nowMs }) => {
+			while (
+				!signal.aborted &&
+				(await blobs.removeLeftovers(nowMs - ABANDONED_WRITE_GRACE_MS, SWEEP_BATCH)) === SWEEP_BATCH
+			) {}
+		},
+	});
 
 	const { backupTo } = sql;
 	if (backupTo !== undefined && config.database.sqlite_backup_interval_hours > 0) {

@@ -140,7 +140,9 @@ describe("tollgate CLI", () => {
 		const response = await fetch(`${service.url}/file`, { method: "POST", body: "hello world" });
 		const uploaded = (await response.json()) as { id: string };
 		expect(await service.stop()).toBe(0);
-		expect((await runTollgate(["files", "stats"], env)).stdout).toBe("files: 1\nbytes: 11\n");
+		expect((await runTollgate(["files", "stats"], env)).stdout).toBe(
+			"files: 1\nbytes: 11\nblob_bytes: 11\nleftover_bytes: 0\n",
+		);
 		const got = await runTollgate(["files", "get", uploaded.id], env);
 		expect(got).toMatchObject({ code: 0, stdout: "hello world" });
 		expect((await runTollgate(["files", "get", "unknown-id"], env)).code).toBe(1);

@@ -181,6 +181,32 @@ describe("logs", () => {
 		expect(JSON.stringify(unsafe.logs())).toContain("203.0.113.7");
 	});
 
+	/** @see issue 11: the URL as sent reached the log, path parameters and query included. */
+	it("name the route pattern, not the URL's ids, e-mail addresses or query, unless unsafe logging is on", async () => {
+		const url = "/users/alice%40example.org/sessions?api_key=k-7f3a9";
+		const { app, logs } = await start();
+		await app.inject({ method: "GET", url });
+		const written = JSON.stringify(logs());
+		expect(written).not.toContain("alice");
+		expect(written).not.toContain("k-7f3a9");
+		const access = logs().filter((line) => line.msg === "request");
+		expect(access).toEqual([
+			expect.objectContaining({
+				method: "GET",
+				route: "/users/:user_id/sessions",
+				status_code: 401,
+			}),
+		]);
+		await app.inject({ method: "GET", url: "/nowhere/alice%40example.org" });
+		expect(logs().at(-1)).toMatchObject({ route: "(no route)", status_code: 404 });
+		expect(JSON.stringify(logs())).not.toContain("alice");
+		await testApp?.close();
+
+		const unsafe = await start({ logging: { unsafe: true } });
+		await unsafe.app.inject({ method: "GET", url });
+		expect(unsafe.logs().find((line) => line.msg === "request")).toMatchObject({ url });
+	});
+
 	it("never write credentials, even with unsafe logging", async () => {
 		const { app, logs } = await start({ logging: { unsafe: true, level: "trace" } });
 		app.get("/test/echo", async (request) => {

@@ -39,7 +39,7 @@ export async function buildTestApp(
 	});
 	const logger = createLogger(config, sink);
 	const clock = new ManualClock();
-	const storage = await openStorage(config, clock);
+	const storage = await openStorage(config, clock, logger);
 	await migrateToLatest(storage.sql);
 	const keys = await loadServiceKeys({
 		isDev: config.dev,

@@ -38,6 +38,8 @@ export function runTollgate(
 export interface ServingProcess {
 	readonly child: ChildProcess;
 	readonly url: string;
+	/** Everything the process wrote to stdout and stderr so far. */
+	output(): string;
 	/** Sends SIGTERM and resolves with the exit code. */
 	stop(): Promise<number | null>;
 }
@@ -53,15 +55,17 @@ export function serveTollgate(env: Record<string, string>): Promise<ServingProce
 	);
 	return new Promise((resolve, reject) => {
 		let output = "";
+		let isListening = false;
 		const onData = (chunk: Buffer) => {
 			output += chunk.toString("utf8");
+			if (isListening) return;
 			const match = /Server listening at (http:\/\/[^"\s]+)/.exec(output);
 			if (match?.[1] !== undefined) {
-				child.stdout?.off("data", onData);
-				child.stdout?.resume();
+				isListening = true;
 				resolve({
 					child,
 					url: match[1],
+					output: () => output,
 					stop: () => {
 						child.kill("SIGTERM");
 						return exited;

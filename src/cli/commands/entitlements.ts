@@ -56,7 +56,7 @@ export const entitlementsGrantCommand: Command = {
 	run: (config, [master = ""], options) => {
 		const masterPkey = masterKeyOf(master);
 		if (masterPkey === null) return usageFailure(badMasterKey(master));
-		const requested = (options.plan ?? "1m").toLowerCase();
+		const requested = String(options.plan ?? "1m").toLowerCase();
 		const plan = PLANS.find((candidate) => candidate === (requested === "12m" ? "1y" : requested));
 		if (plan === undefined)
 			return usageFailure(`--plan must be 1m, 3m or 1y, got '${options.plan}'`);

@@ -22,11 +22,11 @@ import { DAY_MS, HOUR_MS, type ProPlan } from "./entitlement.ts";
 import type { EntitlementService, StoreEvents } from "./entitlement-service.ts";
 import type { EntitlementLedger } from "./ledger.ts";
 
-const APPLE_PRODUCTS: Readonly<Record<string, ProPlan>> = {
-	"com.getsession.org.pro_sub_1_month": "1m",
-	"com.getsession.org.pro_sub_3_months": "3m",
-	"com.getsession.org.pro_sub_12_months": "1y",
-};
+const APPLE_PRODUCTS: ReadonlyMap<string, ProPlan> = new Map([
+	["com.getsession.org.pro_sub_1_month", "1m"],
+	["com.getsession.org.pro_sub_3_months", "3m"],
+	["com.getsession.org.pro_sub_12_months", "1y"],
+]);
 
 /** Apple retries a notification for about three days (1, 12, 24, 48 and 72 hours apart). */
 const PRODUCTION_RESEND_WINDOW_MS = (1 + 12 + 24 + 48 + 72) * HOUR_MS + 30 * 60_000;
@@ -200,7 +200,7 @@ function required<T>(value: T | undefined | null, name: string): T {
 
 function paymentOf(transaction: JWSTransactionDecodedPayload) {
 	const productId = required(transaction.productId, "productId");
-	const plan = APPLE_PRODUCTS[productId];
+	const plan = APPLE_PRODUCTS.get(productId);
 	if (plan === undefined) throw new Error(`unknown App Store product ${productId}`);
 	const expiresAtMs = required(transaction.expiresDate, "expiresDate");
 	return {

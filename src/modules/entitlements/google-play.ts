@@ -11,6 +11,7 @@ import type { androidpublisher_v3 } from "@googleapis/androidpublisher";
 import type { Logger } from "pino";
 import { z } from "zod";
 import type { Clock } from "#lib/clock";
+import { parseJsonBody } from "#lib/json-body";
 import { DAY_MS, HOUR_MS, type ProPlan } from "./entitlement.ts";
 import type { EntitlementService, StoreEvents } from "./entitlement-service.ts";
 import type { EntitlementLedger, GoogleReconcileClaim } from "./ledger.ts";
@@ -43,11 +44,11 @@ export class InvalidGoogleNotificationError extends Error {
 	}
 }
 
-const BASE_PLANS: Readonly<Record<string, ProPlan>> = {
-	"session-pro-1-month": "1m",
-	"session-pro-3-months": "3m",
-	"session-pro-12-months": "1y",
-};
+const BASE_PLANS: ReadonlyMap<string, ProPlan> = new Map([
+	["session-pro-1-month", "1m"],
+	["session-pro-3-months", "3m"],
+	["session-pro-12-months", "1y"],
+]);
 
 const SUBSCRIPTION_REVOKED = 12;
 const PRODUCT_TYPE_SUBSCRIPTION = 1;
@@ -141,7 +142,7 @@ export class GooglePlayNotifications {
 	decode(messageId: string, data: Buffer): GoogleNotification {
 		let json: unknown;
 		try {
-			json = JSON.parse(data.toString("utf8"));
+			json = parseJsonBody(data.toString("utf8"));
 		} catch {
 			throw new InvalidGoogleNotificationError("message.data: not base64 of a JSON object");
 		}
@@ -337,7 +338,7 @@ export class GooglePlayNotifications {
 			throw new Error("subscription resource lacks lineItems[0] productId, orderId or expiryTime");
 		if (line.prepaidPlan) throw new Error("a prepaid plan: only auto-renewing plans are sold");
 		const basePlanId = line.offerDetails?.basePlanId ?? "";
-		const plan = BASE_PLANS[basePlanId];
+		const plan = BASE_PLANS.get(basePlanId);
 		if (plan === undefined) throw new Error(`unknown base plan ${basePlanId}`);
 		const autoRenewing = line.autoRenewingPlan?.autoRenewEnabled === true;
 		const externalId = `${purchaseToken}|${orderId}`;

@@ -14,7 +14,8 @@ export type ErrorSlug =
 	| "not_subscribed"
 	| "revoked"
 	| "rate_limited"
-	| "internal_error";
+	| "internal_error"
+	| "service_unavailable";
 
 /**
  * A refusal the protocol defines: "fail" for the client's input or its account's state, "error" for the
@@ -32,7 +33,7 @@ export class ProtocolError extends Error {
 	}
 
 	get status(): "fail" | "error" {
-		return this.slug === "internal_error" ? "error" : "fail";
+		return this.slug === "internal_error" || this.slug === "service_unavailable" ? "error" : "fail";
 	}
 
 	envelope(): Record<string, unknown> {

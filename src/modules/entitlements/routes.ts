@@ -5,7 +5,8 @@
  */
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
-import { AppError } from "#errors";
+import { AppError, type FailureLog, logFailure } from "#errors";
+import { JsonBodyError, parseJsonBody } from "#lib/json-body";
 import type { RawRoutes } from "../../http/raw-routes.ts";
 import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
@@ -16,7 +17,15 @@ import { ProtocolError } from "./protocol.ts";
 
 const hex64 = z.string().meta({ description: "32 bytes, 64 hex characters" });
 const hex128 = z.string().meta({ description: "64 bytes, 128 hex characters" });
-const seconds = z.int().meta({ description: "Unix time in seconds" });
+/** The largest time a JavaScript Date holds, in seconds: anything later is no timestamp. */
+const MAX_TIMESTAMP_SECONDS = 8_640_000_000_000;
+/** A century: no plan or revocation delay is longer. */
+const MAX_DURATION_SECONDS = 100 * 366 * 86_400;
+const seconds = z
+	.int()
+	.min(0)
+	.max(MAX_TIMESTAMP_SECONDS)
+	.meta({ description: "Unix time in seconds" });
 
 const generateProofBody = z.object({
 	master_pkey: hex64,
@@ -38,12 +47,12 @@ const addPaymentBody = z.object({
 	master_pkey: hex64,
 	provider: z.enum(["google_play", "app_store", "stf"]),
 	plan: z.string(),
-	duration: z.int().positive().optional(),
+	duration: z.int().positive().max(MAX_DURATION_SECONDS).optional(),
 	redeem: z.boolean().optional(),
 });
 const revokeBody = z.object({
 	master_pkey: hex64,
-	effective_in_seconds: z.int().nonnegative().optional(),
+	effective_in_seconds: z.int().nonnegative().max(MAX_DURATION_SECONDS).optional(),
 });
 
 const HEX_LABELS: Record<string, string> = {
@@ -73,12 +82,10 @@ function jsonTypeName(value: unknown): string {
 function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
 	let body: unknown;
 	try {
-		body = JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
+		body = parseJsonBody(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
 	} catch (error) {
-		throw new ProtocolError(
-			"invalid_request",
-			`Failed to parse JSON body: ${(error as Error).message}`,
-		);
+		if (!(error instanceof JsonBodyError)) throw error;
+		throw new ProtocolError("invalid_request", `Failed to parse JSON body: ${error.message}`);
 	}
 	if (typeof body !== "object" || body === null || Array.isArray(body))
 		throw new ProtocolError("invalid_request", "JSON body was not an object");
@@ -119,26 +126,27 @@ function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
 /** A store's notification body: JSON, or the app's own invalid_request (stores are not Session clients). */
 function storeNotificationJson(raw: unknown): unknown {
 	try {
-		return JSON.parse(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
-	} catch {
-		throw new AppError("invalid_request", { description: "the body is not JSON" });
+		return parseJsonBody(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
+	} catch (error) {
+		if (!(error instanceof JsonBodyError)) throw error;
+		throw new AppError("invalid_request", { description: `body: ${error.message}` });
 	}
 }
 
 const bytes = (hexText: string) => new Uint8Array(Buffer.from(hexText, "hex"));
 
-const PLANS: Record<string, ProPlan> = {
-	"1m": "1m",
-	"3m": "3m",
-	"12m": "1y",
-	"1y": "1y",
-	onemonth: "1m",
-	threemonth: "3m",
-	twelvemonth: "1y",
-};
+const PLANS: ReadonlyMap<string, ProPlan> = new Map([
+	["1m", "1m"],
+	["3m", "3m"],
+	["12m", "1y"],
+	["1y", "1y"],
+	["onemonth", "1m"],
+	["threemonth", "3m"],
+	["twelvemonth", "1y"],
+]);
 
 function planOf(text: string): ProPlan {
-	const plan = PLANS[text.toLowerCase().replaceAll("_", "")];
+	const plan = PLANS.get(text.toLowerCase().replaceAll("_", ""));
 	if (plan === undefined)
 		throw new ProtocolError(
 			"invalid_request",
@@ -149,23 +157,39 @@ function planOf(text: string): ProPlan {
 
 const FAILURE_MESSAGE = "Session Pro request failed";
 
-/** The protocol's envelope for one call: HTTP 200 whatever happened, as upstream answers. */
+interface EnvelopeReply {
+	/** 200 for every protocol outcome, as upstream answers; 503 while the ledger cannot be reached. */
+	readonly status: 200 | 503;
+	readonly bytes: Buffer;
+}
+
+/** The protocol's envelope for one call. */
 async function envelope(
 	work: () => Promise<unknown>,
-	reportFailure: (error: unknown) => void,
-): Promise<Buffer> {
+	log: FailureLog,
+	fields: object = {},
+): Promise<EnvelopeReply> {
 	let body: Record<string, unknown>;
+	let status: EnvelopeReply["status"] = 200;
 	try {
 		body = { status: "ok", result: await work() };
 	} catch (error) {
 		if (error instanceof ProtocolError) {
 			body = error.envelope();
+		} else if (error instanceof AppError && error.code === "service_unavailable") {
+			// Not the client's fault and not a bug: "error" with its own slug, so a client retries later.
+			logFailure(log, error, fields);
+			status = 503;
+			body = new ProtocolError(
+				"service_unavailable",
+				"The backend cannot reach its database right now; retry later",
+			).envelope();
 		} else {
-			reportFailure(error);
+			log.error({ ...fields, err: error }, FAILURE_MESSAGE);
 			body = new ProtocolError("internal_error", "Internal server error").envelope();
 		}
 	}
-	return Buffer.from(JSON.stringify(body), "utf8");
+	return { status, bytes: Buffer.from(JSON.stringify(body), "utf8") };
 }
 
 /** The signed calls every Session client makes, from the raw request body to the call's result. */
@@ -255,11 +279,10 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 		log: FastifyBaseLogger,
 		reply: FastifyReply,
 		work: () => Promise<unknown>,
-	): Promise<FastifyReply> =>
-		reply
-			.code(200)
-			.header("content-type", "application/json")
-			.send(await envelope(work, (error) => log.error({ err: error }, FAILURE_MESSAGE)));
+	): Promise<FastifyReply> => {
+		const { status, bytes } = await envelope(work, log);
+		return reply.code(status).header("content-type", "application/json").send(bytes);
+	};
 
 	// The body schema documents the route; parsing happens in the handler so failures keep the envelope.
 	const documented = (summary: string, body?: z.ZodObject) => ({
@@ -280,17 +303,13 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 		app.post(call.path, documented(call.summary, call.body), (request, reply) =>
 			answer(request.log, reply, () => call.run(request.body)),
 		);
-		rawRoutes.add("POST", call.path, async (_request, { body, requestId }) => ({
-			status: 200,
-			body: {
-				contentType: "application/json",
-				bytes: await envelope(
-					() => call.run(body),
-					(error) =>
-						app.log.error({ err: error, request_id: requestId, route: call.path }, FAILURE_MESSAGE),
-				),
-			},
-		}));
+		rawRoutes.add("POST", call.path, async (_request, { body, requestId }) => {
+			const { status, bytes } = await envelope(() => call.run(body), app.log, {
+				request_id: requestId,
+				route: call.path,
+			});
+			return { status, body: { contentType: "application/json", bytes } };
+		});
 	}
 
 	if (apple !== undefined) {

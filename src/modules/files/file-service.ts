@@ -59,7 +59,9 @@ export class FileService {
 	}
 
 	/**
-	 * Streams an upload into the blob store while hashing it, then records it under its content id.
+	 * Streams an upload into the blob store while hashing it, then records it under its content id. The blob
+	 * is noted as pending before its first byte is written, and the note cleared in the transaction that
+	 * records it, so a crash at any point leaves no blob that the abandoned-blob sweep does not find.
 	 * @throws BlobTooLargeError past the size limit, EmptyUploadError for no bytes; nothing is kept either way.
 	 */
 	async upload(
@@ -76,32 +78,60 @@ export class FileService {
 				yield chunk;
 			}
 		}
-		const blobKey = randomBytes(24).toString("base64url");
+		let blobKey: string;
 		let sizeBytes: number;
 		try {
-			({ sizeBytes } = await this.#blobs.put(blobKey, hashed(), {
-				maxBytes: this.#settings.maxFileSizeBytes,
-			}));
+			({ blobKey, sizeBytes } = await this.#storeBlob(hashed()));
 		} catch (error) {
 			hasher.discard();
 			throw error;
 		}
+		const nowMs = this.#clock.nowMs();
+		const stored = await this.#records.recordUpload(
+			{
+				id: hasher.digest(),
+				blobKey,
+				sizeBytes,
+				uploadedAtMs: nowMs,
+				expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
+			},
+			nowMs,
+		);
+		// The same bytes were stored before: keep one copy (ours stays noted until it is gone).
+		if (stored.blobKey !== blobKey) await this.#deleteBlobs([blobKey]);
+		return stored;
+	}
+
+	/**
+	 * Writes a new blob under a fresh key noted as pending. An empty or failed write leaves no bytes behind,
+	 * and its note is cleared.
+	 * @throws BlobTooLargeError, EmptyUploadError, or what the body or the store threw.
+	 */
+	async #storeBlob(
+		body: AsyncIterable<Uint8Array>,
+	): Promise<{ blobKey: string; sizeBytes: number }> {
+		const blobKey = randomBytes(24).toString("base64url");
+		await this.#records.notePendingBlob(blobKey, this.#clock.nowMs());
+		let sizeBytes: number;
+		try {
+			({ sizeBytes } = await this.#blobs.put(blobKey, body, {
+				maxBytes: this.#settings.maxFileSizeBytes,
+			}));
+		} catch (error) {
+			await this.#records.forgetPendingBlobs([blobKey]);
+			throw error;
+		}
 		if (sizeBytes === 0) {
-			hasher.discard();
-			await this.#blobs.delete(blobKey);
+			await this.#deleteBlobs([blobKey]);
 			throw new EmptyUploadError();
 		}
-		const nowMs = this.#clock.nowMs();
-		const stored = await this.#records.recordUpload({
-			id: hasher.digest(),
-			blobKey,
-			sizeBytes,
-			uploadedAtMs: nowMs,
-			expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
-		});
-		// The same bytes were stored before: keep one copy.
-		if (stored.blobKey !== blobKey) await this.#blobs.delete(blobKey);
-		return stored;
+		return { blobKey, sizeBytes };
+	}
+
+	/** Deletes noted blobs' bytes, then their notes: a crash between leaves the notes to the sweep. */
+	async #deleteBlobs(blobKeys: readonly string[]): Promise<void> {
+		for (const blobKey of blobKeys) await this.#blobs.delete(blobKey);
+		await this.#records.forgetPendingBlobs(blobKeys);
 	}
 
 	/** A numeric-id upload: no hash, no merging, a new random id until one is free. */
@@ -110,14 +140,7 @@ export class FileService {
 		ttlSeconds: number | undefined,
 		fixedBits: string,
 	): Promise<FileRecord> {
-		const blobKey = randomBytes(24).toString("base64url");
-		const { sizeBytes } = await this.#blobs.put(blobKey, body, {
-			maxBytes: this.#settings.maxFileSizeBytes,
-		});
-		if (sizeBytes === 0) {
-			await this.#blobs.delete(blobKey);
-			throw new EmptyUploadError();
-		}
+		const { blobKey, sizeBytes } = await this.#storeBlob(body);
 		const nowMs = this.#clock.nowMs();
 		for (let attempt = 0; attempt < COMPAT_ID_ATTEMPTS; attempt += 1) {
 			const record = {
@@ -129,7 +152,7 @@ export class FileService {
 			};
 			if (await this.#records.insertNew(record)) return record;
 		}
-		await this.#blobs.delete(blobKey);
+		await this.#deleteBlobs([blobKey]);
 		throw new NoFreeIdError();
 	}
 
@@ -156,12 +179,28 @@ export class FileService {
 	}
 
 	/**
-	 * Deletes up to `batch` expired files: the record first, so a crash between the two leaves only an
-	 * unreachable blob, never a record without bytes. Returns how many.
+	 * Deletes up to `batch` expired files: their records go first, in the same transaction that notes their
+	 * blobs as abandoned, so a crash before the bytes are deleted leaves them to the sweep. Returns how many.
 	 */
 	async sweepExpired(batch: number): Promise<number> {
 		const expired = await this.#records.takeExpired(this.#clock.nowMs(), batch);
-		for (const record of expired) await this.#blobs.delete(record.blobKey);
+		await this.#deleteBlobs(expired.map((record) => record.blobKey));
 		return expired.length;
+	}
+
+	/**
+	 * Deletes up to `batch` blobs no record will point at: uploads noted more than `graceMs` ago and never
+	 * recorded (a crash, or a store that failed mid-upload), and deletions a crash interrupted. An upload
+	 * still running when its grace ends is refused (UploadAbandonedError) rather than recorded without bytes.
+	 * Returns how many.
+	 */
+	async sweepAbandonedBlobs(graceMs: number, batch: number): Promise<number> {
+		const nowMs = this.#clock.nowMs();
+		const abandoned = await this.#records.abandonPendingBlobs(nowMs - graceMs, nowMs, batch);
+		// A record never points at a noted blob; checked anyway, since deleting its bytes would lose a file.
+		const { recorded } = await this.#records.findBlobKeys(abandoned);
+		for (const blobKey of abandoned) if (!recorded.has(blobKey)) await this.#blobs.delete(blobKey);
+		await this.#records.forgetPendingBlobs(abandoned);
+		return abandoned.length;
 	}
 }

@@ -18,8 +18,14 @@ import { filesRoutes } from "./routes.ts";
 import { versionRoutes } from "./version-routes.ts";
 
 export { FILE_ID_LENGTH, fileIdOf, isFileId } from "./file-id.ts";
-export type { FileRecord, FileRecords } from "./file-records.ts";
+export { type FileRecord, type FileRecords, UploadAbandonedError } from "./file-records.ts";
 export { FileService } from "./file-service.ts";
+export {
+	FileStoreCheck,
+	type FileStoreRepairs,
+	type FileStoreReport,
+	hasProblems,
+} from "./file-store-check.ts";
 export type {
 	ProjectPollState,
 	Release,
@@ -29,6 +35,8 @@ export type {
 } from "./release-records.ts";
 
 export const SWEEP_BATCH = 500;
+/** How often the leased sweep looks for blobs that uploads or deletions abandoned. */
+const ABANDONED_BLOB_SWEEP_INTERVAL_MS = 5 * 60_000;
 /** The poller looks every minute for a project whose releases are older than the configured interval. */
 const RELEASE_POLL_TICK_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -98,6 +106,19 @@ export async function registerFiles(
 				swept = await service.sweepExpired(SWEEP_BATCH);
 				metrics.swept.inc(swept);
 			} while (!signal.aborted && swept === SWEEP_BATCH);
+		},
+	});
+	options.registerJob({
+		name: "files.sweep-abandoned-blobs",
+		intervalMs: ABANDONED_BLOB_SWEEP_INTERVAL_MS,
+		run: async ({ signal }) => {
+			while (
+				!signal.aborted &&
+				(await service.sweepAbandonedBlobs(
+					config.abandoned_upload_grace_seconds * 1_000,
+					SWEEP_BATCH,
+				)) === SWEEP_BATCH
+			) {}
 		},
 	});
 	const poller = new ReleasePoller({

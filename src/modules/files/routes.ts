@@ -5,11 +5,13 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { parseJsonBody } from "#lib/json-body";
 import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
 import { isOnionDispatched } from "../../transports/onion/index.ts";
 import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
 import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
+import { answerFileServerError, sendJson, sendStatus } from "./file-server-replies.ts";
 import { EmptyUploadError, type FileService, NoFreeIdError } from "./file-service.ts";
 
 export interface FilesHttpSettings {
@@ -20,19 +22,6 @@ export interface FilesHttpSettings {
 /** The legacy /files route takes base64 in JSON; the original caps the base64 text at 8,000,000 characters. */
 const MAX_LEGACY_BASE64_CHARS = 8_000_000;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
-
-function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-	// Exactly `application/json`: desktop's v4 decoder compares the whole content type, and Fastify adds a
-	// charset to JSON sent as a string, not to a Buffer.
-	return reply
-		.code(status)
-		.header("content-type", "application/json")
-		.send(Buffer.from(JSON.stringify(body), "utf8"));
-}
-
-function sendStatus(reply: FastifyReply, status: number): FastifyReply {
-	return sendJson(reply, status, { status_code: status });
-}
 
 const seconds = (ms: number) => ms / 1_000;
 
@@ -89,6 +78,7 @@ export const filesRoutes: FastifyPluginAsync<{
 	/** The X-Accel-Redirect URI of a blob, when nginx sends the bytes (edge/files.conf); else undefined. */
 	accelRedirectUriOf: ((blobKey: string) => string) | undefined;
 }> = async (app, { service, metrics, settings, accelRedirectUriOf }) => {
+	app.setErrorHandler(answerFileServerError);
 	// Uploads are streamed to the blob store, whatever content type clients send (desktop sends none).
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", (_request, payload, done) => {
@@ -207,7 +197,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		if (text === null) return sendStatus(reply.header("connection", "close"), 413);
 		let file: unknown;
 		try {
-			const parsed: unknown = JSON.parse(text.toString("utf8"));
+			const parsed: unknown = parseJsonBody(text.toString("utf8"));
 			file =
 				typeof parsed === "object" && parsed !== null && "file" in parsed ? parsed.file : undefined;
 		} catch {

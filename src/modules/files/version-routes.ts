@@ -3,18 +3,19 @@
  * cached release of a Session app, optionally under a version-blinded signature that is counted.
  * `release_channel=latest` (desktop before April 2025) means stable.
  */
-import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import type { Clock } from "#lib/clock";
+import { answerFileServerError, sendJson } from "./file-server-replies.ts";
 import { PLATFORMS, type Platform, releaseProject } from "./release-poller.ts";
 import type { Release, ReleaseChannel, ReleaseRecords } from "./release-records.ts";
 import { verifyVersionAuth } from "./version-auth.ts";
 
-const CHANNELS: Record<string, ReleaseChannel> = {
-	stable: "stable",
-	latest: "stable",
-	prerelease: "prerelease",
-	alpha: "alpha",
-};
+const CHANNELS: ReadonlyMap<string, ReleaseChannel> = new Map([
+	["stable", "stable"],
+	["latest", "stable"],
+	["prerelease", "prerelease"],
+	["alpha", "alpha"],
+]);
 
 export interface VersionRoutesOptions {
 	readonly releases: ReleaseRecords;
@@ -22,13 +23,6 @@ export interface VersionRoutesOptions {
 	readonly githubOwner: string;
 	/** 0: version checks are verified but not kept. */
 	readonly keepVersionChecks: boolean;
-}
-
-function sendJson(reply: FastifyReply, status: number, body: unknown): FastifyReply {
-	return reply
-		.code(status)
-		.header("content-type", "application/json")
-		.send(Buffer.from(JSON.stringify(body), "utf8"));
 }
 
 function versionString({ major, minor, patch, alpha }: Release["version"]): string {
@@ -55,6 +49,7 @@ function isPlatform(value: unknown): value is Platform {
 
 export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (app, options) => {
 	const { releases, clock } = options;
+	app.setErrorHandler(answerFileServerError);
 
 	app.get<{ Querystring: Record<string, string | string[] | undefined> }>(
 		"/session_version",
@@ -62,7 +57,7 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (ap
 		async (request, reply) => {
 			const { platform, release_channel: channelName = "stable" } = request.query;
 			if (!isPlatform(platform)) return sendJson(reply, 404, { status_code: 404 });
-			const channel = typeof channelName === "string" ? CHANNELS[channelName] : undefined;
+			const channel = typeof channelName === "string" ? CHANNELS.get(channelName) : undefined;
 
 			const queryStart = request.url.indexOf("?");
 			const rawPath = queryStart === -1 ? request.url : request.url.slice(0, queryStart);

@@ -8,6 +8,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
 import type { Clock } from "#lib/clock";
+import { reportingUnreachable } from "../faults.ts";
 import { type KeyValueStore, WrongKindError } from "../key-value-store.ts";
 
 const SCHEMA = `
@@ -98,12 +99,14 @@ export class EmbeddedKeyValueStore implements KeyValueStore {
 	}
 
 	#live(key: string, nowMs: number): EntryRow | undefined {
-		return readEntry(this.#statements.selectLive.get(key, nowMs));
+		return readEntry(reportingUnreachable(() => this.#statements.selectLive.get(key, nowMs)));
 	}
 
 	/** Runs `work` holding SQLite's write lock, so the read and the write it decides are one step. */
 	#atomically<T>(work: (nowMs: number) => T): T {
-		return this.#db.transaction(() => work(this.#clock.nowMs())).immediate();
+		return reportingUnreachable(() =>
+			this.#db.transaction(() => work(this.#clock.nowMs())).immediate(),
+		);
 	}
 
 	#purge(key: string): void {
@@ -216,12 +219,12 @@ export class EmbeddedKeyValueStore implements KeyValueStore {
 
 	async isSetMember(key: string, member: string): Promise<boolean> {
 		if (this.#liveOfKind(key, "set", this.#clock.nowMs()) === undefined) return false;
-		return this.#statements.hasMember.get(key, member) !== undefined;
+		return reportingUnreachable(() => this.#statements.hasMember.get(key, member)) !== undefined;
 	}
 
 	async setMembers(key: string): Promise<string[]> {
 		if (this.#liveOfKind(key, "set", this.#clock.nowMs()) === undefined) return [];
-		return this.#statements.listMembers.all(key).map(String);
+		return reportingUnreachable(() => this.#statements.listMembers.all(key)).map(String);
 	}
 
 	/** Deletes up to `batchSize` expired keys (with their set members); returns how many. */
@@ -233,7 +236,7 @@ export class EmbeddedKeyValueStore implements KeyValueStore {
 	}
 
 	async ping(): Promise<void> {
-		this.#db.prepare("SELECT 1").get();
+		reportingUnreachable(() => this.#db.prepare("SELECT 1").get());
 	}
 
 	async close(): Promise<void> {

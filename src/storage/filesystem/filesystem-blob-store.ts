@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readdir, rename, rm, stat, unlink } from "node:fs/promises";
+import { mkdir, open, opendir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import {
 	assertBlobKey,
@@ -13,6 +13,7 @@ import {
 	type FileBackedBlobStore,
 	limitBytes,
 	type OpenedBlob,
+	type StoredBlob,
 } from "../blob-store.ts";
 
 const INCOMING_DIR = ".incoming";
@@ -121,25 +122,58 @@ export class FilesystemBlobStore implements FileBackedBlobStore {
 		}
 	}
 
-	/** Removes temporary files a crashed write left behind; returns how many. */
-	async removeAbandonedWrites(olderThanMs: number, nowMs: number): Promise<number> {
-		const incomingDir = join(this.#root, INCOMING_DIR);
-		let names: string[];
-		try {
-			names = await readdir(incomingDir);
-		} catch (error) {
-			if (isMissing(error)) return 0;
-			throw error;
-		}
-		let removed = 0;
-		for (const name of names) {
-			const path = join(incomingDir, name);
-			const info = await stat(path).catch(() => null);
-			if (info !== null && nowMs - info.mtimeMs > olderThanMs) {
-				await rm(path, { force: true });
-				removed += 1;
+	async *list(): AsyncGenerator<StoredBlob> {
+		for (const shard of await this.#namesIn(this.#root)) {
+			if (shard === INCOMING_DIR) continue;
+			const dir = join(this.#root, shard);
+			for (const key of await this.#namesIn(dir)) {
+				const info = await stat(join(dir, key)).catch(() => null);
+				if (info?.isFile()) yield { key, sizeBytes: info.size };
 			}
 		}
+	}
+
+	async leftovers(): Promise<{ count: number; bytes: number }> {
+		let count = 0;
+		let bytes = 0;
+		for (const { size } of await this.#incomingFiles()) {
+			count += 1;
+			bytes += size;
+		}
+		return { count, bytes };
+	}
+
+	/** Temporary files are written, fsynced and renamed by one request: an old one is a crash's leftover. */
+	async removeLeftovers(writtenBeforeMs: number, limit: number): Promise<number> {
+		let removed = 0;
+		for (const { path, mtimeMs } of await this.#incomingFiles()) {
+			if (removed === limit) break;
+			if (mtimeMs >= writtenBeforeMs) continue;
+			await rm(path, { force: true });
+			removed += 1;
+		}
 		return removed;
+	}
+
+	async #namesIn(dir: string): Promise<string[]> {
+		try {
+			const names: string[] = [];
+			for await (const entry of await opendir(dir)) names.push(entry.name);
+			return names;
+		} catch (error) {
+			if (isMissing(error)) return [];
+			throw error;
+		}
+	}
+
+	async #incomingFiles(): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+		const incomingDir = join(this.#root, INCOMING_DIR);
+		const files: { path: string; size: number; mtimeMs: number }[] = [];
+		for (const name of await this.#namesIn(incomingDir)) {
+			const path = join(incomingDir, name);
+			const info = await stat(path).catch(() => null);
+			if (info !== null) files.push({ path, size: info.size, mtimeMs: info.mtimeMs });
+		}
+		return files;
 	}
 }

@@ -5,8 +5,17 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import SqliteDatabase from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import {
+	type DatabaseConnection,
+	type Dialect,
+	type Driver,
+	Kysely,
+	PostgresDialect,
+	SqliteDialect,
+	sql,
+} from "kysely";
 import pg from "pg";
+import { asUnavailableWhenUnreachable } from "../faults.ts";
 import type { FoundationTables } from "./tables.ts";
 
 export type SqlDialectName = "sqlite" | "postgres";
@@ -24,7 +33,68 @@ export interface SqlDatabase {
 
 export type SqlDatabaseOptions =
 	| { readonly kind: "sqlite"; readonly path: string }
-	| { readonly kind: "postgres"; readonly url: string; readonly poolMax: number };
+	| {
+			readonly kind: "postgres";
+			readonly url: string;
+			readonly poolMax: number;
+			/** How long a query waits for a connection (new or pooled) before it fails as unavailable. */
+			readonly connectTimeoutMs?: number;
+			/** Told of every connection the server drops (restart, failover, an idle-timeout proxy). */
+			readonly onConnectionLost?: (error: Error) => void;
+	  };
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * Every query, connection and transaction step of `dialect`, with an unreachable database reported as
+ * `service_unavailable`. The driver's own connection objects are handed back to it unwrapped.
+ */
+function reportingUnreachable(dialect: Dialect): Dialect {
+	const mapped = async <T>(work: () => Promise<T>): Promise<T> => {
+		try {
+			return await work();
+		} catch (error) {
+			throw asUnavailableWhenUnreachable(error);
+		}
+	};
+	const wrappers = new WeakMap<DatabaseConnection, DatabaseConnection>();
+	const inner = (connection: DatabaseConnection) => wrappers.get(connection) ?? connection;
+	const wrap = (connection: DatabaseConnection): DatabaseConnection => {
+		const wrapper: DatabaseConnection = {
+			executeQuery: (query) => mapped(() => connection.executeQuery(query)),
+			streamQuery: (query, chunkSize) => connection.streamQuery(query, chunkSize),
+		};
+		wrappers.set(wrapper, connection);
+		return wrapper;
+	};
+	return {
+		createAdapter: () => dialect.createAdapter(),
+		createQueryCompiler: () => dialect.createQueryCompiler(),
+		createIntrospector: (db) => dialect.createIntrospector(db),
+		createDriver: (): Driver => {
+			const driver = dialect.createDriver();
+			return {
+				init: () => mapped(() => driver.init()),
+				acquireConnection: async () => wrap(await mapped(() => driver.acquireConnection())),
+				beginTransaction: (connection, settings) =>
+					mapped(() => driver.beginTransaction(inner(connection), settings)),
+				commitTransaction: (connection) =>
+					mapped(() => driver.commitTransaction(inner(connection))),
+				rollbackTransaction: (connection) =>
+					mapped(() => driver.rollbackTransaction(inner(connection))),
+				// Both drivers (SQLite, PostgreSQL) have savepoints; Tollgate itself does not use them.
+				savepoint: (connection, name, compile) =>
+					mapped(async () => driver.savepoint?.(inner(connection), name, compile)),
+				rollbackToSavepoint: (connection, name, compile) =>
+					mapped(async () => driver.rollbackToSavepoint?.(inner(connection), name, compile)),
+				releaseSavepoint: (connection, name, compile) =>
+					mapped(async () => driver.releaseSavepoint?.(inner(connection), name, compile)),
+				releaseConnection: (connection) => driver.releaseConnection(inner(connection)),
+				destroy: () => driver.destroy(),
+			};
+		},
+	};
+}
 
 const PG_INT8_OID = 20;
 
@@ -76,7 +146,7 @@ export function openSqlDatabase(options: SqlDatabaseOptions): SqlDatabase {
 		handle.pragma("busy_timeout = 5000");
 		handle.pragma("foreign_keys = ON");
 		const db = new Kysely<FoundationTables>({
-			dialect: new SqliteDialect({ database: withStatementCache(handle) }),
+			dialect: reportingUnreachable(new SqliteDialect({ database: withStatementCache(handle) })),
 		});
 		return {
 			dialect: "sqlite",
@@ -102,9 +172,21 @@ export function openSqlDatabase(options: SqlDatabaseOptions): SqlDatabase {
 	const pool = new pg.Pool({
 		connectionString: options.url,
 		max: options.poolMax,
+		connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+		keepAlive: true,
 		types: { getTypeParser: pgTypeParser },
 	});
-	const db = new Kysely<FoundationTables>({ dialect: new PostgresDialect({ pool }) });
+	// A connection the server drops emits 'error' on its client, and the pool re-emits it for idle ones:
+	// with no listener either event ends the process. The pool already discards the broken connection and
+	// opens a new one for the next query; a query that was running on it fails as unavailable.
+	// The pool's own 'error' event repeats what the client listener below already reported.
+	pool.on("error", () => {});
+	pool.on("connect", (client) => {
+		client.on("error", (error) => options.onConnectionLost?.(error));
+	});
+	const db = new Kysely<FoundationTables>({
+		dialect: reportingUnreachable(new PostgresDialect({ pool })),
+	});
 	return {
 		dialect: "postgres",
 		db,

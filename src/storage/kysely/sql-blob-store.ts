@@ -7,7 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { Readable } from "node:stream";
-import type { Kysely } from "kysely";
+import { type Kysely, sql } from "kysely";
 import type { Clock } from "#lib/clock";
 import {
 	assertBlobKey,
@@ -15,10 +15,12 @@ import {
 	type BlobStore,
 	limitBytes,
 	type OpenedBlob,
+	type StoredBlob,
 } from "../blob-store.ts";
 import type { FoundationTables } from "./tables.ts";
 
 const BLOB_CHUNK_BYTES = 256 * 1024;
+const LIST_PAGE = 1_000;
 
 async function* rechunk(
 	body: AsyncIterable<Uint8Array>,
@@ -151,16 +153,27 @@ export class SqlBlobStore implements BlobStore {
 		return result.numDeletedRows > 0n;
 	}
 
-	/**
-	 * Deletes up to `batchSize` chunks older than the grace period that no blob points at; returns how many.
-	 * Bounded so one sweep never holds locks for long.
-	 */
-	async sweepUnreferencedChunks(graceMs: number, batchSize: number): Promise<number> {
-		const cutoffMs = this.#clock.nowMs() - graceMs;
-		const orphans = await this.#db
+	async *list(): AsyncGenerator<StoredBlob> {
+		let after = "";
+		for (;;) {
+			const rows = await this.#db
+				.selectFrom("blobs")
+				.select(["blob_key", "size_bytes"])
+				.where("blob_key", ">", after)
+				.orderBy("blob_key")
+				.limit(LIST_PAGE)
+				.execute();
+			for (const row of rows) yield { key: row.blob_key, sizeBytes: row.size_bytes };
+			const last = rows.at(-1);
+			if (last === undefined || rows.length < LIST_PAGE) return;
+			after = last.blob_key;
+		}
+	}
+
+	/** Chunks no blobs row points at: a write in progress, a crashed one, or a replaced or deleted blob. */
+	#unreferencedChunks() {
+		return this.#db
 			.selectFrom("blob_chunks")
-			.select(["upload_id", "chunk_index"])
-			.where("created_at_ms", "<", cutoffMs)
 			.where(({ not, exists, selectFrom }) =>
 				not(
 					exists(
@@ -169,10 +182,30 @@ export class SqlBlobStore implements BlobStore {
 							.whereRef("blobs.upload_id", "=", "blob_chunks.upload_id"),
 					),
 				),
-			)
-			.limit(batchSize)
+			);
+	}
+
+	async leftovers(): Promise<{ count: number; bytes: number }> {
+		const row = await this.#unreferencedChunks()
+			.select((eb) => [
+				eb.fn.count("upload_id").distinct().as("count"),
+				// length() of a BLOB (SQLite) or a bytea (PostgreSQL) is its size in bytes.
+				eb.fn.coalesce(eb.fn.sum(sql<number>`length(data)`), sql`0`).as("bytes"),
+			])
+			.executeTakeFirstOrThrow();
+		return { count: Number(row.count), bytes: Number(row.bytes) };
+	}
+
+	/**
+	 * Deletes up to `limit` unreferenced chunks written before `writtenBeforeMs`; returns how many. The
+	 * grace period also lets a reader that started before a replace finish its stream.
+	 */
+	async removeLeftovers(writtenBeforeMs: number, limit: number): Promise<number> {
+		const orphans = await this.#unreferencedChunks()
+			.select(["upload_id", "chunk_index"])
+			.where("created_at_ms", "<", writtenBeforeMs)
+			.limit(limit)
 			.execute();
-		if (orphans.length === 0) return 0;
 		let removed = 0;
 		for (const uploadId of new Set(orphans.map((orphan) => orphan.upload_id))) {
 			const indexes = orphans

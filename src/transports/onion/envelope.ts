@@ -3,6 +3,7 @@
  * `u32_le(N) ‖ ciphertext[N] ‖ JSON`, the JSON naming the client's ephemeral X25519 key and the cipher.
  */
 import { z } from "zod";
+import { JsonBodyError, parseJsonBody } from "#lib/json-body";
 
 export type OnionCipher = "aes-gcm" | "xchacha20";
 
@@ -22,12 +23,12 @@ export class OnionEnvelopeError extends Error {
 /** libsession refuses larger onion bodies. */
 export const MAX_ONION_BODY_BYTES = 10_485_760;
 
-const CIPHER_BY_ENC_TYPE: Readonly<Record<string, OnionCipher>> = {
-	xchacha20: "xchacha20",
-	"xchacha20-poly1305": "xchacha20",
-	"aes-gcm": "aes-gcm",
-	gcm: "aes-gcm",
-};
+const CIPHER_BY_ENC_TYPE: ReadonlyMap<string, OnionCipher> = new Map([
+	["xchacha20", "xchacha20"],
+	["xchacha20-poly1305", "xchacha20"],
+	["aes-gcm", "aes-gcm"],
+	["gcm", "aes-gcm"],
+]);
 
 const outerMetadata = z.object({ ephemeral_key: z.string(), enc_type: z.string().optional() });
 
@@ -69,13 +70,14 @@ export function parseOuterRequest(body: Uint8Array): OuterRequest {
 		throw new OnionEnvelopeError("length prefix exceeds the body");
 	let metadata: unknown;
 	try {
-		metadata = JSON.parse(view.subarray(4 + ciphertextBytes).toString("utf8"));
-	} catch {
-		throw new OnionEnvelopeError("metadata is not JSON");
+		metadata = parseJsonBody(view.subarray(4 + ciphertextBytes).toString("utf8"));
+	} catch (error) {
+		if (!(error instanceof JsonBodyError)) throw error;
+		throw new OnionEnvelopeError(`metadata: ${error.message}`);
 	}
 	const parsed = outerMetadata.safeParse(metadata);
 	if (!parsed.success) throw new OnionEnvelopeError("metadata lacks ephemeral_key");
-	const cipher = CIPHER_BY_ENC_TYPE[parsed.data.enc_type ?? "aes-gcm"];
+	const cipher = CIPHER_BY_ENC_TYPE.get(parsed.data.enc_type ?? "aes-gcm");
 	if (cipher === undefined) throw new OnionEnvelopeError("unknown enc_type");
 	const ephemeralKey = decodeEphemeralKey(parsed.data.ephemeral_key);
 	if (ephemeralKey === null) throw new OnionEnvelopeError("ephemeral_key is not a 32-byte key");

@@ -4,6 +4,7 @@
  * `{"status_code": N}` otherwise, and travels as standard base64 of the encrypted bytes.
  */
 import { z } from "zod";
+import { JsonBodyError, parseJsonBody } from "#lib/json-body";
 
 export class V3RequestError extends Error {
 	constructor(reason: string) {
@@ -30,9 +31,10 @@ export function parseV3Request(plaintext: Uint8Array): V3Request {
 	if (plaintext[0] !== 0x7b) throw new V3RequestError("not a JSON object");
 	let json: unknown;
 	try {
-		json = JSON.parse(Buffer.from(plaintext).toString("utf8"));
-	} catch {
-		throw new V3RequestError("not JSON");
+		json = parseJsonBody(Buffer.from(plaintext).toString("utf8"));
+	} catch (error) {
+		if (!(error instanceof JsonBodyError)) throw error;
+		throw new V3RequestError(error.message);
 	}
 	const parsed = requestShape.safeParse(json);
 	if (!parsed.success) throw new V3RequestError("needs an endpoint and a method");

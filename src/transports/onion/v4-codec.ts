@@ -3,6 +3,7 @@
  * reply always `l<n>:<meta JSON><n>:<body>e` with meta `{"code", "headers"}`.
  */
 import { z } from "zod";
+import { JsonBodyError, parseJsonBody } from "#lib/json-body";
 
 export class V4RequestError extends Error {
 	constructor(reason: string) {
@@ -54,9 +55,10 @@ export function parseV4Request(plaintext: Uint8Array): V4Request {
 	}
 	let json: unknown;
 	try {
-		json = JSON.parse(Buffer.from(meta.value).toString("utf8"));
-	} catch {
-		throw new V4RequestError("meta is not JSON");
+		json = parseJsonBody(Buffer.from(meta.value).toString("utf8"));
+	} catch (error) {
+		if (!(error instanceof JsonBodyError)) throw error;
+		throw new V4RequestError(`meta: ${error.message}`);
 	}
 	const parsed = requestMeta.safeParse(json);
 	if (!parsed.success)
