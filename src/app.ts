@@ -15,6 +15,7 @@ import {
 import type { Kysely } from "kysely";
 import type { Logger } from "pino";
 import { Registry } from "prom-client";
+import { z } from "zod";
 import type { Config } from "#config";
 import { AppError, registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
@@ -23,11 +24,13 @@ import { registerEntitlements } from "#modules/entitlements";
 import { registerFiles } from "#modules/files";
 import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
 import { healthRoutes } from "./http/health-routes.ts";
+import { contentResponse } from "./http/openapi.ts";
 import { AccessLogController } from "./http/plugins/access-log.ts";
 import { registerMetrics } from "./http/plugins/metrics.ts";
 import { generateRequestId } from "./http/plugins/request-id.ts";
 import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
 import { RawRoutes } from "./http/raw-routes.ts";
+import { registerRouteCatalogue } from "./http/route-catalogue.ts";
 import type { JobDefinition } from "./jobs/job-runner.ts";
 import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
 import type { FoundationTables, Storage } from "./storage/index.ts";
@@ -118,15 +121,9 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	app.setSerializerCompiler(serializerCompiler);
 	limitJsonDepth(app);
 
+	registerRouteCatalogue(app);
 	registerErrorHandling(app);
 	registerResponseHeaders(app);
-	const registry = deps.registry ?? new Registry();
-	rawRoutes.observeWith(registerMetrics(app, registry));
-	app.addHook("preClose", (done) => {
-		rawRoutes.markClosing();
-		done();
-	});
-
 	await app.register(swagger, {
 		openapi: {
 			openapi: "3.1.0",
@@ -148,7 +145,30 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 		transform: jsonSchemaTransform,
 	});
 	await app.register(swaggerUi, { routePrefix: "/docs" });
-	app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+	// After swagger, which describes only the routes registered once it is loaded.
+	const registry = deps.registry ?? new Registry();
+	rawRoutes.observeWith(registerMetrics(app, registry));
+	app.addHook("preClose", (done) => {
+		rawRoutes.markClosing();
+		done();
+	});
+	app.get(
+		"/openapi.json",
+		{
+			schema: {
+				tags: ["operations"],
+				summary: "This API description (OpenAPI 3.1); Swagger UI at /docs.",
+				response: {
+					200: contentResponse(
+						"The OpenAPI document.",
+						"application/json",
+						z.record(z.string(), z.unknown()),
+					),
+				},
+			},
+		},
+		async () => app.swagger(),
+	);
 
 	await app.register(healthRoutes, {
 		probes: { database: () => deps.storage.sql.ping(), kv: () => deps.storage.kv.ping() },

@@ -4,6 +4,8 @@
  */
 import type { FastifyInstance } from "fastify";
 import { Counter, collectDefaultMetrics, Histogram, type Registry } from "prom-client";
+import { z } from "zod";
+import { contentResponse } from "../openapi.ts";
 import type { ResponseObserver } from "../raw-routes.ts";
 
 interface RouteSeries {
@@ -54,10 +56,22 @@ export function registerMetrics(app: FastifyInstance, registry: Registry): Respo
 		done();
 	});
 
-	app.get("/metrics", { schema: { hide: true } }, async (_request, reply) => {
-		reply.type(registry.contentType);
-		return registry.metrics();
-	});
+	app.get(
+		"/metrics",
+		{
+			schema: {
+				tags: ["operations"],
+				summary: "Prometheus metrics: requests and latency per route pattern, jobs, process.",
+				response: {
+					200: contentResponse("Prometheus text exposition format.", "text/plain", z.string()),
+				},
+			},
+		},
+		async (_request, reply) => {
+			reply.type(registry.contentType);
+			return registry.metrics();
+		},
+	);
 
 	return (method, route, statusCode, seconds) => {
 		const series = seriesFor(method, route, String(statusCode));

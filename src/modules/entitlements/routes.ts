@@ -7,6 +7,7 @@ import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from "fastif
 import { z } from "zod";
 import { AppError, type FailureLog, logFailure } from "#errors";
 import { JsonBodyError, parseJsonBody } from "#lib/json-body";
+import { contentResponse, errorResponses, validatedByHandler } from "../../http/openapi.ts";
 import type { RawRoutes } from "../../http/raw-routes.ts";
 import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
@@ -157,6 +158,29 @@ function planOf(text: string): ProPlan {
 
 const FAILURE_MESSAGE = "Session Pro request failed";
 
+const envelopeSchema = z.union([
+	z.object({ status: z.literal("ok"), result: z.unknown() }),
+	z.looseObject({
+		status: z.enum(["fail", "error"]),
+		error_code: z
+			.string()
+			.meta({ description: "invalid_request, bad_signature, stale_request, …" }),
+		error: z.string(),
+	}),
+]);
+const ENVELOPE_RESPONSES = {
+	200: contentResponse(
+		"The protocol's envelope: every outcome but an unreachable ledger.",
+		"application/json",
+		envelopeSchema,
+	),
+	503: contentResponse(
+		"The ledger is unreachable: status error, error_code service_unavailable.",
+		"application/json",
+		envelopeSchema,
+	),
+};
+
 interface EnvelopeReply {
 	/** 200 for every protocol outcome, as upstream answers; 503 while the ledger cannot be reached. */
 	readonly status: 200 | 503;
@@ -285,16 +309,20 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 	};
 
 	// The body schema documents the route; parsing happens in the handler so failures keep the envelope.
-	const documented = (summary: string, body?: z.ZodObject) => ({
-		schema: { tags: ["entitlements"], summary, ...(body === undefined ? {} : { body }) },
-		validatorCompiler: () => (value: unknown) => ({ value }),
+	const documented = (
+		summary: string,
+		body: z.ZodObject | undefined,
+		response: Record<number, unknown> = ENVELOPE_RESPONSES,
+	) => ({
+		...validatedByHandler,
+		schema: { tags: ["entitlements"], summary, ...(body === undefined ? {} : { body }), response },
 	});
 
 	for (const method of ["GET", "POST"] as const) {
 		app.route({
 			method,
 			url: "/status",
-			...documented("Backend version, clock and signing key."),
+			...documented("Backend version, clock and signing key.", undefined),
 			handler: (request, reply) => answer(request.log, reply, async () => service.status()),
 		});
 	}
@@ -318,6 +346,10 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 			documented(
 				"App Store Server Notifications V2: 200 once applied (or seen before); 500 asks Apple to resend.",
 				appleNotificationBody,
+				{
+					200: contentResponse("Applied, or seen before.", "text/plain", z.string()),
+					...errorResponses(400, 401, 500, 503),
+				},
 			),
 			async (request, reply) => {
 				const parsed = appleNotificationBody.safeParse(storeNotificationJson(request.body));
@@ -344,6 +376,10 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 			documented(
 				"Pub/Sub push of Google Play real-time developer notifications: 204 once recorded (or seen before); 400/401 and 5xx have Pub/Sub redeliver.",
 				pushBody,
+				{
+					204: z.null().meta({ description: "Recorded, or seen before." }),
+					...errorResponses(400, 401, 500, 503),
+				},
 			),
 			async (request, reply) => {
 				try {

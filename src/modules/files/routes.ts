@@ -5,7 +5,9 @@
  */
 import { Readable } from "node:stream";
 import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import { z } from "zod";
 import { parseJsonBody } from "#lib/json-body";
+import { binarySchema, contentResponse, validatedByHandler } from "../../http/openapi.ts";
 import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
 import { isOnionDispatched } from "../../transports/onion/index.ts";
 import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
@@ -22,6 +24,33 @@ export interface FilesHttpSettings {
 /** The legacy /files route takes base64 in JSON; the original caps the base64 text at 8,000,000 characters. */
 const MAX_LEGACY_BASE64_CHARS = 8_000_000;
 const BASE64_PATTERN = /^[A-Za-z0-9+/]*={0,2}$/;
+
+// What the routes below answer, for /openapi.json; each handler checks its own input, as the original does.
+const tags = ["files"];
+const statusBody = z
+	.object({ status_code: z.int() })
+	.meta({ description: "The original's error body: the HTTP status, repeated." });
+const fileError = (description: string) =>
+	contentResponse(description, "application/json", statusBody);
+const idParams = z.object({
+	id: z.string().meta({ description: "A 44-character content id, or an old numeric id." }),
+});
+const ttlHeaders = z.object({
+	"x-fs-ttl": z
+		.string()
+		.regex(/^\d+$/)
+		.optional()
+		.meta({ description: "Seconds to keep the file, up to files.max_ttl_seconds." }),
+});
+const fileInfo = z.object({
+	size: z.int().meta({ description: "Bytes." }),
+	uploaded: z.number().meta({ description: "Unix time in seconds (float)." }),
+	expires: z.number().meta({ description: "Unix time in seconds (float)." }),
+});
+const fileBytes = (description: string) =>
+	contentResponse(description, "application/octet-stream", binarySchema);
+const json = (description: string, schema: z.ZodType) =>
+	contentResponse(description, "application/json", schema);
 
 const seconds = (ms: number) => ms / 1_000;
 
@@ -114,24 +143,65 @@ export const filesRoutes: FastifyPluginAsync<{
 		}
 	}
 
-	app.post("/file", { schema: { hide: true } }, async (request, reply) => {
-		const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-		const declaredBytes = Number(request.headers["content-length"] ?? Number.NaN);
-		// Refused before reading a byte when the declared length is already too much.
-		if (declaredBytes > settings.maxFileSizeBytes)
-			return sendStatus(reply.header("connection", "close"), 413);
-		if (ttl === "invalid") return sendStatus(reply, 400);
-		return storeUpload(
-			reply,
-			request.body instanceof Readable ? request.body : Readable.from([]),
-			ttl,
-			false,
-		);
-	});
+	app.post(
+		"/file",
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "Upload a file (the client has encrypted it); identical bytes get the same id.",
+				consumes: ["application/octet-stream"],
+				headers: ttlHeaders,
+				body: binarySchema,
+				response: {
+					200: json(
+						"Stored.",
+						z.object({
+							id: z.string(),
+							expires: z.number().meta({ description: "Unix seconds." }),
+						}),
+					),
+					400: fileError("X-FS-TTL is not a whole number of seconds up to the maximum."),
+					413: fileError("Empty, or larger than files.max_file_size_bytes."),
+					503: fileError("The store is unreachable; retry later."),
+					507: fileError("No free numeric id (backwards-compatible ids only)."),
+				},
+			},
+		},
+		async (request, reply) => {
+			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
+			const declaredBytes = Number(request.headers["content-length"] ?? Number.NaN);
+			// Refused before reading a byte when the declared length is already too much.
+			if (declaredBytes > settings.maxFileSizeBytes)
+				return sendStatus(reply.header("connection", "close"), 413);
+			if (ttl === "invalid") return sendStatus(reply, 400);
+			return storeUpload(
+				reply,
+				request.body instanceof Readable ? request.body : Readable.from([]),
+				ttl,
+				false,
+			);
+		},
+	);
 
 	app.get<{ Params: { id: string } }>(
 		"/file/:id",
-		{ schema: { hide: true } },
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "Download a file's bytes, whole or one Range (or an X-Accel-Redirect to nginx).",
+				params: idParams,
+				headers: z.object({ range: z.string().optional().meta({ description: "bytes=a-b" }) }),
+				response: {
+					200: fileBytes("The bytes, with Expires (an HTTP date)."),
+					206: fileBytes("The requested range."),
+					404: fileError("No such file, or it has expired."),
+					416: fileError("The range lies outside the file."),
+					503: fileError("The store is unreachable; retry later."),
+				},
+			},
+		},
 		async (request, reply) => {
 			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
 			if (record === null) return sendStatus(reply, 404);
@@ -171,7 +241,19 @@ export const filesRoutes: FastifyPluginAsync<{
 
 	app.get<{ Params: { id: string } }>(
 		"/file/:id/info",
-		{ schema: { hide: true } },
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "A file's size, upload time and expiry.",
+				params: idParams,
+				response: {
+					200: json("The file's details.", fileInfo),
+					404: fileError("No such file, or it has expired."),
+					503: fileError("The store is unreachable; retry later."),
+				},
+			},
+		},
 		async (request, reply) => {
 			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
 			return record === null ? sendStatus(reply, 404) : sendJson(reply, 200, infoOf(record));
@@ -180,7 +262,21 @@ export const filesRoutes: FastifyPluginAsync<{
 
 	app.post<{ Params: { id: string } }>(
 		"/file/:id/extend",
-		{ schema: { hide: true } },
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "Keep a file longer (never shorter); content ids only.",
+				params: idParams,
+				headers: ttlHeaders,
+				response: {
+					200: json("The file's new details.", fileInfo),
+					400: fileError("X-FS-TTL is not a whole number of seconds up to the maximum."),
+					404: fileError("No such file, it has expired, or the id is numeric."),
+					503: fileError("The store is unreachable; retry later."),
+				},
+			},
+		},
 		async (request, reply) => {
 			if (request.body instanceof Readable) request.body.resume();
 			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
@@ -192,28 +288,63 @@ export const filesRoutes: FastifyPluginAsync<{
 		},
 	);
 
-	app.post("/files", { schema: { hide: true } }, async (request, reply) => {
-		const text = await readAll(request.body, MAX_LEGACY_BASE64_CHARS + 1_024);
-		if (text === null) return sendStatus(reply.header("connection", "close"), 413);
-		let file: unknown;
-		try {
-			const parsed: unknown = parseJsonBody(text.toString("utf8"));
-			file =
-				typeof parsed === "object" && parsed !== null && "file" in parsed ? parsed.file : undefined;
-		} catch {
-			return sendStatus(reply, 400);
-		}
-		if (typeof file !== "string") return sendStatus(reply, 400);
-		if (file.length === 0 || file.length > MAX_LEGACY_BASE64_CHARS) return sendStatus(reply, 413);
-		if (!BASE64_PATTERN.test(file)) return sendStatus(reply, 400);
-		const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-		if (ttl === "invalid") return sendStatus(reply, 400);
-		return storeUpload(reply, Readable.from([Buffer.from(file, "base64")]), ttl, true);
-	});
+	app.post(
+		"/files",
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "Upload, legacy form: the bytes base64-encoded in JSON.",
+				body: z.object({ file: z.base64().meta({ description: "The bytes, base64." }) }),
+				headers: ttlHeaders,
+				response: {
+					200: json(
+						"Stored; a numeric id is a JSON number.",
+						z.object({ result: z.union([z.string(), z.number()]), status_code: z.literal(200) }),
+					),
+					400: fileError("Not JSON, no `file` string, bad base64, or a bad X-FS-TTL."),
+					413: fileError("Empty, or larger than allowed."),
+					503: fileError("The store is unreachable; retry later."),
+				},
+			},
+		},
+		async (request, reply) => {
+			const text = await readAll(request.body, MAX_LEGACY_BASE64_CHARS + 1_024);
+			if (text === null) return sendStatus(reply.header("connection", "close"), 413);
+			let file: unknown;
+			try {
+				const parsed: unknown = parseJsonBody(text.toString("utf8"));
+				file =
+					typeof parsed === "object" && parsed !== null && "file" in parsed
+						? parsed.file
+						: undefined;
+			} catch {
+				return sendStatus(reply, 400);
+			}
+			if (typeof file !== "string") return sendStatus(reply, 400);
+			if (file.length === 0 || file.length > MAX_LEGACY_BASE64_CHARS) return sendStatus(reply, 413);
+			if (!BASE64_PATTERN.test(file)) return sendStatus(reply, 400);
+			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
+			if (ttl === "invalid") return sendStatus(reply, 400);
+			return storeUpload(reply, Readable.from([Buffer.from(file, "base64")]), ttl, true);
+		},
+	);
 
 	app.get<{ Params: { id: string } }>(
 		"/files/:id",
-		{ schema: { hide: true } },
+		{
+			...validatedByHandler,
+			schema: {
+				tags,
+				summary: "Download, legacy form: the bytes base64-encoded in JSON.",
+				params: idParams,
+				response: {
+					200: json("The bytes.", z.object({ status_code: z.literal(200), result: z.base64() })),
+					404: fileError("No such file, or it has expired."),
+					503: fileError("The store is unreachable; retry later."),
+				},
+			},
+		},
 		async (request, reply) => {
 			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
 			const blob = record === null ? null : await service.openBlob(record);

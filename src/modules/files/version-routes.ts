@@ -4,7 +4,9 @@
  * `release_channel=latest` (desktop before April 2025) means stable.
  */
 import type { FastifyPluginAsync } from "fastify";
+import { z } from "zod";
 import type { Clock } from "#lib/clock";
+import { contentResponse, validatedByHandler } from "../../http/openapi.ts";
 import { answerFileServerError, sendJson } from "./file-server-replies.ts";
 import { PLATFORMS, type Platform, releaseProject } from "./release-poller.ts";
 import type { Release, ReleaseChannel, ReleaseRecords } from "./release-records.ts";
@@ -16,6 +18,46 @@ const CHANNELS: ReadonlyMap<string, ReleaseChannel> = new Map([
 	["prerelease", "prerelease"],
 	["alpha", "alpha"],
 ]);
+
+const statusBody = z.object({ status_code: z.int() });
+const releaseSummary = {
+	updated: z
+		.number()
+		.meta({ description: "When the releases were last read from GitHub (Unix seconds)." }),
+	result: z.string().meta({ description: "The version, e.g. 1.17.3." }),
+	name: z.string().optional(),
+	notes: z.string().optional(),
+	assets: z.array(z.unknown()).optional(),
+};
+const versionResponse = z.object({
+	status_code: z.literal(200),
+	...releaseSummary,
+	prerelease: z.object(releaseSummary).optional(),
+});
+const authRefusal = (description: string) => contentResponse(description, "text/plain", z.string());
+
+const versionSchema = {
+	tags: ["files"],
+	summary: "The newest release of a Session app, optionally under a version-blinded signature.",
+	querystring: z.object({
+		platform: z.enum(["desktop", "android", "ios"]),
+		release_channel: z.enum(["stable", "latest", "prerelease", "alpha"]).optional(),
+	}),
+	headers: z.object({
+		"x-fs-pubkey": z.string().optional().meta({ description: "Blinded Ed25519 key, hex." }),
+		"x-fs-timestamp": z.string().optional().meta({ description: "Unix seconds." }),
+		"x-fs-signature": z.string().optional().meta({ description: "Signature, base64." }),
+	}),
+	response: {
+		200: contentResponse("The newest release.", "application/json", versionResponse),
+		400: authRefusal("A malformed signature header."),
+		401: authRefusal("The signature does not verify."),
+		404: contentResponse("Unknown platform.", "application/json", statusBody),
+		425: authRefusal("The timestamp is too far from the server's clock."),
+		502: contentResponse("No release known for the channel yet.", "application/json", statusBody),
+		503: contentResponse("The store is unreachable; retry later.", "application/json", statusBody),
+	},
+};
 
 export interface VersionRoutesOptions {
 	readonly releases: ReleaseRecords;
@@ -53,7 +95,7 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (ap
 
 	app.get<{ Querystring: Record<string, string | string[] | undefined> }>(
 		"/session_version",
-		{ schema: { hide: true } },
+		{ ...validatedByHandler, schema: versionSchema },
 		async (request, reply) => {
 			const { platform, release_channel: channelName = "stable" } = request.query;
 			if (!isPlatform(platform)) return sendJson(reply, 404, { status_code: 404 });

@@ -5,6 +5,7 @@
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError, sendError } from "#errors";
+import { errorResponses } from "../../http/openapi.ts";
 import { appApiKeyCheck } from "./check-app-api-key.ts";
 import { expiredCookie, findCookie, serializeCookie } from "./cookie.ts";
 import type { SessionService, SessionView } from "./session-service.ts";
@@ -102,6 +103,8 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 		api.addHook("onRequest", appApiKeyCheck(settings.appApiKeys));
 		const tags = ["sessions"];
 		const security = [{ appApiKey: [] }];
+		const failures = errorResponses(400, 401, 503);
+		const failuresById = errorResponses(400, 401, 404, 503);
 
 		api.post(
 			"/sessions",
@@ -115,7 +118,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 						data: data.default({}),
 						groups: groups.default([]),
 					}),
-					response: { 201: issuedSession },
+					response: { 201: issuedSession, ...failures },
 				},
 			},
 			async (request, reply) => {
@@ -134,7 +137,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "The live session a cookie value names (401 when missing, forged or expired).",
 					body: z.strictObject({ cookie: z.string().max(4096) }),
-					response: { 200: sessionView },
+					response: { 200: sessionView, ...failures },
 				},
 			},
 			async (request) => {
@@ -153,7 +156,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "Read a session.",
 					params: idParams,
-					response: { 200: sessionView },
+					response: { 200: sessionView, ...failuresById },
 				},
 			},
 			async (request) => found(await service.get(request.params.id)),
@@ -168,7 +171,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					summary: "Replace a session's data and/or groups (the TTL starts over).",
 					params: idParams,
 					body: z.strictObject({ data: data.optional(), groups: groups.optional() }),
-					response: { 200: sessionView },
+					response: { 200: sessionView, ...failuresById },
 				},
 			},
 			async (request) => {
@@ -189,7 +192,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "Renew a session's TTL.",
 					params: idParams,
-					response: { 200: sessionView },
+					response: { 200: sessionView, ...failuresById },
 				},
 			},
 			async (request) => found(await service.touch(request.params.id)),
@@ -203,7 +206,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "New id and cookie, same content; the old cookie stops working at once.",
 					params: idParams,
-					response: { 200: issuedSession },
+					response: { 200: issuedSession, ...failuresById },
 				},
 			},
 			async (request, reply) => {
@@ -221,6 +224,10 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "Destroy a session; its cookie stops working at once.",
 					params: idParams,
+					response: {
+						204: z.null().meta({ description: "Destroyed; Set-Cookie expires the cookie." }),
+						...failuresById,
+					},
 				},
 			},
 			async (request, reply) => {
@@ -228,7 +235,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 				return reply
 					.code(204)
 					.header("set-cookie", expiredCookie(settings.cookieName, settings.isCookieSecure))
-					.send();
+					.send(null);
 			},
 		);
 
@@ -241,7 +248,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "A user's live sessions.",
 					params: userParams,
-					response: { 200: z.object({ sessions: z.array(sessionView) }) },
+					response: { 200: z.object({ sessions: z.array(sessionView) }), ...failures },
 				},
 			},
 			async (request) => ({ sessions: await service.listForUser(request.params.user_id) }),
@@ -255,7 +262,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 					security,
 					summary: "Destroy every session of a user.",
 					params: userParams,
-					response: { 200: z.object({ destroyed: z.number() }) },
+					response: { 200: z.object({ destroyed: z.number() }), ...failures },
 				},
 			},
 			async (request) => ({ destroyed: await service.destroyAllForUser(request.params.user_id) }),
@@ -270,6 +277,10 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 				summary:
 					"For nginx auth_request: 204 allowed, 401 no valid session, 403 not a member of `group`.",
 				querystring: z.object({ group: z.string().max(256).optional() }),
+				response: {
+					204: z.null().meta({ description: "Allowed." }),
+					...errorResponses(400, 401, 403, 503),
+				},
 			},
 		},
 		async (request, reply) => {
@@ -280,7 +291,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 				request.query.group ?? null,
 			);
 			return answer.error === undefined
-				? reply.code(answer.status).send()
+				? reply.code(204).send(null)
 				: sendError(request, reply, answer.error);
 		},
 	);

@@ -5,8 +5,15 @@
  * Only an envelope that cannot be opened is an outer error (400); every inner result travels encrypted in a 200.
  */
 import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
 import { AppError } from "#errors";
 import type { X25519KeyPair } from "#lib/ed25519";
+import {
+	binarySchema,
+	contentResponse,
+	errorResponses,
+	validatedByHandler,
+} from "../../http/openapi.ts";
 import { type OnionSession, openOnionRequest } from "./ciphers.ts";
 import { MAX_ONION_BODY_BYTES, OnionEnvelopeError, parseOuterRequest } from "./envelope.ts";
 import { parseV3Request, V3RequestError } from "./v3-codec.ts";
@@ -146,7 +153,18 @@ export async function registerOnionTransport(
 				parsed(null, body);
 			},
 		);
-		const route = { bodyLimit: MAX_ONION_BODY_BYTES, schema: { tags: ["onion"] } };
+		const route = {
+			...validatedByHandler,
+			bodyLimit: MAX_ONION_BODY_BYTES,
+			schema: {
+				tags: ["onion"],
+				consumes: ["application/octet-stream"],
+				body: binarySchema.meta({
+					description: "u32_le(length) ‖ ciphertext ‖ JSON {ephemeral_key, enc_type}",
+				}),
+			},
+		};
+		const refused = errorResponses(400, 413);
 
 		onion.post(
 			"/oxen/v4/lsrpc",
@@ -154,7 +172,16 @@ export async function registerOnionTransport(
 				...route,
 				schema: {
 					...route.schema,
-					summary: "Session onion request, v4: an encrypted request to any route.",
+					summary:
+						"Session onion request, v4: an encrypted request to a Session route, its reply encrypted back.",
+					response: {
+						200: contentResponse(
+							"The encrypted reply: bencoded status and headers, then the body.",
+							"application/octet-stream",
+							binarySchema,
+						),
+						...refused,
+					},
 				},
 			},
 			async (request, reply) => {
@@ -172,6 +199,10 @@ export async function registerOnionTransport(
 					schema: {
 						...route.schema,
 						summary: "Session onion request, v3 (deprecated): base64 reply.",
+						response: {
+							200: contentResponse("The encrypted reply, base64.", "text/plain", z.base64()),
+							...refused,
+						},
 					},
 				},
 				async (request, reply) => {
