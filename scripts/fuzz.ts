@@ -1,7 +1,8 @@
 /**
- * `npm run fuzz -- [--requests N] [--seed S] [--target URL] [--concurrency C] [--only INDEX]`: the
- * OpenAPI-driven fuzzer (test/fuzz/openapi-fuzzer.ts) at any size. Without --target it serves the app with
- * every route on (SQLite, embedded store) on a free loopback port. Prints the figures and every finding;
+ * `npm run fuzz -- [--requests N] [--seed S] [--target URL] [--concurrency C] [--only INDEX]
+ * [--database-url postgres://… --kv-url redis://…]`: the OpenAPI-driven fuzzer (test/fuzz/openapi-fuzzer.ts)
+ * at any size. Without --target it serves the app with every route on (SQLite and the embedded store, or
+ * the given PostgreSQL database and Redis) on a free loopback port. Prints the figures and every finding;
  * exits 1 when there is one.
  */
 import { parseArgs } from "node:util";
@@ -16,11 +17,21 @@ const { values } = parseArgs({
 		concurrency: { type: "string", default: "8" },
 		only: { type: "string" },
 		"api-key": { type: "string" },
+		"database-url": { type: "string" },
+		"kv-url": { type: "string" },
 	},
 });
 
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(values.seed);
-const full = values.target === undefined ? await buildFullApp() : undefined;
+const full =
+	values.target === undefined
+		? await buildFullApp(undefined, {
+				...(values["database-url"] === undefined
+					? {}
+					: { database: { url: values["database-url"] } }),
+				...(values["kv-url"] === undefined ? {} : { kv: { url: values["kv-url"] } }),
+			})
+		: undefined;
 const baseUrl =
 	values.target ?? (await full?.testApp.app.listen({ host: "127.0.0.1", port: 0 })) ?? "";
 const startedAt = performance.now();

@@ -36,6 +36,8 @@ const backends = [
 ] as const;
 
 const GRACE_MS = 3_600_000;
+/** Kills per backend in the SIGKILL test; CRASH_KILLS=15 for a longer run. */
+const KILLS = Number(process.env.CRASH_KILLS ?? 3);
 const bytes = (text: string) => Readable.from([Buffer.from(text)]);
 
 for (const backend of backends) {
@@ -254,68 +256,77 @@ async function killDuringUploads(service: ServingProcess, killAfter: number): Pr
 
 for (const backend of backends) {
 	describe.skipIf(backend.skip)(`SIGKILL during concurrent uploads (${backend.name})`, () => {
-		it("loses no acknowledged upload, serves no partial file and leaves no orphan, over three kills", async () => {
-			const dataDir = await mkdtemp(join(tmpdir(), "tollgate-crash-"));
-			const database =
-				backend.blobs === "database" ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
-			const env = {
-				TOLLGATE_DATA_DIR: dataDir,
-				TOLLGATE_BLOBS_BACKEND: backend.blobs,
-				...(database === undefined ? {} : { TOLLGATE_DATABASE_URL: database.url }),
-			};
-			try {
-				const acknowledged = new Map<string, Buffer>();
-				const unacknowledged: Buffer[] = [];
-				for (let kill = 0; kill < 3; kill += 1) {
-					const round = await killDuringUploads(await serveTollgate(env), 8);
-					for (const [id, body] of round.acknowledged) acknowledged.set(id, body);
-					unacknowledged.push(...round.unacknowledged);
-				}
-				expect(unacknowledged.length).toBeGreaterThan(0);
-
-				// Right after the crash: uploads that were in flight are pending (within their grace), never orphans.
-				const checked = await runTollgate(["files", "check"], env);
-				expect(checked.stdout).toContain("orphan_blobs: 0\n");
-				expect(checked.stdout).toContain("records_without_blob: 0\n");
-				expect(checked.code).toBe(0);
-
-				// With the grace over, repair leaves exactly the stored files' bytes.
-				const repaired = await runTollgate(["files", "check", "--repair"], {
-					...env,
-					TOLLGATE_FILES_ABANDONED_UPLOAD_GRACE_SECONDS: "0",
-				});
-				expect(repaired.code).toBe(0);
-				for (const zero of ["orphan_blobs", "pending_blobs", "leftovers", "records_without_blob"])
-					expect(repaired.stdout).toContain(`${zero}: 0\n`);
-
-				const stored = [...acknowledged.values()];
-				const service = await serveTollgate(env);
+		it(
+			`loses no acknowledged upload, serves no partial file and leaves no orphan, over ${KILLS} kills`,
+			async () => {
+				const dataDir = await mkdtemp(join(tmpdir(), "tollgate-crash-"));
+				const database =
+					backend.blobs === "database"
+						? await createTestPostgresDatabase(adminUrl ?? "")
+						: undefined;
+				const env = {
+					TOLLGATE_DATA_DIR: dataDir,
+					TOLLGATE_BLOBS_BACKEND: backend.blobs,
+					...(database === undefined ? {} : { TOLLGATE_DATABASE_URL: database.url }),
+				};
 				try {
-					for (const [id, body] of acknowledged) {
-						const response = await fetch(`${service.url}/file/${id}`);
-						expect(response.status).toBe(200);
-						expect(Buffer.from(await response.arrayBuffer()).equals(body)).toBe(true);
+					const acknowledged = new Map<string, Buffer>();
+					const unacknowledged: Buffer[] = [];
+					for (let kill = 0; kill < KILLS; kill += 1) {
+						const round = await killDuringUploads(await serveTollgate(env), 8);
+						for (const [id, body] of round.acknowledged) acknowledged.set(id, body);
+						unacknowledged.push(...round.unacknowledged);
 					}
-					// An upload recorded just before the kill whose answer never left is stored whole; any other is absent.
-					for (const body of unacknowledged) {
-						const response = await fetch(`${service.url}/file/${fileIdOf(body)}`);
-						const served = Buffer.from(await response.arrayBuffer());
-						if (response.status === 200) {
-							expect(served.equals(body)).toBe(true);
-							stored.push(body);
-						} else expect(response.status).toBe(404);
+					expect(unacknowledged.length).toBeGreaterThan(0);
+
+					// Right after the crash: uploads that were in flight are pending (within their grace), never orphans.
+					const checked = await runTollgate(["files", "check"], env);
+					expect(checked.stdout).toContain("orphan_blobs: 0\n");
+					expect(checked.stdout).toContain("records_without_blob: 0\n");
+					expect(checked.code).toBe(0);
+
+					// With the grace over, repair leaves exactly the stored files' bytes.
+					const repaired = await runTollgate(["files", "check", "--repair"], {
+						...env,
+						TOLLGATE_FILES_ABANDONED_UPLOAD_GRACE_SECONDS: "0",
+					});
+					expect(repaired.code).toBe(0);
+					for (const zero of ["orphan_blobs", "pending_blobs", "leftovers", "records_without_blob"])
+						expect(repaired.stdout).toContain(`${zero}: 0\n`);
+
+					const stored = [...acknowledged.values()];
+					const service = await serveTollgate(env);
+					try {
+						for (const [id, body] of acknowledged) {
+							const response = await fetch(`${service.url}/file/${id}`);
+							expect(response.status).toBe(200);
+							expect(Buffer.from(await response.arrayBuffer()).equals(body)).toBe(true);
+						}
+						// An upload recorded just before the kill whose answer never left is stored whole; any other is absent.
+						for (const body of unacknowledged) {
+							const response = await fetch(`${service.url}/file/${fileIdOf(body)}`);
+							const served = Buffer.from(await response.arrayBuffer());
+							if (response.status === 200) {
+								expect(served.equals(body)).toBe(true);
+								stored.push(body);
+							} else expect(response.status).toBe(404);
+						}
+					} finally {
+						expect(await service.stop()).toBe(0);
 					}
+					const storedBytes = stored.reduce((sum, body) => sum + body.length, 0);
+					process.stdout.write(
+						`[crash ${backend.name}] kills ${KILLS}: acknowledged ${acknowledged.size}, unacknowledged ${unacknowledged.length} (of which stored whole ${stored.length - acknowledged.size}); after the crash: ${checked.stdout.replaceAll("\n", " ")}\n`,
+					);
+					expect(repaired.stdout).toContain(`files: ${stored.length}\n`);
+					expect(repaired.stdout).toContain(`blob_bytes: ${storedBytes}\n`);
+					expect(repaired.stdout).toContain(`recorded_bytes: ${storedBytes}\n`);
 				} finally {
-					expect(await service.stop()).toBe(0);
+					await database?.drop();
+					await rm(dataDir, { recursive: true, force: true });
 				}
-				const storedBytes = stored.reduce((sum, body) => sum + body.length, 0);
-				expect(repaired.stdout).toContain(`files: ${stored.length}\n`);
-				expect(repaired.stdout).toContain(`blob_bytes: ${storedBytes}\n`);
-				expect(repaired.stdout).toContain(`recorded_bytes: ${storedBytes}\n`);
-			} finally {
-				await database?.drop();
-				await rm(dataDir, { recursive: true, force: true });
-			}
-		}, 120_000);
+			},
+			60_000 * Math.max(2, KILLS),
+		);
 	});
 }
