@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// The TypeScript sources run through tsx's loader, so a fresh clone needs no build step.
-import { register } from "tsx/esm/api";
+// Runs the build of the TypeScript sources in dist/ (bin/build.js), building it first when the sources
+// changed since: a fresh clone needs no build step beyond `npm install`, and an edit needs none at all.
+import { ensureBuilt } from "./build.js";
 
-register();
-const { runCli } = await import("../src/cli/index.ts");
+process.setSourceMapsEnabled(true);
+const { runCli } = await import(await ensureBuilt());
 process.exitCode = await runCli(process.argv.slice(2));

@@ -7,7 +7,7 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import { createServer } from "node:http";
 import { publicKeyFromRaw } from "../../src/lib/ed25519.ts";
-import { generateProofMessage, proofMessage } from "../../src/modules/entitlements/index.ts";
+import { generateProofMessage, proofMessage } from "../../src/modules/entitlements/protocol.ts";
 import { listenAndAnnounce } from "./announce.ts";
 
 interface ProofRequest {

@@ -1,42 +1,16 @@
 /**
- * `tollgate <command>`: parses arguments with node:util parseArgs and calls services; no logic here.
- * Exit codes: 0 done, 1 failed while running, 2 usage or configuration error (with a one-line reason).
+ * `tollgate <command>`: parses arguments with node:util parseArgs and runs the command's code, loaded only
+ * then, so `--help` and usage errors answer without loading the service. Exit codes: 0 done, 1 failed while
+ * running, 2 usage or configuration error (with a one-line reason).
  */
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "#config";
-import type { Command } from "./command.ts";
-import { configCheckCommand } from "./commands/config-check.ts";
-import {
-	entitlementsGrantCommand,
-	entitlementsRevokeCommand,
-	entitlementsShowCommand,
-} from "./commands/entitlements.ts";
-import {
-	filesCheckCommand,
-	filesGetCommand,
-	filesStatsCommand,
-	filesSweepCommand,
-} from "./commands/files.ts";
-import { keysShowCommand } from "./commands/keys-show.ts";
-import { migrateCommand } from "./commands/migrate.ts";
-import { printTablesCommand } from "./commands/print-tables.ts";
-import { serveCommand } from "./commands/serve.ts";
-import { sessionsSecretCommand } from "./commands/sessions-secret.ts";
+import type { Command, CommandContext } from "../platform/modules.ts";
+import { MODULES } from "../platform/modules.ts";
+import { FOUNDATION_COMMANDS } from "./foundation-commands.ts";
 
 const COMMANDS: readonly Command[] = [
-	serveCommand,
-	migrateCommand,
-	printTablesCommand,
-	keysShowCommand,
-	configCheckCommand,
-	sessionsSecretCommand,
-	filesStatsCommand,
-	filesSweepCommand,
-	filesCheckCommand,
-	filesGetCommand,
-	entitlementsGrantCommand,
-	entitlementsRevokeCommand,
-	entitlementsShowCommand,
+	...FOUNDATION_COMMANDS,
+	...MODULES.flatMap((module) => module.commands),
 ];
 
 function overview(): string {
@@ -55,12 +29,13 @@ function overview(): string {
 	].join("\n");
 }
 
+const valueUsage = (option: { readonly value?: string }) =>
+	option.value === undefined ? "" : ` ${option.value}`;
+
 function commandHelp(command: Command): string {
 	const operands = (command.arguments ?? []).map((name) => ` <${name}>`).join("");
 	const options = Object.entries(command.options ?? {});
-	const optionUsage = options
-		.map(([name, option]) => ` [--${name}${option.value === undefined ? "" : ` ${option.value}`}]`)
-		.join("");
+	const optionUsage = options.map(([name, option]) => ` [--${name}${valueUsage(option)}]`).join("");
 	return [
 		`Usage: tollgate ${command.name}${operands}${optionUsage} [--config PATH]`,
 		"",
@@ -72,8 +47,7 @@ function commandHelp(command: Command): string {
 					"",
 					"Options:",
 					...options.map(
-						([name, option]) =>
-							`  --${name}${option.value === undefined ? "" : ` ${option.value}`}  ${option.description}`,
+						([name, option]) => `  --${name}${valueUsage(option)}  ${option.description}`,
 					),
 				]),
 	].join("\n");
@@ -153,9 +127,15 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 	if (rest.length < expected.length) {
 		return usageFailure(`'${command.name}' needs <${expected[rest.length]}>`);
 	}
+	const [{ ConfigError }, { loadConfig }, { commandContext }, run] = await Promise.all([
+		import("#config"),
+		import("../platform/config.ts"),
+		import("./command-context.ts"),
+		command.load(),
+	]);
+	let context: CommandContext & { close(): Promise<void> };
 	try {
-		const config = loadConfig({ configPath: values.config });
-		return await command.run(config, rest, commandOptions);
+		context = commandContext(loadConfig({ configPath: values.config }));
 	} catch (error) {
 		if (error instanceof ConfigError) {
 			process.stderr.write(
@@ -164,6 +144,11 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 			return 2;
 		}
 		throw error;
+	}
+	try {
+		return await run(context, rest, commandOptions);
+	} finally {
+		await context.close();
 	}
 }
 

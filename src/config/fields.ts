@@ -1,9 +1,8 @@
 /**
- * Flattens the config schema into its leaves, so the environment overrides, docs/config.md and the
+ * Flattens a config schema into its leaves, so the environment overrides, docs/config.md and the
  * masked `config check` output are all derived from the one schema rather than kept by hand.
  */
 import { z } from "zod";
-import { configSchema } from "./schema.ts";
 
 export type FieldKind = "boolean" | "number" | "string" | "enum" | "string list";
 
@@ -11,6 +10,7 @@ export interface ConfigField {
 	/** Dotted path as written in tollgate.toml, e.g. `http.port`. */
 	readonly path: string;
 	readonly segments: readonly string[];
+	/** `TOLLGATE_<SECTION>_<KEY>`; a key in a table below a section joins with `__` (docs/adr/0002). */
 	readonly envName: string;
 	readonly kind: FieldKind;
 	readonly description: string;
@@ -25,7 +25,7 @@ interface FieldMeta {
 	secret?: boolean;
 }
 
-type AnySchema = z.core.$ZodType;
+export type AnySchema = z.core.$ZodType;
 
 function readMeta(schema: AnySchema): FieldMeta {
 	const meta = z.globalRegistry.get(schema);
@@ -64,6 +64,16 @@ function kindOf(schema: AnySchema, path: string): { kind: FieldKind; enumValues:
 	throw new Error(`config field ${path} has a type the environment loader does not know`);
 }
 
+/**
+ * `http.port` → TOLLGATE_HTTP_PORT; `identity.smtp.host` → TOLLGATE_IDENTITY_SMTP__HOST. Keys hold single
+ * underscores themselves (max_file_size_bytes), so only the first level may join with one.
+ */
+export function envNameOf(segments: readonly string[]): string {
+	const [section, ...rest] = segments;
+	const name = rest.length === 0 ? String(section) : `${section}_${rest.join("__")}`;
+	return `TOLLGATE_${name.toUpperCase()}`;
+}
+
 function collect(schema: AnySchema, segments: string[], into: ConfigField[]): void {
 	const { inner, meta, isOptional } = unwrap(schema);
 	if (inner instanceof z.ZodObject) {
@@ -77,7 +87,7 @@ function collect(schema: AnySchema, segments: string[], into: ConfigField[]): vo
 	into.push({
 		path,
 		segments,
-		envName: `TOLLGATE_${segments.join("_").toUpperCase()}`,
+		envName: envNameOf(segments),
 		...kindOf(inner, path),
 		description: meta.description ?? "",
 		isSecret: meta.secret === true,
@@ -86,8 +96,8 @@ function collect(schema: AnySchema, segments: string[], into: ConfigField[]): vo
 	});
 }
 
-export function listConfigFields(): readonly ConfigField[] {
+export function listConfigFields(schema: AnySchema): readonly ConfigField[] {
 	const fields: ConfigField[] = [];
-	collect(configSchema, [], fields);
+	collect(schema, [], fields);
 	return fields;
 }

@@ -1,9 +1,9 @@
-export { type ConfigField, listConfigFields } from "./fields.ts";
+export { type AnySchema, type ConfigField, envNameOf, listConfigFields } from "./fields.ts";
 export {
 	CONFIG_PATH_ENV,
 	ConfigError,
 	type LoadConfigOptions,
-	loadConfig,
+	loadConfigFrom,
 	maskSecrets,
 } from "./load.ts";
-export { type Config, configSchema } from "./schema.ts";
+export { type FoundationConfig, foundationSchema, foundationShape } from "./schema.ts";

@@ -1,134 +1,44 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig, maskSecrets } from "./index.ts";
+import { z } from "zod";
+import { envNameOf } from "./fields.ts";
+import { ConfigError, loadConfigFrom } from "./load.ts";
 
-async function tomlFile(text: string): Promise<string> {
-	const path = join(await mkdtemp(join(tmpdir(), "tollgate-config-")), "tollgate.toml");
-	await writeFile(path, text);
-	return path;
-}
+/** A section with a table inside it, as modules with nested settings (an SMTP server, hubs) will have. */
+const schema = z.strictObject({
+	identity: z
+		.strictObject({
+			issuer_url: z.string().optional(),
+			smtp: z
+				.strictObject({
+					host: z.string().default("localhost"),
+					port: z.number().int().default(25),
+				})
+				.prefault({}),
+		})
+		.prefault({}),
+});
 
-function problemsOf(load: () => unknown): readonly string[] {
-	try {
-		load();
-	} catch (error) {
-		if (error instanceof ConfigError) return error.problems;
-		throw error;
-	}
-	throw new Error("expected a ConfigError");
-}
-
-describe("loadConfig", () => {
-	it("serves on the embedded defaults with no file and no environment", () => {
-		const config = loadConfig({ env: {} });
-		expect(config.http).toMatchObject({ host: "127.0.0.1", port: 8080 });
-		expect(config.data_dir).toBe("./data");
-		expect(config.database.url).toBeUndefined();
-		expect(config.kv.url).toBeUndefined();
-		expect(config.blobs.backend).toBe("filesystem");
-		expect(config.dev).toBe(false);
-		expect(config.logging.unsafe).toBe(false);
+describe("environment variable names (docs/adr/0002)", () => {
+	it("join a section and its key with one underscore, and deeper keys with two", () => {
+		expect(envNameOf(["http", "port"])).toBe("TOLLGATE_HTTP_PORT");
+		expect(envNameOf(["files", "max_file_size_bytes"])).toBe("TOLLGATE_FILES_MAX_FILE_SIZE_BYTES");
+		expect(envNameOf(["dev"])).toBe("TOLLGATE_DEV");
+		expect(envNameOf(["identity", "smtp", "host"])).toBe("TOLLGATE_IDENTITY_SMTP__HOST");
 	});
 
-	it("reads the file named by TOLLGATE_CONFIG, and the environment wins over it", async () => {
-		const path = await tomlFile(
-			'data_dir = "/srv/tollgate"\n[http]\nport = 9000\nhost = "0.0.0.0"\n',
-		);
-		const config = loadConfig({ env: { TOLLGATE_CONFIG: path, TOLLGATE_HTTP_PORT: "9100" } });
-		expect(config.http.port).toBe(9100);
-		expect(config.http.host).toBe("0.0.0.0");
-		expect(config.data_dir).toBe("/srv/tollgate");
-	});
-
-	it("takes the operator-facing environment names", () => {
-		const config = loadConfig({
+	it("set a key in a table below a section, typed by the schema", () => {
+		const config = loadConfigFrom(schema, {
 			env: {
-				TOLLGATE_HTTP_HOST: "::1",
-				TOLLGATE_DATA_DIR: "/var/lib/tollgate",
-				TOLLGATE_DATABASE_URL: "postgres://app:pw@db.internal:5432/tollgate",
-				TOLLGATE_KV_URL: "redis://cache.internal:6379",
-				TOLLGATE_DEV: "1",
-				TOLLGATE_LOGGING_UNSAFE: "1",
-				TOLLGATE_JOBS_ENABLED: "0",
+				TOLLGATE_IDENTITY_SMTP__HOST: "mail.example.org",
+				TOLLGATE_IDENTITY_SMTP__PORT: "587",
 			},
 		});
-		expect(config.http.host).toBe("::1");
-		expect(config.data_dir).toBe("/var/lib/tollgate");
-		expect(config.database.url).toBe("postgres://app:pw@db.internal:5432/tollgate");
-		expect(config.kv.url).toBe("redis://cache.internal:6379");
-		expect(config.dev).toBe(true);
-		expect(config.logging.unsafe).toBe(true);
-		expect(config.jobs.enabled).toBe(false);
+		expect(config.identity.smtp).toEqual({ host: "mail.example.org", port: 587 });
 	});
 
-	it("names an unknown key in the file", async () => {
-		const path = await tomlFile("[http]\nprot = 8080\n");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual([
-			"http.prot: unknown key",
-		]);
-	});
-
-	it("names an unknown section", async () => {
-		const path = await tomlFile("[htp]\nport = 8080\n");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))).toEqual([
-			"htp: unknown key",
-		]);
-	});
-
-	it("names a bad value, what was expected, and the variable it came from", () => {
-		const [problem] = problemsOf(() => loadConfig({ env: { TOLLGATE_HTTP_PORT: "eighty" } }));
-		expect(problem).toMatch(/^http\.port: .*expected number.*\(from TOLLGATE_HTTP_PORT\)$/);
-	});
-
-	it("refuses an out-of-range port and a non-boolean flag", () => {
-		const problems = problemsOf(() =>
-			loadConfig({ env: { TOLLGATE_HTTP_PORT: "70000", TOLLGATE_DEV: "maybe" } }),
+	it("refuse the single-underscore spelling of a nested key: it names no key", () => {
+		expect(() => loadConfigFrom(schema, { env: { TOLLGATE_IDENTITY_SMTP_HOST: "x" } })).toThrow(
+			ConfigError,
 		);
-		expect(problems).toHaveLength(2);
-		expect(problems.join("\n")).toMatch(/^http\.port: /m);
-		expect(problems.join("\n")).toMatch(/^dev: .*expected boolean/m);
-	});
-
-	it("refuses a database URL that is not PostgreSQL", () => {
-		const [problem] = problemsOf(() => loadConfig({ env: { TOLLGATE_DATABASE_URL: "mysql://x" } }));
-		expect(problem).toContain("database.url: expected a postgres:// or postgresql:// URL");
-	});
-
-	it("refuses an unknown TOLLGATE_ variable, a likely typo", () => {
-		expect(problemsOf(() => loadConfig({ env: { TOLLGATE_HTTP_PROT: "1" } }))).toEqual([
-			"TOLLGATE_HTTP_PROT: unknown environment variable (no such config key)",
-		]);
-	});
-
-	it("names a config file that does not exist or is not TOML", async () => {
-		expect(
-			problemsOf(() => loadConfig({ configPath: "/nonexistent/tollgate.toml", env: {} }))[0],
-		).toMatch(/^config file \/nonexistent\/tollgate\.toml: cannot be read/);
-		const path = await tomlFile("[http\nport = 1");
-		expect(problemsOf(() => loadConfig({ configPath: path, env: {} }))[0]).toMatch(
-			/not valid TOML/,
-		);
-	});
-
-	it("returns a frozen config", () => {
-		const config = loadConfig({ env: {} });
-		expect(Object.isFrozen(config)).toBe(true);
-		expect(Object.isFrozen(config.http)).toBe(true);
-	});
-
-	it("masks secrets for printing but keeps where a URL points", () => {
-		const config = loadConfig({
-			env: {
-				TOLLGATE_DATABASE_URL: "postgres://app:s3cret@db:5432/tollgate",
-				TOLLGATE_KV_URL: "redis://:hunter2@cache:6379",
-			},
-		});
-		const printed = JSON.stringify(maskSecrets(config));
-		expect(printed).not.toContain("s3cret");
-		expect(printed).not.toContain("hunter2");
-		expect(printed).toContain("db:5432");
-		expect(config.database.url).toContain("s3cret");
 	});
 });

@@ -1,12 +1,12 @@
 /**
- * Loads tollgate.toml, applies TOLLGATE_<SECTION>_<KEY> overrides, validates strictly and freezes.
- * Unknown keys and unknown TOLLGATE_* variables are errors: a typo must stop start-up, not be ignored.
+ * Loads tollgate.toml, applies TOLLGATE_<SECTION>_<KEY> overrides, validates strictly against a schema
+ * (the service's is composed in src/platform/config.ts) and freezes. Unknown keys and unknown TOLLGATE_*
+ * variables are errors: a typo must stop start-up, not be ignored.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
-import type { z } from "zod";
-import { type ConfigField, listConfigFields } from "./fields.ts";
-import { type Config, configSchema } from "./schema.ts";
+import { z } from "zod";
+import { type AnySchema, type ConfigField, listConfigFields } from "./fields.ts";
 
 export const CONFIG_PATH_ENV = "TOLLGATE_CONFIG";
 const DEFAULT_CONFIG_FILE = "tollgate.toml";
@@ -124,10 +124,13 @@ function deepFreeze<T>(value: T): T {
 	return value;
 }
 
-export function loadConfig(options: LoadConfigOptions = {}): Config {
+export function loadConfigFrom<Schema extends AnySchema>(
+	schema: Schema,
+	options: LoadConfigOptions = {},
+): z.output<Schema> {
 	const env = options.env ?? process.env;
 	const raw = readConfigFile(options.configPath ?? env[CONFIG_PATH_ENV]);
-	const fields = listConfigFields();
+	const fields = listConfigFields(schema);
 	const fieldByEnvName = new Map(fields.map((field) => [field.envName, field]));
 	const envNameByPath = new Map<string, string>();
 	const problems: string[] = [];
@@ -144,7 +147,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 	}
 	if (options.overrides !== undefined) mergeDeep(raw, options.overrides);
 
-	const parsed = configSchema.safeParse(raw);
+	const parsed = z.safeParse(schema, raw);
 	if (!parsed.success) {
 		problems.push(...parsed.error.issues.flatMap((issue) => describeIssue(issue, envNameByPath)));
 	}
@@ -153,9 +156,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 /** The effective config with every secret replaced, for `tollgate config check`. */
-export function maskSecrets(config: Config): Record<string, unknown> {
-	const copy: Record<string, unknown> = structuredClone(config);
-	for (const field of listConfigFields()) {
+export function maskSecrets(schema: AnySchema, config: object): Record<string, unknown> {
+	const copy: Record<string, unknown> = structuredClone({ ...config });
+	for (const field of listConfigFields(schema)) {
 		if (!field.isSecret) continue;
 		let node: unknown = copy;
 		for (const segment of field.segments.slice(0, -1)) {

@@ -3,7 +3,7 @@
  * addresses) too unless `logging.unsafe` (the Session Pro backend's `unsafe_logging`).
  */
 import { type DestinationStream, type Logger, pino } from "pino";
-import type { Config } from "#config";
+import type { FoundationConfig } from "#config";
 
 /** pino's `*` matches one level: a field logged at the top of the line needs its own path. */
 function atAnyOfTwoLevels(fields: readonly string[]): string[] {
@@ -39,7 +39,7 @@ export function redactedPaths(isUnsafe: boolean): string[] {
 	return isUnsafe ? CREDENTIAL_PATHS : [...CREDENTIAL_PATHS, ...PERSONAL_DATA_PATHS];
 }
 
-export function createLogger(config: Config, destination?: DestinationStream): Logger {
+export function createLogger(config: FoundationConfig, destination?: DestinationStream): Logger {
 	const options = {
 		level: config.logging.level,
 		base: { service: "tollgate" },

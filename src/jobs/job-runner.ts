@@ -10,7 +10,7 @@ import type { Logger } from "pino";
 import { Counter, type Registry } from "prom-client";
 import { AppError } from "#errors";
 import type { Clock } from "#lib/clock";
-import type { JobLeases } from "../storage/kysely/job-leases.ts";
+import type { JobLeases } from "../storage/index.ts";
 
 export interface JobContext {
 	readonly signal: AbortSignal;

@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "#lib/clock";
 import { migrateToLatest, openSqlDatabase, type SqlDatabase } from "../storage/index.ts";
+import { SqlSecretStore } from "../storage/kysely/stored-secrets.ts";
 import { loadServiceKeys, parseEd25519KeyFile } from "./service-keys.ts";
 
 const silent = pino({ level: "silent" });
@@ -26,7 +27,7 @@ function load(options: { isDev?: boolean; keyFile?: string; db?: SqlDatabase } =
 	return loadServiceKeys({
 		isDev: options.isDev ?? false,
 		keyFile: options.keyFile,
-		db: (options.db ?? database).db,
+		secrets: new SqlSecretStore((options.db ?? database).db),
 		clock: systemClock,
 		logger: silent,
 	});

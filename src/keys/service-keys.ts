@@ -6,9 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import type { Config } from "#config";
+import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
 import {
 	type Ed25519KeyPair,
@@ -18,7 +17,7 @@ import {
 	x25519FromEd25519Seed,
 	x25519FromSecret,
 } from "#lib/ed25519";
-import type { FoundationTables } from "../storage/kysely/tables.ts";
+import type { SecretStore } from "../storage/index.ts";
 
 export const DEV_SEED: Uint8Array = new Uint8Array(SEED_BYTES).fill(0xcd);
 const DATABASE_KEY_NAME = "service_ed25519_seed";
@@ -82,37 +81,11 @@ async function seedFromFile(path: string, logger: Logger): Promise<Uint8Array> {
 	return parseEd25519KeyFile(await readFile(path), path);
 }
 
-/**
- * A secret the service makes for itself, kept in the database so every instance reads the same one:
- * the first to start creates it (INSERT … ON CONFLICT DO NOTHING), every later start reads that row.
- */
-export async function getOrCreateStoredSecret(
-	db: Kysely<FoundationTables>,
-	keyName: string,
-	clock: Clock,
-	logger: Logger,
-): Promise<Uint8Array> {
-	const inserted = await db
-		.insertInto("service_keys")
-		.values({ key_name: keyName, secret: randomBytes(SEED_BYTES), created_at_ms: clock.nowMs() })
-		.onConflict((conflict) => conflict.column("key_name").doNothing())
-		.returning("key_name")
-		.executeTakeFirst();
-	if (inserted !== undefined)
-		logger.info({ key_name: keyName }, "created a new secret in the database");
-	const row = await db
-		.selectFrom("service_keys")
-		.select("secret")
-		.where("key_name", "=", keyName)
-		.executeTakeFirstOrThrow();
-	return Uint8Array.from(row.secret);
-}
-
 export interface LoadServiceKeysOptions {
 	readonly isDev: boolean;
 	readonly keyFile: string | undefined;
 	readonly legacyX25519File?: string | undefined;
-	readonly db: Kysely<FoundationTables>;
+	readonly secrets: SecretStore;
 	readonly clock: Clock;
 	readonly logger: Logger;
 }
@@ -141,19 +114,18 @@ async function loadEd25519Keys(options: LoadServiceKeysOptions): Promise<Service
 	if (options.keyFile !== undefined) {
 		return serviceKeysFromSeed(await seedFromFile(options.keyFile, options.logger), "file");
 	}
-	const seed = await getOrCreateStoredSecret(
-		options.db,
+	const { secret, isNew } = await options.secrets.getOrCreate(
 		DATABASE_KEY_NAME,
-		options.clock,
-		options.logger,
+		options.clock.nowMs(),
 	);
-	return serviceKeysFromSeed(seed, "database");
+	if (isNew) options.logger.info("created the service key, kept in the database");
+	return serviceKeysFromSeed(secret, "database");
 }
 
 /** The keys `serve` uses: from the config's dev flag and key files, else the database. */
 export function loadConfiguredServiceKeys(
-	config: Config,
-	db: Kysely<FoundationTables>,
+	config: FoundationConfig,
+	secrets: SecretStore,
 	clock: Clock,
 	logger: Logger,
 ): Promise<ServiceKeys> {
@@ -161,7 +133,7 @@ export function loadConfiguredServiceKeys(
 		isDev: config.dev,
 		keyFile: config.keys.ed25519_file,
 		legacyX25519File: config.keys.x25519_legacy_file,
-		db,
+		secrets,
 		clock,
 		logger,
 	});

@@ -1,44 +1,67 @@
 /**
- * Opens the storage a config names: SQL (SQLite file | PostgreSQL), key-value (embedded | Redis) and
- * blobs (filesystem | SQL), plus the background jobs those backends need.
+ * The storage engines a config names, and their generic ports: SQL (SQLite file | PostgreSQL), key-value
+ * (embedded | Redis), blobs (filesystem | SQL), stored secrets and job leases, plus the maintenance the
+ * chosen engines need (expired embedded keys, blob leftovers, SQLite backups). Nothing here knows a module:
+ * modules build their own adapters on these (src/modules/<name>/storage/).
  */
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
-import type { Config } from "#config";
+import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
-import { type SessionStore, sessionDefaults } from "#modules/sessions";
-import type { JobDefinition } from "../jobs/job-runner.ts";
 import type { BlobStore } from "./blob-store.ts";
 import { EmbeddedKeyValueStore } from "./embedded/embedded-key-value-store.ts";
-import { KeyValueSessionStore } from "./embedded/key-value-session-store.ts";
 import { FilesystemBlobStore } from "./filesystem/filesystem-blob-store.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
 import { openSqlDatabase, type SqlDatabase } from "./kysely/db.ts";
+import { JobLeases } from "./kysely/job-leases.ts";
 import { SqlBlobStore } from "./kysely/sql-blob-store.ts";
+import { type SecretStore, SqlSecretStore } from "./kysely/stored-secrets.ts";
 import { RedisKeyValueStore } from "./redis/redis-key-value-store.ts";
-import { RedisSessionStore } from "./redis/redis-session-store.ts";
 import { backUpSqlite } from "./sqlite-backups.ts";
 
 export {
 	type BlobRange,
 	type BlobStore,
 	BlobTooLargeError,
+	type FileBackedBlobStore,
+	isFileBacked,
 	type OpenedBlob,
+	type StoredBlob,
 } from "./blob-store.ts";
+export { asUnavailableWhenUnreachable, isStoreUnreachable } from "./faults.ts";
 export { type KeyValueStore, WrongKindError } from "./key-value-store.ts";
 export { openSqlDatabase, type SqlDatabase, type SqlDialectName } from "./kysely/db.ts";
-export { JobLeases } from "./kysely/job-leases.ts";
-export { migrateToLatest } from "./kysely/migrate.ts";
+export { type JobLeaseClaim, JobLeases } from "./kysely/job-leases.ts";
+export {
+	FOUNDATION_MIGRATIONS_DIR,
+	MigrationNumberTakenError,
+	migrateToLatest,
+	migrationFiles,
+} from "./kysely/migrate.ts";
+export { type SecretStore, SqlSecretStore } from "./kysely/stored-secrets.ts";
 export type { FoundationTables } from "./kysely/tables.ts";
+export { closeRedis, connectRedis, isReplyError, unavailable } from "./redis/connect-redis.ts";
+
+/** A periodic task an engine needs; the service runs each under a cluster-wide job lease. */
+export interface MaintenanceTask {
+	/** Stable: it keys the lease row. */
+	readonly name: string;
+	readonly intervalMs: number;
+	run(context: { readonly signal: AbortSignal; readonly nowMs: number }): Promise<void>;
+}
 
 export interface Storage {
 	readonly sql: SqlDatabase;
 	readonly kv: KeyValueStore;
 	readonly blobs: BlobStore;
-	/** Redis in the edge layout when `kv.url` is set, else over the embedded key-value store. */
-	readonly sessions: SessionStore;
-	/** Sweeps the chosen backends need (expired embedded keys, unreferenced blob chunks). */
-	readonly jobs: readonly JobDefinition[];
+	readonly secrets: SecretStore;
+	readonly leases: JobLeases;
+	/**
+	 * The Redis server `kv.url` names, for a module that needs a connection of its own (keys other
+	 * programs read under their own names); undefined on the embedded store.
+	 */
+	readonly redisUrl: string | undefined;
+	readonly maintenance: readonly MaintenanceTask[];
 	close(): Promise<void>;
 }
 
@@ -47,7 +70,7 @@ const SQLITE_FILE_NAME = "tollgate.db";
 const ABANDONED_WRITE_GRACE_MS = 60 * 60 * 1_000;
 
 /** The configured SQL database; a logger, when given, hears of every connection the server drops. */
-export function sqlDatabaseFor(config: Config, logger?: Logger): SqlDatabase {
+export function sqlDatabaseFor(config: FoundationConfig, logger?: Logger): SqlDatabase {
 	return config.database.url === undefined
 		? openSqlDatabase({ kind: "sqlite", path: join(resolve(config.data_dir), SQLITE_FILE_NAME) })
 		: openSqlDatabase({
@@ -60,15 +83,19 @@ export function sqlDatabaseFor(config: Config, logger?: Logger): SqlDatabase {
 			});
 }
 
-export async function openStorage(config: Config, clock: Clock, logger?: Logger): Promise<Storage> {
+export async function openStorage(
+	config: FoundationConfig,
+	clock: Clock,
+	logger?: Logger,
+): Promise<Storage> {
 	const dataDir = resolve(config.data_dir);
 	const sql = sqlDatabaseFor(config, logger);
-	const jobs: JobDefinition[] = [];
+	const maintenance: MaintenanceTask[] = [];
 
 	let kv: KeyValueStore;
 	if (config.kv.url === undefined) {
 		const embedded = new EmbeddedKeyValueStore(join(dataDir, "kv.db"), clock);
-		jobs.push({
+		maintenance.push({
 			name: "kv.sweep-expired",
 			intervalMs: 60_000,
 			run: async () => {
@@ -84,7 +111,7 @@ export async function openStorage(config: Config, clock: Clock, logger?: Logger)
 		config.blobs.backend === "database"
 			? new SqlBlobStore(sql.db, clock)
 			: new FilesystemBlobStore(join(dataDir, "blobs"));
-	jobs.push({
+	maintenance.push({
 		// Named after what is left behind in each backend; the name keys the cluster-wide lease.
 		name:
 			config.blobs.backend === "database"
@@ -101,7 +128,7 @@ export async function openStorage(config: Config, clock: Clock, logger?: Logger)
 
 	const { backupTo } = sql;
 	if (backupTo !== undefined && config.database.sqlite_backup_interval_hours > 0) {
-		jobs.push({
+		maintenance.push({
 			name: "sqlite.backup",
 			intervalMs: config.database.sqlite_backup_interval_hours * 3_600_000,
 			run: async ({ nowMs }) => {
@@ -110,21 +137,16 @@ export async function openStorage(config: Config, clock: Clock, logger?: Logger)
 		});
 	}
 
-	const { keyPrefix } = sessionDefaults(config.sessions);
-	// Only an enabled sessions module gets its own Redis connection (unprefixed keys: the edge reads them).
-	const sessions =
-		config.sessions.enabled && config.kv.url !== undefined
-			? await RedisSessionStore.open(config.kv.url, keyPrefix)
-			: new KeyValueSessionStore(kv, keyPrefix);
-
 	return {
 		sql,
 		kv,
 		blobs,
-		sessions,
-		jobs,
+		secrets: new SqlSecretStore(sql.db),
+		leases: new JobLeases(sql.db),
+		redisUrl: config.kv.url,
+		maintenance,
 		close: async () => {
-			await Promise.allSettled([sessions.close(), kv.close(), sql.close()]);
+			await Promise.allSettled([kv.close(), sql.close()]);
 		},
 	};
 }

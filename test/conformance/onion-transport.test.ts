@@ -9,7 +9,12 @@ import { join } from "node:path";
 import type { FastifyPluginAsync } from "fastify";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ed25519FromSeed, x25519FromEd25519Seed } from "../../src/lib/ed25519.ts";
-import { onionKey, openOnionRequest, parseOuterRequest } from "../../src/transports/onion/index.ts";
+import {
+	onionKey,
+	onionReachable,
+	openOnionRequest,
+	parseOuterRequest,
+} from "../../src/transports/onion/index.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import {
 	buildOnionRequest,
@@ -79,6 +84,12 @@ describe("POST /oxen/v4/lsrpc", () => {
 	beforeAll(async () => {
 		await sodiumReady();
 		testApp = await buildTestApp({ sessions: { app_api_keys: [APP_KEY] } });
+		// Routes that Session clients may reach (as the files and Session Pro routes are), to carry requests to.
+		testApp.app.get("/test/status", { config: onionReachable }, async () => ({ status: "ok" }));
+		testApp.app.post("/test/echo_json", { config: onionReachable }, async (request) => ({
+			body: request.body,
+			authorization: request.headers.authorization ?? null,
+		}));
 		// The dev key (seed 32 × 0xCD) in the Montgomery form clients compute from its Ed25519 public key.
 		const sodium = await sodiumReady();
 		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
@@ -99,11 +110,11 @@ describe("POST /oxen/v4/lsrpc", () => {
 	}
 
 	it.each<ClientCipher>(["xchacha20", "aes-gcm"])(
-		"carries a GET to any route and encrypts its reply (%s)",
+		"carries a GET to a Session client route and encrypts its reply (%s)",
 		async (cipher) => {
 			const request = buildOnionRequest(
 				serverPublic,
-				v4Plaintext({ endpoint: "/healthz", headers: {}, method: "GET" }),
+				v4Plaintext({ endpoint: "/test/status", headers: {}, method: "GET" }),
 				{ cipher },
 			);
 			const response = await send(request.body);
@@ -121,7 +132,7 @@ describe("POST /oxen/v4/lsrpc", () => {
 		const plaintext = v4Plaintext(
 			{
 				method: "POST",
-				endpoint: "/sessions",
+				endpoint: "/test/echo_json",
 				headers: { "Content-Type": "application/json", Authorization: `Bearer ${APP_KEY}` },
 			},
 			payload,
@@ -131,8 +142,11 @@ describe("POST /oxen/v4/lsrpc", () => {
 			keyEncoding: "base64",
 		});
 		const { meta, body } = request.openReply((await send(request.body)).rawPayload);
-		expect(meta.code).toBe(201);
-		expect(JSON.parse(body.toString()).session.user_id).toBe("onion-user");
+		expect(meta.code).toBe(200);
+		expect(JSON.parse(body.toString())).toEqual({
+			body: { user_id: "onion-user", groups: ["one"] },
+			authorization: `Bearer ${APP_KEY}`,
+		});
 	});
 
 	it("returns inner errors encrypted, with their real status and body", async () => {
@@ -151,7 +165,7 @@ describe("POST /oxen/v4/lsrpc", () => {
 	it("answers an endpoint without a leading / with an encrypted 400 'Invalid v4 onion request'", async () => {
 		const request = buildOnionRequest(
 			serverPublic,
-			v4Plaintext({ method: "GET", endpoint: "healthz" }),
+			v4Plaintext({ method: "GET", endpoint: "test/status" }),
 			{ cipher: "xchacha20" },
 		);
 		const { meta, body } = request.openReply((await send(request.body)).rawPayload);
@@ -173,27 +187,27 @@ describe("POST /oxen/v4/lsrpc", () => {
 					);
 			};
 			// As upstream's test_v3: an endpoint without its leading slash.
-			expect(await v3({ method: "GET", endpoint: "healthz" })).toEqual({ status: "ok" });
+			expect(await v3({ method: "GET", endpoint: "test/status" })).toEqual({ status: "ok" });
 			expect(await v3({ method: "GET", endpoint: "/no/such/route" })).toEqual({ status_code: 404 });
-			expect(await v3({ method: "GET", endpoint: "/healthz", body: "null" })).toEqual({
+			expect(await v3({ method: "GET", endpoint: "/test/status", body: "null" })).toEqual({
 				status: "ok",
 			});
-			expect(await v3({ method: "GET", endpoint: "/healthz", body: "unexpected" })).toEqual({
+			expect(await v3({ method: "GET", endpoint: "/test/status", body: "unexpected" })).toEqual({
 				status_code: 400,
 			});
 			// A stale content-length from the client must not cut the body short.
-			const created = await v3({
+			const echoed = await v3({
 				method: "POST",
-				endpoint: "/sessions",
-				headers: { Authorization: `Bearer ${APP_KEY}`, "Content-Length": "3" },
+				endpoint: "/test/echo_json",
+				headers: { "Content-Type": "application/json", "Content-Length": "3" },
 				body: JSON.stringify({ user_id: "v3-user" }),
 			});
-			expect(created).toEqual({ status_code: 201 });
+			expect(echoed).toEqual({ body: { user_id: "v3-user" }, authorization: null });
 		},
 	);
 
 	it("refuses with an outer 400 what it cannot open: tampered, truncated, unknown enc_type, another server's key", async () => {
-		const plaintext = v4Plaintext({ method: "GET", endpoint: "/healthz" });
+		const plaintext = v4Plaintext({ method: "GET", endpoint: "/test/status" });
 		const tampered = buildOnionRequest(serverPublic, plaintext, { cipher: "xchacha20" }).body;
 		tampered[40] = (tampered[40] ?? 0) ^ 1;
 		const truncated = buildOnionRequest(serverPublic, plaintext, {
@@ -226,6 +240,7 @@ describe("the optional legacy X25519 key (keys.x25519_legacy_file)", () => {
 		directory = await mkdtemp(join(tmpdir(), "tollgate-legacy-key-"));
 		await writeFile(join(directory, "key_x25519"), legacySecret);
 		testApp = await buildTestApp({ keys: { x25519_legacy_file: join(directory, "key_x25519") } });
+		testApp.app.get("/test/status", { config: onionReachable }, async () => ({ status: "ok" }));
 	});
 	afterAll(async () => {
 		await testApp.close();
@@ -237,7 +252,7 @@ describe("the optional legacy X25519 key (keys.x25519_legacy_file)", () => {
 		async (cipher) => {
 			const request = buildOnionRequest(
 				legacyPublic,
-				v4Plaintext({ method: "GET", endpoint: "/healthz" }),
+				v4Plaintext({ method: "GET", endpoint: "/test/status" }),
 				{ cipher },
 			);
 			const response = await testApp.app.inject({
@@ -267,7 +282,7 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 			routes.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
 				done(null, body);
 			});
-			routes.post("/test_echo", async (request, reply) => {
+			routes.post("/test_echo", { config: onionReachable }, async (request, reply) => {
 				const type = request.headers["content-type"] ?? "";
 				const body = request.body as Buffer;
 				if (type === "application/json") {
@@ -277,9 +292,13 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 				}
 				return reply.type("text/plain; charset=utf-8").send(`not json (${type}): ${body}`);
 			});
-			routes.get<{ Params: { word: string } }>("/url_test/:word", async (request) => ({
-				word: request.params.word,
-			}));
+			routes.get<{ Params: { word: string } }>(
+				"/url_test/:word",
+				{ config: onionReachable },
+				async (request) => ({
+					word: request.params.word,
+				}),
+			);
 		};
 		await testApp.app.register(testRoutes);
 	});
@@ -337,5 +356,79 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 		expect(JSON.parse(encoded.body.toString())).toEqual({ word: "🎂" });
 		expect(raw.meta.code).toBe(200);
 		expect(JSON.parse(raw.body.toString())).toEqual({ word: "🎂" });
+	});
+});
+
+describe("which routes onion requests reach", () => {
+	const APP_KEY = "onion-test-app-key-0123456789";
+	let testApp: TestApp;
+	let serverPublic: Uint8Array;
+
+	beforeAll(async () => {
+		const sodium = await sodiumReady();
+		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
+			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+		);
+		testApp = await buildTestApp({
+			entitlements: { enabled: true },
+			sessions: { app_api_keys: [APP_KEY] },
+		});
+	});
+	afterAll(async () => {
+		await testApp.close();
+	});
+
+	async function innerAnswer(method: string, endpoint: string, body?: string) {
+		const request = buildOnionRequest(
+			serverPublic,
+			v4Plaintext(
+				{
+					method,
+					endpoint,
+					headers: { "content-type": "application/json", authorization: `Bearer ${APP_KEY}` },
+				},
+				body === undefined ? undefined : Buffer.from(body),
+			),
+			{ cipher: "xchacha20" },
+		);
+		const response = await testApp.app.inject({
+			method: "POST",
+			url: "/oxen/v4/lsrpc",
+			payload: request.body,
+		});
+		expect(response.statusCode).toBe(200);
+		const { meta, body: reply } = request.openReply(response.rawPayload);
+		return { code: meta.code, body: reply.toString() };
+	}
+
+	/** @see issue 12: /metrics, /docs, the sessions API and /dev/* were reachable through /oxen/v4/lsrpc. */
+	it.each([
+		["GET", "/metrics"],
+		["GET", "/healthz"],
+		["GET", "/openapi.json"],
+		["GET", "/docs"],
+		["POST", "/sessions"],
+		["GET", "/sessions/AAAAAAAAAAAAAAAAAAAAAAAA"],
+		["GET", "/edge/check"],
+		["POST", "/dev/add_payment"],
+	])(
+		"%s %s answers the inner request 404, as a route that does not exist",
+		async (method, path) => {
+			const answer = await innerAnswer(method, path, method === "POST" ? "{}" : undefined);
+			expect(answer.code).toBe(404);
+			expect(JSON.parse(answer.body)).toMatchObject({ error: "not_found" });
+		},
+	);
+
+	it("reaches the file server's and Session Pro's client routes", async () => {
+		expect(await innerAnswer("GET", "/file/AAAA/info")).toEqual({
+			code: 404,
+			body: '{"status_code":404}',
+		});
+		const status = await innerAnswer("GET", "/status");
+		expect(status.code).toBe(200);
+		expect(JSON.parse(status.body)).toMatchObject({ status: "ok" });
+		const revocations = await innerAnswer("POST", "/get_pro_revocations", '{"ticket":0}');
+		expect(JSON.parse(revocations.body)).toMatchObject({ status: "ok" });
 	});
 });

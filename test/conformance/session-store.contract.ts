@@ -1,7 +1,7 @@
 /** The SessionStore contract (src/modules/sessions/session-store.ts), run against every implementation. */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SessionStore, SessionWrite } from "../../src/modules/sessions/index.ts";
+import type { SessionStore, SessionWrite } from "../../src/modules/sessions/session-store.ts";
 
 export interface SessionStoreFixture {
 	readonly store: SessionStore;

@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/lib/clock.ts";
+import { KeyValueSessionStore } from "../../src/modules/sessions/storage/key-value-session-store.ts";
+import { RedisSessionStore } from "../../src/modules/sessions/storage/redis-session-store.ts";
 import { EmbeddedKeyValueStore } from "../../src/storage/embedded/embedded-key-value-store.ts";
-import { KeyValueSessionStore } from "../../src/storage/embedded/key-value-session-store.ts";
-import { RedisSessionStore } from "../../src/storage/redis/redis-session-store.ts";
 import { redisUrl } from "../support/engines.ts";
 import { describeSessionStoreContract } from "./session-store.contract.ts";
 

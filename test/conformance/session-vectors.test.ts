@@ -6,7 +6,7 @@ import {
 	restyCodec,
 	restySignature,
 	v1Codec,
-} from "../../src/modules/sessions/index.ts";
+} from "../../src/modules/sessions/edge-contract.ts";
 
 const vectors = JSON.parse(
 	readFileSync(new URL("../vectors/sessions.json", import.meta.url), "utf8"),

@@ -11,7 +11,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { v1SessionId } from "../../src/modules/sessions/index.ts";
+import { v1SessionId } from "../../src/modules/sessions/edge-contract.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { nginxEdgeSkipReason, type RunningEdge, startNginxEdge } from "../support/nginx-edge.ts";
 import { hasRedisServer, PrivateRedis } from "../support/redis-server.ts";

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { appAccountTokenFor } from "../../src/modules/entitlements/index.ts";
+import { appAccountTokenFor } from "../../src/modules/entitlements/entitlement-service.ts";
 import { type AppleFixture, createAppleFixture } from "../support/apple-fixture.ts";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
 import { type FakeAppStoreApi, startFakeAppStoreApi } from "../support/fake-app-store-api.ts";

@@ -7,12 +7,9 @@
 import { readFileSync } from "node:fs";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ed25519FromSeed } from "../../src/lib/ed25519.ts";
-import {
-	appAccountTokenFor,
-	proofExpiryMs,
-	proofMessage,
-	signedMessage,
-} from "../../src/modules/entitlements/index.ts";
+import { proofExpiryMs } from "../../src/modules/entitlements/entitlement.ts";
+import { appAccountTokenFor } from "../../src/modules/entitlements/entitlement-service.ts";
+import { proofMessage, signedMessage } from "../../src/modules/entitlements/protocol.ts";
 import {
 	appBackends,
 	buildTestApp,

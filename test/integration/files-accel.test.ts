@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto";
 import { chmod, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { fileIdOf } from "../../src/modules/files/index.ts";
+import { fileIdOf } from "../../src/modules/files/file-id.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { nginxSkipReason, type RunningNginx } from "../support/nginx.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../support/nginx-files.ts";

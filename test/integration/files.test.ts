@@ -9,7 +9,7 @@ import { readdir } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { fileIdOf } from "../../src/modules/files/index.ts";
+import { fileIdOf } from "../../src/modules/files/file-id.ts";
 import {
 	appBackends,
 	buildTestApp,

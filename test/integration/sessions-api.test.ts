@@ -4,7 +4,7 @@
  */
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { restySignature } from "../../src/modules/sessions/index.ts";
+import { restySignature } from "../../src/modules/sessions/edge-contract.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { redisUrl } from "../support/engines.ts";
 

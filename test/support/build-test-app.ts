@@ -1,15 +1,18 @@
-/** An app on real storage in a throw-away data dir, with its log lines captured for assertions. */
+/**
+ * An app on real storage in a throw-away data dir, started by the service's own composition root (not
+ * listening, jobs not running: tests drive time and run jobs by hand), with its log lines captured.
+ */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { type App, buildApp } from "../../src/app.ts";
-import { type Config, loadConfig } from "../../src/config/index.ts";
 import { createLogger } from "../../src/http/logger.ts";
 import type { JobDefinition } from "../../src/jobs/job-runner.ts";
-import { loadServiceKeys } from "../../src/keys/service-keys.ts";
 import { ManualClock } from "../../src/lib/clock.ts";
-import { migrateToLatest, openStorage, type Storage } from "../../src/storage/index.ts";
+import type { App } from "../../src/platform/app.ts";
+import { type Config, loadConfig } from "../../src/platform/config.ts";
+import { startService } from "../../src/platform/service.ts";
+import type { Storage } from "../../src/storage/index.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "./engines.ts";
 
 export interface TestApp {
@@ -17,13 +20,14 @@ export interface TestApp {
 	readonly config: Config;
 	readonly storage: Storage;
 	readonly clock: ManualClock;
-	/** Background jobs the modules registered (run them by hand: tests drive time). */
+	/** Background jobs the engines and modules registered (run them by hand: tests drive time). */
 	readonly jobs: readonly JobDefinition[];
 	/** Every log line written so far, parsed. */
 	logs(): Record<string, unknown>[];
 	close(): Promise<void>;
 }
 
+/** Dev mode unless the overrides say otherwise (`dev: false`: a service key made on first start). */
 export async function buildTestApp(
 	overrides: Record<string, unknown> = {},
 	env: NodeJS.ProcessEnv = {},
@@ -37,36 +41,22 @@ export async function buildTestApp(
 			done();
 		},
 	});
-	const logger = createLogger(config, sink);
 	const clock = new ManualClock();
-	const storage = await openStorage(config, clock, logger);
-	await migrateToLatest(storage.sql);
-	const keys = await loadServiceKeys({
-		isDev: config.dev,
-		keyFile: undefined,
-		legacyX25519File: config.keys.x25519_legacy_file,
-		db: storage.sql.db,
+	const service = await startService(config, {
 		clock,
-		logger,
-	});
-	const jobs: JobDefinition[] = [];
-	const app = await buildApp(config, {
-		storage,
-		keys,
-		clock,
-		logger,
-		registerJob: (job) => jobs.push(job),
+		logger: createLogger(config, sink),
+		listen: false,
+		startJobs: false,
 	});
 	return {
-		app,
+		app: service.app,
 		config,
-		storage,
+		storage: service.storage,
 		clock,
-		jobs,
+		jobs: service.jobDefinitions,
 		logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
 		close: async () => {
-			await app.close();
-			await storage.close();
+			await service.stop();
 			await rm(dataDir, { recursive: true, force: true });
 		},
 	};

@@ -2,7 +2,8 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { migrateToLatest, openSqlDatabase, type SqlDatabase } from "../../src/storage/index.ts";
+import { migrateStorage } from "../../src/platform/service.ts";
+import { openSqlDatabase, type SqlDatabase } from "../../src/storage/index.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "./engines.ts";
 
 export interface SqlFixture {
@@ -29,7 +30,7 @@ export function sqlBackends(): SqlBackend[] {
 			open: async () => {
 				const dataDir = await mkdtemp(join(tmpdir(), "tollgate-sql-"));
 				const database = openSqlDatabase({ kind: "sqlite", path: join(dataDir, "tollgate.db") });
-				await migrateToLatest(database);
+				await migrateStorage({ sql: database });
 				return {
 					database,
 					url: undefined,
@@ -47,7 +48,7 @@ export function sqlBackends(): SqlBackend[] {
 			open: async () => {
 				const created = await createTestPostgresDatabase(adminUrl ?? "");
 				const database = openSqlDatabase({ kind: "postgres", url: created.url, poolMax: 5 });
-				await migrateToLatest(database);
+				await migrateStorage({ sql: database });
 				const dataDir = await mkdtemp(join(tmpdir(), "tollgate-sql-"));
 				return {
 					database,

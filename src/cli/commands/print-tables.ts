@@ -1,7 +1,5 @@
 import { sql } from "kysely";
-
-import type { Command } from "../command.ts";
-import { withMigratedDatabase } from "./with-database.ts";
+import type { CommandContext } from "../../platform/modules.ts";
 
 /** Byte columns hold keys and blob data: print their length, never their content. */
 function printable(row: Record<string, unknown>): Record<string, unknown> {
@@ -13,22 +11,15 @@ function printable(row: Record<string, unknown>): Record<string, unknown> {
 	);
 }
 
-export const printTablesCommand: Command = {
-	name: "print-tables",
-	summary: "Print every table's rows (one JSON object a line) and exit.",
-	details: ["", "Byte columns (keys, blob data) are shown as their length only."],
-	run: (config) =>
-		withMigratedDatabase(config, async (database) => {
-			const tables = await database.db.introspection.getTables();
-			for (const table of tables.sort((left, right) => left.name.localeCompare(right.name))) {
-				const { rows } = await sql<
-					Record<string, unknown>
-				>`select * from ${sql.table(table.name)}`.execute(database.db);
-				process.stdout.write(
-					`${table.name} (${rows.length} ${rows.length === 1 ? "row" : "rows"})\n`,
-				);
-				for (const row of rows) process.stdout.write(`  ${JSON.stringify(printable(row))}\n`);
-			}
-			return 0;
-		}),
-};
+export async function printTables(context: CommandContext): Promise<number> {
+	const { db } = await context.database();
+	const tables = await db.introspection.getTables();
+	for (const table of tables.sort((left, right) => left.name.localeCompare(right.name))) {
+		const { rows } = await sql<
+			Record<string, unknown>
+		>`select * from ${sql.table(table.name)}`.execute(db);
+		process.stdout.write(`${table.name} (${rows.length} ${rows.length === 1 ? "row" : "rows"})\n`);
+		for (const row of rows) process.stdout.write(`  ${JSON.stringify(printable(row))}\n`);
+	}
+	return 0;
+}

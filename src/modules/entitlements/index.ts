@@ -1,207 +1,55 @@
 /**
  * Session Pro entitlements (specs/session-pro.md; upstream session-pro-backend 0.3.0): store payments
- * become Ed25519-signed proofs for a client's rotating keys, revocations are served by ticket, and
- * revoked generations are pruned once every proof they revoke has expired.
+ * become Ed25519-signed proofs for a client's rotating keys, revocations are served by ticket, and revoked
+ * generations are pruned once every proof they revoke has expired. This file is the module's descriptor
+ * and stays light; module.ts holds the rest.
  */
-import { readFileSync } from "node:fs";
-import { Environment } from "@apple/app-store-server-library";
-import type { FastifyInstance } from "fastify";
-import type { Logger } from "pino";
-import type { Config } from "#config";
-import type { Clock } from "#lib/clock";
-import type { Ed25519KeyPair } from "#lib/ed25519";
-import type { RawRoutes } from "../../http/raw-routes.ts";
-import type { JobDefinition } from "../../jobs/job-runner.ts";
-import { AppleNotifications } from "./apple-notifications.ts";
-import { REVOCATION_RETAIN_FOR_MS, SECOND_MS } from "./entitlement.ts";
-import { EntitlementService } from "./entitlement-service.ts";
-import { GOOGLE_NOTIFICATION_RETAIN_FOR_MS, GooglePlayNotifications } from "./google-play.ts";
-import { pushTokenVerifier } from "./google-push.ts";
-import type { EntitlementLedger } from "./ledger.ts";
-import { entitlementsRoutes } from "./routes.ts";
+import { defineModule } from "../contract.ts";
+import { entitlementsConfigSection } from "./config.ts";
 
-export {
-	type PaymentProvider,
-	type ProPlan,
-	proofExpiryMs,
-} from "./entitlement.ts";
-export {
-	appAccountTokenFor,
-	EntitlementService,
-} from "./entitlement-service.ts";
-export type {
-	EntitlementLedger,
-	GoogleReconcileClaim,
-	LedgerTransaction,
-	NewPayment,
-	PendingGoogleAck,
-	ProGeneration,
-	ProPayment,
-	ProUser,
-	UserEntitlementUpdate,
-} from "./ledger.ts";
-export { generateProofMessage, proofMessage, signedMessage } from "./protocol.ts";
+export type { EntitlementsConfig } from "./config.ts";
+export type { PaymentProvider, ProPlan } from "./entitlement.ts";
 
-const PRUNE_INTERVAL_MS = 60 * 60_000;
+const commands = () => import("./cli.ts");
 
-export function createEntitlementService(
-	config: Config["entitlements"],
-	ledger: EntitlementLedger,
-	signingKey: Ed25519KeyPair,
-	clock: Clock,
-): EntitlementService {
-	return new EntitlementService(ledger, signingKey, clock, {
-		renewalAllowanceMs: config.renewal_latency_allowance_seconds * SECOND_MS,
-	});
-}
-
-export interface EntitlementsModuleOptions {
-	readonly config: Config["entitlements"];
-	readonly ledger: EntitlementLedger;
-	/** The service key: it signs proofs, and clients pin its public key. */
-	readonly signingKey: Ed25519KeyPair;
-	readonly clock: Clock;
-	readonly logger: Logger;
-	/** Dev mode: /dev/add_payment and /dev/revoke, which mint and revoke with no store involved. */
-	readonly devEndpoints: boolean;
-	readonly registerJob: (job: JobDefinition) => void;
-	/** Where HTTP clients' signed calls are answered, ahead of Fastify. */
-	readonly rawRoutes: RawRoutes;
-}
-
-/**
- * Registers /status, /generate_pro_proof, /get_pro_revocations, /get_pro_status, /get_payment_details,
- * /apple_notifications_v2 when an App Store app is configured, /dev/* in dev mode, and the leased job
- * that prunes old revocations and notification ids.
- * @throws nothing at registration; routes answer HTTP 200 with the protocol's envelope.
- */
-export async function registerEntitlements(
-	app: FastifyInstance,
-	options: EntitlementsModuleOptions,
-): Promise<void> {
-	const { ledger, clock, config } = options;
-	const service = createEntitlementService(config, ledger, options.signingKey, clock);
-	options.registerJob({
-		name: "entitlements.prune-revocations",
-		intervalMs: PRUNE_INTERVAL_MS,
-		run: async ({ nowMs }) => {
-			await ledger.pruneRevokedGenerations(nowMs - REVOCATION_RETAIN_FOR_MS);
-			await ledger.pruneAppleNotifications(nowMs);
-			await ledger.pruneGoogleNotifications(nowMs - GOOGLE_NOTIFICATION_RETAIN_FOR_MS);
-		},
-	});
-	const google = await registerGooglePlay(app, options, service);
-	const apple =
-		config.apple_bundle_id === undefined
-			? undefined
-			: new AppleNotifications(
-					{
-						bundleId: config.apple_bundle_id,
-						environment:
-							config.apple_environment === "Sandbox" ? Environment.SANDBOX : Environment.PRODUCTION,
-						appAppleId: config.apple_app_apple_id,
-						rootCertificates: config.apple_root_certificates.map((path) => readFileSync(path)),
-						onlineChecks: config.apple_online_checks,
-					},
-					service,
-					clock,
-				);
-	if (apple !== undefined && config.apple_api_key_file !== undefined)
-		registerAppleCatchUp(options, apple, config.apple_api_key_file);
-	await app.register(entitlementsRoutes, {
-		service,
-		rawRoutes: options.rawRoutes,
-		devEndpoints: options.devEndpoints,
-		apple,
-		googlePush:
-			google === undefined ||
-			config.google_push_audience === undefined ||
-			config.google_push_service_account === undefined
-				? undefined
-				: {
-						notifications: google,
-						verify: pushTokenVerifier({
-							certsUrl: config.google_oidc_certs_url,
-							audience: config.google_push_audience,
-							serviceAccount: config.google_push_service_account,
-						}),
-					},
-	});
-}
-
-const APPLE_API_URLS = {
-	Production: "https://api.storekit.itunes.apple.com",
-	Sandbox: "https://api.storekit-sandbox.itunes.apple.com",
-};
-
-/** The leased job that replays App Store notifications Apple could not deliver. */
-function registerAppleCatchUp(
-	options: EntitlementsModuleOptions,
-	apple: AppleNotifications,
-	keyFile: string,
-): void {
-	const { config, ledger, logger } = options;
-	const api = {
-		privateKey: readFileSync(keyFile, "utf8"),
-		keyId: config.apple_api_key_id ?? "",
-		issuerId: config.apple_api_issuer_id ?? "",
-		baseUrl: config.apple_api_url ?? APPLE_API_URLS[config.apple_environment],
-	};
-	const catchUpLogger = logger.child({ module: "entitlements.app_store" });
-	options.registerJob({
-		name: "entitlements.apple-catch-up",
-		intervalMs: config.apple_catch_up_interval_minutes * 60_000,
-		run: async ({ nowMs }) => {
-			const applied = await apple.catchUp(api, ledger, catchUpLogger, nowMs);
-			if (applied > 0)
-				catchUpLogger.info({ applied }, "App Store notifications replayed from history");
-		},
-	});
-}
-
-/**
- * Google Play, when its package is configured: one leased job pulls notifications (when a pull
- * subscription is set), reconciles the purchases they queued and acknowledges new ones to Google.
- */
-async function registerGooglePlay(
-	app: FastifyInstance,
-	options: EntitlementsModuleOptions,
-	service: EntitlementService,
-): Promise<GooglePlayNotifications | undefined> {
-	const { config, ledger, clock, logger } = options;
-	if (config.google_package_name === undefined || config.google_service_account_file === undefined)
-		return undefined;
-	// Google's client libraries (gRPC stack included) load only where Google Play is configured.
-	const { playDeveloperApi, pubSubPull, readServiceAccount } = await import("./google-clients.ts");
-	const account = readServiceAccount(config.google_service_account_file);
-	const packageName = config.google_package_name;
-	const google = new GooglePlayNotifications(
-		{ packageName },
+export const entitlementsModule = defineModule({
+	name: "entitlements",
+	configSection: entitlementsConfigSection,
+	isEnabled: (section) => section.enabled,
+	migrationsDir: "src/modules/entitlements/migrations",
+	commands: [
 		{
-			service,
-			ledger,
-			clock,
-			logger: logger.child({ module: "entitlements.google_play" }),
-			api: playDeveloperApi({ account, packageName, rootUrl: config.google_play_api_url }),
+			name: "entitlements grant",
+			summary: "Give an account Session Pro with a manual payment (e.g. for a support case).",
+			details: [
+				"",
+				"Records a Session Foundation ('stf') payment, bound to the account at once, not auto-renewing,",
+				"lasting 30, 90 or 365 days. Prints the payment id and the account's new expiry.",
+			],
+			arguments: ["master_pkey"],
+			options: {
+				plan: { value: "1m|3m|1y", description: "plan to grant (default 1m; 12m means 1y)" },
+			},
+			load: async () => (await commands()).grant,
 		},
-	);
-	const pull =
-		config.google_pubsub_subscription === undefined
-			? undefined
-			: pubSubPull({
-					account,
-					subscription: config.google_pubsub_subscription,
-					endpoint: config.google_pubsub_url,
-				});
-	if (pull !== undefined) app.addHook("onClose", () => pull.close());
-	options.registerJob({
-		name: "entitlements.google-play",
-		intervalMs: config.google_poll_interval_seconds * SECOND_MS,
-		run: async ({ nowMs }) => {
-			if (pull !== undefined) await google.pull(pull);
-			await google.drain(nowMs);
-			await google.acknowledgePurchases(nowMs);
+		{
+			name: "entitlements revoke",
+			summary: "End an account's Session Pro now: revoke its payments and its current proofs.",
+			details: [
+				"",
+				"As a refund would: the proofs' revocation tag goes on the revocation list clients poll.",
+				"Exits 1 when the key has no account.",
+			],
+			arguments: ["master_pkey"],
+			load: async () => (await commands()).revoke,
 		},
-	});
-	return google;
-}
+		{
+			name: "entitlements show",
+			summary: "Print an account's Session Pro status and payments as JSON.",
+			details: ["", "Exits 1 when the key has no account."],
+			arguments: ["master_pkey"],
+			load: async () => (await commands()).show,
+		},
+	],
+	load: async () => (await import("./module.ts")).implementation,
+});

@@ -9,6 +9,7 @@ import { AppError, type FailureLog, logFailure } from "#errors";
 import { JsonBodyError, parseJsonBody } from "#lib/json-body";
 import { contentResponse, errorResponses, validatedByHandler } from "../../http/openapi.ts";
 import type { RawRoutes } from "../../http/raw-routes.ts";
+import { onionReachable } from "../../transports/onion/index.ts";
 import { type AppleNotifications, UnverifiedNotificationError } from "./apple-notifications.ts";
 import type { PaymentProvider, ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
@@ -323,13 +324,16 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 			method,
 			url: "/status",
 			...documented("Backend version, clock and signing key.", undefined),
+			config: onionReachable,
 			handler: (request, reply) => answer(request.log, reply, async () => service.status()),
 		});
 	}
 
 	for (const call of clientCalls(service)) {
-		app.post(call.path, documented(call.summary, call.body), (request, reply) =>
-			answer(request.log, reply, () => call.run(request.body)),
+		app.post(
+			call.path,
+			{ ...documented(call.summary, call.body), config: onionReachable },
+			(request, reply) => answer(request.log, reply, () => call.run(request.body)),
 		);
 		rawRoutes.add("POST", call.path, async (_request, { body, requestId }) => {
 			const { status, bytes } = await envelope(() => call.run(body), app.log, {

@@ -9,7 +9,7 @@ import { z } from "zod";
 import { parseJsonBody } from "#lib/json-body";
 import { binarySchema, contentResponse, validatedByHandler } from "../../http/openapi.ts";
 import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
-import { isOnionDispatched } from "../../transports/onion/index.ts";
+import { isOnionDispatched, onionReachable } from "../../transports/onion/index.ts";
 import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
 import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
@@ -147,6 +147,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/file",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "Upload a file (the client has encrypted it); identical bytes get the same id.",
@@ -188,6 +189,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/file/:id",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "Download a file's bytes, whole or one Range (or an X-Accel-Redirect to nginx).",
@@ -243,6 +245,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/file/:id/info",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "A file's size, upload time and expiry.",
@@ -264,6 +267,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/file/:id/extend",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "Keep a file longer (never shorter); content ids only.",
@@ -292,6 +296,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/files",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "Upload, legacy form: the bytes base64-encoded in JSON.",
@@ -334,6 +339,7 @@ export const filesRoutes: FastifyPluginAsync<{
 		"/files/:id",
 		{
 			...validatedByHandler,
+			config: onionReachable,
 			schema: {
 				tags,
 				summary: "Download, legacy form: the bytes base64-encoded in JSON.",

@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import type { Clock } from "#lib/clock";
 import { contentResponse, validatedByHandler } from "../../http/openapi.ts";
+import { onionReachable } from "../../transports/onion/index.ts";
 import { answerFileServerError, sendJson } from "./file-server-replies.ts";
 import { PLATFORMS, type Platform, releaseProject } from "./release-poller.ts";
 import type { Release, ReleaseChannel, ReleaseRecords } from "./release-records.ts";
@@ -95,7 +96,7 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (ap
 
 	app.get<{ Querystring: Record<string, string | string[] | undefined> }>(
 		"/session_version",
-		{ ...validatedByHandler, schema: versionSchema },
+		{ ...validatedByHandler, config: onionReachable, schema: versionSchema },
 		async (request, reply) => {
 			const { platform, release_channel: channelName = "stable" } = request.query;
 			if (!isPlatform(platform)) return sendJson(reply, 404, { status_code: 404 });

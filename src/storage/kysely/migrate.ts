@@ -1,31 +1,76 @@
 /**
- * Numbered forward-only SQL migrations, one file per change under migrations/<dialect>/, applied with
- * Kysely's Migrator (which serialises concurrent starts: a PostgreSQL advisory lock, SQLite's write lock).
+ * Numbered forward-only SQL migrations, applied with Kysely's Migrator (which serialises concurrent starts:
+ * a PostgreSQL advisory lock, SQLite's write lock). The foundation's are in migrations/<dialect>/; each
+ * module keeps its own in its folder, numbered in the one sequence they all share (docs/adr/0002), so the
+ * order is total and a number taken twice is refused before anything runs.
  */
+import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely";
 import type { SqlDatabase } from "./db.ts";
 
-export const MIGRATIONS_DIR = new URL("../../../migrations/", import.meta.url);
+const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
+
+/** The directory holding package.json: migrations are found from it, wherever this code was loaded from. */
+export function packageRoot(): string {
+	let directory = dirname(fileURLToPath(import.meta.url));
+	while (!existsSync(join(directory, "package.json"))) {
+		const parent = dirname(directory);
+		if (parent === directory) throw new Error("package.json not found above the storage code");
+		directory = parent;
+	}
+	return directory;
+}
+
+/** The foundation's migrations, relative to the package root. */
+export const FOUNDATION_MIGRATIONS_DIR = "migrations";
+
+export class MigrationNumberTakenError extends Error {
+	constructor(number: string, files: readonly string[]) {
+		super(`migration number ${number} is taken twice: ${files.join(", ")}`);
+		this.name = "MigrationNumberTakenError";
+	}
+}
+
+/** Every migration file of `dialect` below `dirs` (relative to the package root, or absolute), by name. */
+export async function migrationFiles(
+	dirs: readonly string[],
+	dialect: SqlDatabase["dialect"],
+): Promise<Map<string, string>> {
+	const root = packageRoot();
+	const byNumber = new Map<string, string[]>();
+	const paths = new Map<string, string>();
+	for (const dir of dirs) {
+		const dialectDir = resolve(root, dir, dialect);
+		if (!existsSync(dialectDir)) continue;
+		for (const file of (await readdir(dialectDir)).sort()) {
+			const number = MIGRATION_FILE.exec(file)?.[1];
+			if (number === undefined) continue;
+			byNumber.set(number, [...(byNumber.get(number) ?? []), join(dir, dialect, file)]);
+			paths.set(file.replace(/\.sql$/, ""), join(dialectDir, file));
+		}
+	}
+	for (const [number, files] of byNumber)
+		if (files.length > 1) throw new MigrationNumberTakenError(number, files);
+	return new Map([...paths].sort(([a], [b]) => a.localeCompare(b)));
+}
 
 class SqlFileMigrationProvider implements MigrationProvider {
 	readonly #database: SqlDatabase;
+	readonly #dirs: readonly string[];
 
-	constructor(database: SqlDatabase) {
+	constructor(database: SqlDatabase, dirs: readonly string[]) {
 		this.#database = database;
+		this.#dirs = dirs;
 	}
 
 	async getMigrations(): Promise<Record<string, Migration>> {
-		const dir = new URL(`${this.#database.dialect}/`, MIGRATIONS_DIR);
-		const files = (await readdir(dir))
-			.filter((name) => /^\d{4}_[a-z0-9_]+\.sql$/.test(name))
-			.sort();
 		const migrations: Record<string, Migration> = {};
-		for (const file of files) {
-			const script = await readFile(new URL(file, dir), "utf8");
-			migrations[file.replace(/\.sql$/, "")] = {
-				up: (executor) => this.#database.runScript(executor, script),
-			};
+		for (const [name, path] of await migrationFiles(this.#dirs, this.#database.dialect)) {
+			const script = await readFile(path, "utf8");
+			migrations[name] = { up: (executor) => this.#database.runScript(executor, script) };
 		}
 		return migrations;
 	}
@@ -35,11 +80,17 @@ export interface MigrationOutcome {
 	readonly applied: readonly string[];
 }
 
-/** Applies every pending migration; throws with the failing migration's name and cause. */
-export async function migrateToLatest(database: SqlDatabase): Promise<MigrationOutcome> {
+/**
+ * Applies every pending migration of the foundation and of `moduleDirs`; throws with the failing
+ * migration's name and cause.
+ */
+export async function migrateToLatest(
+	database: SqlDatabase,
+	moduleDirs: readonly string[] = [],
+): Promise<MigrationOutcome> {
 	const migrator = new Migrator({
 		db: database.db,
-		provider: new SqlFileMigrationProvider(database),
+		provider: new SqlFileMigrationProvider(database, [FOUNDATION_MIGRATIONS_DIR, ...moduleDirs]),
 	});
 	const { error, results }: MigrationResultSet = await migrator.migrateToLatest();
 	if (error !== undefined) {

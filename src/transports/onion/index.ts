@@ -39,6 +39,30 @@ export function isOnionDispatched(request: FastifyRequest): boolean {
 	return request.headers[TRANSPORT_HEADER] === "onion";
 }
 
+declare module "fastify" {
+	interface FastifyContextConfig {
+		/** Onion requests may reach this route (a Session client route); any other answers them 404. */
+		readonly onion?: boolean;
+	}
+}
+
+/** Route config of a route Session clients may reach through onion requests. */
+export const onionReachable = { onion: true } as const;
+
+/**
+ * Onion requests reach only the routes that say so (`config: onionReachable`), as upstream Session servers
+ * expose only their client routes that way: /metrics, /docs, the sessions API and dev routes answer 404.
+ * Call it before any route is registered.
+ */
+export function guardOnionReachability(app: FastifyInstance): void {
+	app.addHook("onRequest", async (request) => {
+		if (isOnionDispatched(request) && request.routeOptions.config.onion !== true)
+			throw new AppError("not_found", {
+				description: `No route for ${request.method} ${request.url.split("?")[0]}`,
+			});
+	});
+}
+
 const INVALID_V4 = Buffer.from("Invalid v4 onion request", "utf8");
 const TEXT_PLAIN = { "content-type": "text/plain; charset=utf-8" };
 

@@ -4,15 +4,9 @@
  * Flask apps name them the same way.
  */
 import type { Redis } from "ioredis";
-import {
-	type EdgeCheck,
-	type SessionStore,
-	type SessionWrite,
-	type StoredSession,
-	sessionKeys,
-	userSessionsKey,
-} from "#modules/sessions";
-import { closeRedis, connectRedis, isReplyError, unavailable } from "./connect-redis.ts";
+import { closeRedis, connectRedis, isReplyError, unavailable } from "../../../storage/index.ts";
+import { sessionKeys, userSessionsKey } from "../edge-contract.ts";
+import type { EdgeCheck, SessionStore, SessionWrite, StoredSession } from "../session-store.ts";
 
 type PipelineResults = [error: Error | null, result: unknown][] | null;
 

@@ -1,6 +1,7 @@
 /**
- * buildApp(config, deps): the Fastify instance with every plugin and enabled module registered. It never
- * listens (fastify Testing guide): main.ts does, tests use inject() or listen on port 0.
+ * buildApp(config, deps): the Fastify instance with the service's plugins and every enabled module
+ * registered, in MODULES order. It never listens (fastify Testing guide): startService does, and tests use
+ * inject() or listen on port 0.
  */
 import { createServer } from "node:http";
 import swagger from "@fastify/swagger";
@@ -12,32 +13,27 @@ import {
 	validatorCompiler,
 	type ZodTypeProvider,
 } from "fastify-type-provider-zod";
-import type { Kysely } from "kysely";
 import type { Logger } from "pino";
-import { Registry } from "prom-client";
+import type { Registry } from "prom-client";
 import { z } from "zod";
-import type { Config } from "#config";
 import { AppError, registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "#lib/json-body";
-import { registerEntitlements } from "#modules/entitlements";
-import { registerFiles } from "#modules/files";
-import { DEV_SESSIONS_SECRET, registerSessions, STORED_SECRET_NAME } from "#modules/sessions";
-import { healthRoutes } from "./http/health-routes.ts";
-import { contentResponse } from "./http/openapi.ts";
-import { AccessLogController } from "./http/plugins/access-log.ts";
-import { registerMetrics } from "./http/plugins/metrics.ts";
-import { generateRequestId } from "./http/plugins/request-id.ts";
-import { registerResponseHeaders } from "./http/plugins/response-headers.ts";
-import { RawRoutes } from "./http/raw-routes.ts";
-import { registerRouteCatalogue } from "./http/route-catalogue.ts";
-import type { JobDefinition } from "./jobs/job-runner.ts";
-import { getOrCreateStoredSecret, type ServiceKeys } from "./keys/service-keys.ts";
-import type { FoundationTables, Storage } from "./storage/index.ts";
-import { SqlEntitlementLedger } from "./storage/kysely/entitlement-ledger.ts";
-import { SqlFileRecords } from "./storage/kysely/file-records.ts";
-import { SqlReleaseRecords } from "./storage/kysely/release-records.ts";
-import { registerOnionTransport } from "./transports/onion/index.ts";
+import { healthRoutes } from "../http/health-routes.ts";
+import { contentResponse } from "../http/openapi.ts";
+import { AccessLogController } from "../http/plugins/access-log.ts";
+import { registerMetrics } from "../http/plugins/metrics.ts";
+import { generateRequestId } from "../http/plugins/request-id.ts";
+import { registerResponseHeaders } from "../http/plugins/response-headers.ts";
+import { RawRoutes } from "../http/raw-routes.ts";
+import { registerRouteCatalogue } from "../http/route-catalogue.ts";
+import type { JobDefinition } from "../jobs/job-runner.ts";
+import type { ServiceKeys } from "../keys/service-keys.ts";
+import type { ModuleServices } from "../modules/contract.ts";
+import type { Storage } from "../storage/index.ts";
+import { guardOnionReachability, registerOnionTransport } from "../transports/onion/index.ts";
+import type { Config } from "./config.ts";
+import { MODULES } from "./modules.ts";
 
 export interface AppDependencies {
 	readonly storage: Storage;
@@ -45,25 +41,12 @@ export interface AppDependencies {
 	readonly clock: Clock;
 	readonly logger: Logger;
 	/** Metrics registry; a fresh one per app so several apps can live in one process (tests). */
-	readonly registry?: Registry;
-	/** Where modules hand their background jobs (main.ts: the leased job runner); tests may omit it. */
-	readonly registerJob?: (job: JobDefinition) => void;
+	readonly registry: Registry;
+	/** Where modules hand their background jobs: the leased job runner. */
+	readonly registerJob: (job: JobDefinition) => void;
 }
 
 export type App = FastifyInstance;
-
-/** `sessions.secret` when set; else the public dev secret in dev mode; else one generated and kept in the database. */
-export async function resolveSessionsSecret(
-	config: Config,
-	db: Kysely<FoundationTables>,
-	clock: Clock,
-	logger: Logger,
-): Promise<string> {
-	if (config.sessions.secret !== undefined) return config.sessions.secret;
-	if (config.dev) return DEV_SESSIONS_SECRET;
-	const stored = await getOrCreateStoredSecret(db, STORED_SECRET_NAME, clock, logger);
-	return Buffer.from(stored).toString("base64url");
-}
 
 /** Fastify's own JSON parser (prototype-poisoning checks included), behind a nesting limit. */
 function limitJsonDepth(app: FastifyInstance): void {
@@ -122,6 +105,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	limitJsonDepth(app);
 
 	registerRouteCatalogue(app);
+	guardOnionReachability(app);
 	registerErrorHandling(app);
 	registerResponseHeaders(app);
 	await app.register(swagger, {
@@ -146,8 +130,7 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 	});
 	await app.register(swaggerUi, { routePrefix: "/docs" });
 	// After swagger, which describes only the routes registered once it is loaded.
-	const registry = deps.registry ?? new Registry();
-	rawRoutes.observeWith(registerMetrics(app, registry));
+	rawRoutes.observeWith(registerMetrics(app, deps.registry));
 	app.addHook("preClose", (done) => {
 		rawRoutes.markClosing();
 		done();
@@ -179,39 +162,30 @@ export async function buildApp(config: Config, deps: AppDependencies): Promise<A
 		serverKeys: legacyX25519 === undefined ? [x25519] : [x25519, legacyX25519],
 	});
 
-	if (config.files.enabled) {
-		await registerFiles(app, {
-			config: config.files,
-			records: new SqlFileRecords(deps.storage.sql.db),
-			releases: new SqlReleaseRecords(deps.storage.sql.db),
-			blobs: deps.storage.blobs,
-			clock: deps.clock,
-			logger: deps.logger,
-			registry,
-			registerJob: deps.registerJob ?? (() => {}),
-		});
-	}
-
-	if (config.entitlements.enabled) {
-		await registerEntitlements(app, {
-			config: config.entitlements,
-			ledger: new SqlEntitlementLedger(deps.storage.sql.db),
-			signingKey: deps.keys.ed25519,
-			clock: deps.clock,
-			logger: deps.logger,
-			devEndpoints: config.dev,
-			registerJob: deps.registerJob ?? (() => {}),
-			rawRoutes,
-		});
-	}
-
-	if (config.sessions.enabled) {
-		await registerSessions(app, {
-			config: config.sessions,
-			store: deps.storage.sessions,
-			secret: await resolveSessionsSecret(config, deps.storage.sql.db, deps.clock, deps.logger),
-			rawRoutes,
-		});
+	const services: Partial<ModuleServices> = {};
+	for (const module of MODULES) {
+		if (!module.isEnabled(config)) continue;
+		for (const needed of module.dependsOn)
+			if (!(needed in services))
+				throw new Error(`module ${module.name} needs module ${needed}, which is switched off`);
+		Object.assign(
+			services,
+			await module.start(
+				{
+					config,
+					app,
+					rawRoutes,
+					storage: deps.storage,
+					keys: deps.keys,
+					clock: deps.clock,
+					logger: deps.logger,
+					registry: deps.registry,
+					registerJob: deps.registerJob,
+					services,
+				},
+				config,
+			),
+		);
 	}
 
 	return app;

@@ -1,13 +1,13 @@
 /** The files module's version cache in SQL; one implementation for SQLite and PostgreSQL. */
 import type { Generated, Kysely, Transaction } from "kysely";
+import type { FoundationTables } from "../../../storage/index.ts";
 import type {
 	ProjectPollState,
 	Release,
 	ReleaseChannel,
 	ReleaseRecords,
 	VersionCheck,
-} from "#modules/files";
-import type { FoundationTables } from "./tables.ts";
+} from "../release-records.ts";
 
 interface ReleaseProjectsTable {
 	name: string;

@@ -1,7 +1,7 @@
-/** The files module's records in SQL; one implementation for SQLite and PostgreSQL. */
+/** The files module's records (FileRecords) in SQL; one implementation for SQLite and PostgreSQL. */
 import { type Kysely, sql } from "kysely";
-import { type FileRecord, type FileRecords, UploadAbandonedError } from "#modules/files";
-import type { FoundationTables } from "./tables.ts";
+import type { FoundationTables } from "../../../storage/index.ts";
+import { type FileRecord, type FileRecords, UploadAbandonedError } from "../file-records.ts";
 
 interface FilesTable {
 	id: string;

@@ -3,15 +3,9 @@
  * names as the Redis layout. Not atomic across keys, so the data key, which every read requires, is
  * written last and deleted first.
  */
-import {
-	type EdgeCheck,
-	type SessionStore,
-	type SessionWrite,
-	type StoredSession,
-	sessionKeys,
-	userSessionsKey,
-} from "#modules/sessions";
-import type { KeyValueStore } from "../key-value-store.ts";
+import type { KeyValueStore } from "../../../storage/index.ts";
+import { sessionKeys, userSessionsKey } from "../edge-contract.ts";
+import type { EdgeCheck, SessionStore, SessionWrite, StoredSession } from "../session-store.ts";
 
 export class KeyValueSessionStore implements SessionStore {
 	readonly #kv: KeyValueStore;

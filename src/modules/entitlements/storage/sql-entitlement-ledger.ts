@@ -1,19 +1,18 @@
 /** The entitlements module's ledger in SQL; one implementation for SQLite and PostgreSQL. */
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
+import type { FoundationTables } from "../../../storage/index.ts";
+import type { PaymentProvider, ProPlan } from "../entitlement.ts";
 import type {
 	EntitlementLedger,
 	GoogleReconcileClaim,
 	LedgerTransaction,
 	NewPayment,
-	PaymentProvider,
 	PendingGoogleAck,
 	ProGeneration,
 	ProPayment,
-	ProPlan,
 	ProUser,
 	UserEntitlementUpdate,
-} from "#modules/entitlements";
-import type { FoundationTables } from "./tables.ts";
+} from "../ledger.ts";
 
 /** PostgreSQL returns BIGINT as text and BOOLEAN as boolean; SQLite returns numbers for both. */
 type Int = number | string;

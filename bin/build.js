@@ -1,0 +1,99 @@
+// The TypeScript sources compiled for Node by esbuild into dist/: one entry (dist/cli.mjs) and content-named
+// chunks, split at every dynamic import so a command loads only its own code (`tollgate --help` loads no
+// module's runtime). `npm install` builds (the prepare script); `bin/tollgate.js` builds again first when a
+// source file changed since, so there is still no build step to remember. Builds may run at once (test
+// suites start many processes): chunks are written under their content hash and the entry and the record of
+// its inputs are each replaced in one rename, so a reader sees one whole build or the other.
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const DIST = join(ROOT, "dist");
+export const ENTRY = join(DIST, "cli.mjs");
+const RECORD = join(DIST, "build.json");
+/** Chunks of earlier builds stay this long: a process started from one may still import them lazily. */
+const OLD_CHUNKS_KEPT_MS = 24 * 3_600_000;
+
+async function writeAtomically(path, contents) {
+	const temporary = `${path}.${randomUUID()}.tmp`;
+	await writeFile(temporary, contents);
+	await rename(temporary, path);
+}
+
+/** Whether dist/ holds a build of the sources as they are now (every input unchanged since). */
+export async function isBuildCurrent() {
+	let record;
+	try {
+		record = JSON.parse(await readFile(RECORD, "utf8"));
+	} catch {
+		return false;
+	}
+	if (!existsSync(ENTRY)) return false;
+	for (const [path, mtimeMs] of Object.entries(record.inputs)) {
+		const info = await stat(join(ROOT, path)).catch(() => null);
+		if (info?.mtimeMs !== mtimeMs) return false;
+	}
+	return true;
+}
+
+export async function build() {
+	const esbuild = await import("esbuild");
+	const result = await esbuild.build({
+		absWorkingDir: ROOT,
+		entryPoints: { cli: "src/cli/index.ts" },
+		bundle: true,
+		splitting: true,
+		format: "esm",
+		platform: "node",
+		target: "node20.19",
+		packages: "external",
+		outdir: DIST,
+		outExtension: { ".js": ".mjs" },
+		chunkNames: "chunks/[name]-[hash]",
+		sourcemap: "linked",
+		metafile: true,
+		write: false,
+		logLevel: "silent",
+	});
+	await mkdir(join(DIST, "chunks"), { recursive: true });
+	const entry = result.outputFiles.filter(
+		(file) => file.path === ENTRY || file.path === `${ENTRY}.map`,
+	);
+	for (const file of result.outputFiles) {
+		if (entry.includes(file) || existsSync(file.path)) continue;
+		await writeAtomically(file.path, file.contents);
+	}
+	for (const file of entry) await writeAtomically(file.path, file.contents);
+	const inputs = {};
+	for (const path of [...Object.keys(result.metafile.inputs), "package.json"]) {
+		inputs[path] = (await stat(join(ROOT, path))).mtimeMs;
+	}
+	await writeAtomically(RECORD, `${JSON.stringify({ inputs }, null, "\t")}\n`);
+	await removeOldChunks(
+		new Set(Object.keys(result.metafile.outputs).map((path) => join(ROOT, path))),
+	);
+}
+
+async function removeOldChunks(current) {
+	const dir = join(DIST, "chunks");
+	const now = Date.now();
+	for (const name of await readdir(dir)) {
+		const path = join(dir, name);
+		if (current.has(path)) continue;
+		const info = await stat(path).catch(() => null);
+		if (info !== null && now - info.mtimeMs > OLD_CHUNKS_KEPT_MS) await rm(path, { force: true });
+	}
+}
+
+export async function ensureBuilt() {
+	if (!(await isBuildCurrent())) await build();
+	return ENTRY;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+	await build();
+	process.stdout.write(`built ${relative(ROOT, ENTRY)}\n`);
+}

@@ -1,0 +1,125 @@
+/**
+ * The files module started: the file server's routes (directly and, for Session clients, through onion
+ * requests), /session_version, and the leased jobs that sweep expiry and abandoned blobs and poll releases.
+ */
+import type { Logger } from "pino";
+import type { Clock } from "#lib/clock";
+import { type BlobStore, isFileBacked, type Storage } from "../../storage/index.ts";
+import type { ModuleImplementation } from "../contract.ts";
+import type { FilesConfig } from "./config.ts";
+import { registerFileMetrics } from "./file-metrics.ts";
+import { FileService } from "./file-service.ts";
+import { FileStoreCheck } from "./file-store-check.ts";
+import { ReleasePoller } from "./release-poller.ts";
+import { filesRoutes } from "./routes.ts";
+import { SqlFileRecords } from "./storage/sql-file-records.ts";
+import { SqlReleaseRecords } from "./storage/sql-release-records.ts";
+import { versionRoutes } from "./version-routes.ts";
+
+export const SWEEP_BATCH = 500;
+/** How often the leased sweep looks for blobs that uploads or deletions abandoned. */
+const ABANDONED_BLOB_SWEEP_INTERVAL_MS = 5 * 60_000;
+/** The poller looks every minute for a project whose releases are older than the configured interval. */
+const RELEASE_POLL_TICK_MS = 60_000;
+const DAY_MS = 86_400_000;
+
+/** The records, the service and the consistency check over the configured storage: routes and CLI share them. */
+export function openFileStore(section: FilesConfig, storage: Storage, clock: Clock) {
+	const records = new SqlFileRecords(storage.sql.db);
+	const service = new FileService(records, storage.blobs, clock, {
+		maxFileSizeBytes: section.max_file_size_bytes,
+		defaultTtlSeconds: section.default_ttl_seconds,
+		compatIdFixedBits: section.backwards_compat_ids
+			? section.backwards_compat_id_fixed_bits
+			: undefined,
+	});
+	const check = new FileStoreCheck({
+		records,
+		blobs: storage.blobs,
+		service,
+		clock,
+		graceMs: section.abandoned_upload_grace_seconds * 1_000,
+	});
+	return { records, service, check };
+}
+
+/** The X-Accel-Redirect URI of a blob when nginx is to send the bytes; undefined when Tollgate streams them. */
+function accelRedirectFor(
+	prefix: string | undefined,
+	blobs: BlobStore,
+	logger: Logger,
+): ((blobKey: string) => string) | undefined {
+	if (prefix === undefined) return undefined;
+	if (!isFileBacked(blobs)) {
+		logger.warn(
+			"files.accel_redirect_prefix is ignored: blobs in the database are no files nginx could send",
+		);
+		return undefined;
+	}
+	return (blobKey) => `${prefix}${blobs.relativePathOf(blobKey)}`;
+}
+
+export const implementation: ModuleImplementation<FilesConfig> = {
+	async register({ section, app, storage, clock, logger, registry, registerJob }) {
+		const { records, service } = openFileStore(section, storage, clock);
+		const releases = new SqlReleaseRecords(storage.sql.db);
+		const metrics = registerFileMetrics(registry, records);
+		registerJob({
+			name: "files.sweep-expired",
+			intervalMs: section.sweep_interval_seconds * 1_000,
+			run: async ({ signal }) => {
+				let swept: number;
+				do {
+					swept = await service.sweepExpired(SWEEP_BATCH);
+					metrics.swept.inc(swept);
+				} while (!signal.aborted && swept === SWEEP_BATCH);
+			},
+		});
+		registerJob({
+			name: "files.sweep-abandoned-blobs",
+			intervalMs: ABANDONED_BLOB_SWEEP_INTERVAL_MS,
+			run: async ({ signal }) => {
+				while (
+					!signal.aborted &&
+					(await service.sweepAbandonedBlobs(
+						section.abandoned_upload_grace_seconds * 1_000,
+						SWEEP_BATCH,
+					)) === SWEEP_BATCH
+				) {}
+			},
+		});
+		const poller = new ReleasePoller({
+			records: releases,
+			clock,
+			logger,
+			apiUrl: section.github_api_url,
+			owner: section.github_owner,
+			token: section.github_token,
+			refreshIntervalMs: section.release_poll_interval_seconds * 1_000,
+		});
+		registerJob({
+			name: "files.poll-releases",
+			intervalMs: RELEASE_POLL_TICK_MS,
+			run: async ({ signal, nowMs }) => {
+				await releases.pruneVersionChecks(nowMs - section.version_checks_retention_days * DAY_MS);
+				await poller.pollDue(signal);
+			},
+		});
+		await app.register(versionRoutes, {
+			releases,
+			clock,
+			githubOwner: section.github_owner,
+			keepVersionChecks: section.version_checks_retention_days > 0,
+		});
+		await app.register(filesRoutes, {
+			service,
+			metrics,
+			settings: {
+				maxFileSizeBytes: section.max_file_size_bytes,
+				maxTtlSeconds: section.max_ttl_seconds,
+			},
+			accelRedirectUriOf: accelRedirectFor(section.accel_redirect_prefix, storage.blobs, logger),
+		});
+		return {};
+	},
+};
