@@ -3,10 +3,10 @@
  * in-flight requests, pools) within `http.shutdown_timeout_ms`, or exit 1.
  */
 import type { Logger } from "pino";
-import type { Config } from "./platform/config.ts";
+import type { SectionedConfig } from "./platform/modules.ts";
 import { startService } from "./platform/service.ts";
 
-export async function serveUntilSignalled(config: Config, logger: Logger): Promise<void> {
+export async function serveUntilSignalled(config: SectionedConfig, logger: Logger): Promise<void> {
 	const service = await startService(config, { logger });
 	await new Promise<void>((resolve) => {
 		const shutDown = (signal: NodeJS.Signals) => {

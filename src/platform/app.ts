@@ -32,8 +32,7 @@ import type { ServiceKeys } from "../keys/service-keys.ts";
 import type { ModuleServices } from "../modules/contract.ts";
 import type { Storage } from "../storage/index.ts";
 import { guardOnionReachability, registerOnionTransport } from "../transports/onion/index.ts";
-import type { Config } from "./config.ts";
-import { MODULES } from "./modules.ts";
+import { MODULES, type SectionedConfig } from "./modules.ts";
 
 export interface AppDependencies {
 	readonly storage: Storage;
@@ -67,7 +66,7 @@ function limitJsonDepth(app: FastifyInstance): void {
 	});
 }
 
-export async function buildApp(config: Config, deps: AppDependencies): Promise<App> {
+export async function buildApp(config: SectionedConfig, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
 	const loggerInstance: FastifyBaseLogger = deps.logger;
 	const rawRoutes = new RawRoutes(deps.logger, { bodyLimitBytes: config.http.body_limit_bytes });

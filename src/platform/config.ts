@@ -10,7 +10,7 @@ import {
 	loadConfigFrom,
 	maskSecrets as maskSecretsOf,
 } from "#config";
-import { MODULES } from "./modules.ts";
+import { MODULES, type SectionedConfig } from "./modules.ts";
 
 type Module = (typeof MODULES)[number];
 type ModuleSections = { readonly [M in Module as M["name"]]: M["configSection"] };
@@ -44,6 +44,6 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
 }
 
 /** The effective config with every secret replaced, for `tollgate config check`. */
-export function maskSecrets(config: Config): Record<string, unknown> {
+export function maskSecrets(config: SectionedConfig): Record<string, unknown> {
 	return maskSecretsOf(configSchema, config);
 }

@@ -18,14 +18,13 @@ import type {
 	ModuleServices,
 } from "../modules/contract.ts";
 import type { SecretStore, SqlDatabase, Storage } from "../storage/index.ts";
-import type { Config } from "./config.ts";
 
 /** The loaded config seen by code that does not know every module: sections by module name. */
 export type SectionedConfig = FoundationConfig & { readonly [section: string]: unknown };
 
 /** What a CLI command is given; a module's commands get their section from it. */
 export interface CommandContext {
-	readonly config: Config;
+	readonly config: SectionedConfig;
 	readonly logger: Logger;
 	/** The SQL database alone, migrated (for commands that need no other store). */
 	database(): Promise<SqlDatabase>;

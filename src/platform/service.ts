@@ -11,8 +11,7 @@ import { type JobDefinition, JobRunner } from "../jobs/job-runner.ts";
 import { loadConfiguredServiceKeys, type ServiceKeys } from "../keys/service-keys.ts";
 import { migrateToLatest, openStorage, type Storage } from "../storage/index.ts";
 import { type App, buildApp } from "./app.ts";
-import type { Config } from "./config.ts";
-import { MODULE_MIGRATION_DIRS } from "./modules.ts";
+import { MODULE_MIGRATION_DIRS, type SectionedConfig } from "./modules.ts";
 
 export interface ServiceOverrides {
 	readonly clock?: Clock;
@@ -41,7 +40,7 @@ export function migrateStorage(storage: Pick<Storage, "sql">) {
 }
 
 export async function startService(
-	config: Config,
+	config: SectionedConfig,
 	overrides: ServiceOverrides = {},
 ): Promise<RunningService> {
 	const clock = overrides.clock ?? systemClock;

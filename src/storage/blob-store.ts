@@ -56,7 +56,7 @@ export interface StoredBlob {
 }
 
 /**
- * A store whose blobs are plain files under one root, so a front proxy can send them itself
+ * A store that keeps each blob as a plain file under one root, so a front proxy can send it itself
  * (X-Accel-Redirect). Optional: callers check for it once, at wiring time, with `isFileBacked`.
  */
 export interface FileBackedBlobStore extends BlobStore {

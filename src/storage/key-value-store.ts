@@ -1,5 +1,5 @@
 /**
- * The key-value port: short-lived state with a TTL (sessions, login state, rate-limit windows).
+ * The key-value port: short-lived state with a TTL (login state, rate-limit windows, caches).
  * Implemented by the embedded store (SQLite file, one machine) and Redis (a cluster). Both pass
  * test/conformance/key-value-store.contract.ts unchanged.
  *

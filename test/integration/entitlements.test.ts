@@ -114,7 +114,9 @@ for (const backend of appBackends()) {
 		let baseUrl: string;
 
 		beforeEach(async () => {
+			// Dev mode on both engines: its /dev routes mint payments with no store involved.
 			testApp = await buildTestAppOn(backend, {
+				dev: true,
 				entitlements: { enabled: true },
 			});
 			baseUrl = await testApp.app.listen({ host: "127.0.0.1", port: 0 });

@@ -40,13 +40,21 @@ describe("file ids", () => {
 });
 
 const adminUrl = postgresAdminUrl();
+/** The PostgreSQL run is outside dev mode, as production runs: its service key is made on first start. */
 const backends = [
-	{ name: "filesystem blobs, SQLite", skip: false, usePostgres: false, blobs: "filesystem" },
 	{
-		name: "database blobs, PostgreSQL",
+		name: "filesystem blobs, SQLite",
+		skip: false,
+		usePostgres: false,
+		blobs: "filesystem",
+		isDev: true,
+	},
+	{
+		name: "database blobs, PostgreSQL, not in dev mode",
 		skip: adminUrl === null,
 		usePostgres: true,
 		blobs: "database",
+		isDev: false,
 	},
 ] as const;
 
@@ -61,6 +69,7 @@ for (const backend of backends) {
 		beforeAll(async () => {
 			database = backend.usePostgres ? await createTestPostgresDatabase(adminUrl ?? "") : undefined;
 			testApp = await buildTestApp({
+				dev: backend.isDev,
 				http: { request_timeout_ms: REQUEST_TIMEOUT_MS },
 				blobs: { backend: backend.blobs },
 				files: { max_file_size_bytes: MAX, max_ttl_seconds: 86_400 },
@@ -344,8 +353,9 @@ for (const backend of backends) {
 
 		it("uploads and downloads through onion requests v4, both ciphers", async () => {
 			const sodium = await sodiumReady();
+			// As a client does: the Montgomery form of the service's published Ed25519 key.
 			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+				testApp.keys.ed25519.publicKey,
 			);
 			for (const cipher of ["xchacha20", "aes-gcm"] as const) {
 				const data = randomBytes(50_000);

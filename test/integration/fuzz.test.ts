@@ -30,7 +30,7 @@ async function fuzzFullApp(
 
 describe("the OpenAPI fuzzer", () => {
 	it(`finds nothing in 3,000 requests on SQLite and the embedded store (seed ${SEED})`, async () => {
-		const report = await fuzzFullApp(sqlite ?? { name: "SQLite", skip: false }, 3_000);
+		const report = await fuzzFullApp(sqlite ?? { name: "SQLite", skip: false, isDev: true }, 3_000);
 		expect(report.findings).toEqual([]);
 		expect(report.requests).toBe(3_000);
 		expect(Object.keys(report.byOperation).length).toBe(report.operations);
@@ -41,10 +41,14 @@ describe("the OpenAPI fuzzer", () => {
 		async () => {
 			const prefix = createTestRedisPrefix(sharedRedis ?? "");
 			try {
-				const report = await fuzzFullApp(postgres ?? { name: "PostgreSQL", skip: true }, 1_500, {
-					kv: { url: sharedRedis, key_prefix: prefix.prefix },
-					sessions: { key_prefix: `${prefix.prefix}session` },
-				});
+				const report = await fuzzFullApp(
+					postgres ?? { name: "PostgreSQL", skip: true, isDev: false },
+					1_500,
+					{
+						kv: { url: sharedRedis, key_prefix: prefix.prefix },
+						sessions: { key_prefix: `${prefix.prefix}session` },
+					},
+				);
 				expect(report.findings).toEqual([]);
 			} finally {
 				await prefix.drop();

@@ -334,7 +334,7 @@ for (const backend of appBackends()) {
 			publishDesktopReleases();
 			await poll();
 			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
+				testApp.keys.ed25519.publicKey,
 			);
 			const v3 = buildOnionRequest(
 				serverPublic,

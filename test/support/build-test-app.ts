@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Writable } from "node:stream";
 import { createLogger } from "../../src/http/logger.ts";
 import type { JobDefinition } from "../../src/jobs/job-runner.ts";
+import type { ServiceKeys } from "../../src/keys/service-keys.ts";
 import { ManualClock } from "../../src/lib/clock.ts";
 import type { App } from "../../src/platform/app.ts";
 import { type Config, loadConfig } from "../../src/platform/config.ts";
@@ -19,6 +20,8 @@ export interface TestApp {
 	readonly app: App;
 	readonly config: Config;
 	readonly storage: Storage;
+	/** The service keys it runs with (the dev key in dev mode, else the one made on first start). */
+	readonly keys: ServiceKeys;
 	readonly clock: ManualClock;
 	/** Background jobs the engines and modules registered (run them by hand: tests drive time). */
 	readonly jobs: readonly JobDefinition[];
@@ -52,6 +55,7 @@ export async function buildTestApp(
 		app: service.app,
 		config,
 		storage: service.storage,
+		keys: service.keys,
 		clock,
 		jobs: service.jobDefinitions,
 		logs: () => lines.map((line) => JSON.parse(line) as Record<string, unknown>),
@@ -66,13 +70,18 @@ export interface AppBackend {
 	readonly name: "SQLite" | "PostgreSQL";
 	/** PostgreSQL is skipped (outside CI) when no server answers. */
 	readonly skip: boolean;
+	/** Dev mode (the public dev key); off, the service makes its key on first start, as production runs. */
+	readonly isDev: boolean;
 }
 
-/** The SQL engines an app-level suite runs on: SQLite always, PostgreSQL where one is reachable. */
+/**
+ * The SQL engines an app-level suite runs on: SQLite in dev mode always, and PostgreSQL, where one is
+ * reachable, outside dev mode (a service key and secrets made on first start), as production runs.
+ */
 export function appBackends(): AppBackend[] {
 	return [
-		{ name: "SQLite", skip: false },
-		{ name: "PostgreSQL", skip: postgresAdminUrl() === null },
+		{ name: "SQLite", skip: false, isDev: true },
+		{ name: "PostgreSQL", skip: postgresAdminUrl() === null, isDev: false },
 	];
 }
 
@@ -81,9 +90,10 @@ export async function buildTestAppOn(
 	backend: AppBackend,
 	overrides: Record<string, unknown> = {},
 ): Promise<TestApp> {
-	if (backend.name === "SQLite") return buildTestApp(overrides);
+	const withMode = { dev: backend.isDev, ...overrides };
+	if (backend.name === "SQLite") return buildTestApp(withMode);
 	const database = await createTestPostgresDatabase(postgresAdminUrl() ?? "");
-	const testApp = await buildTestApp({ ...overrides, database: { url: database.url } });
+	const testApp = await buildTestApp({ ...withMode, database: { url: database.url } });
 	return {
 		...testApp,
 		close: async () => {

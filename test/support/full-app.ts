@@ -18,7 +18,7 @@ export interface FullApp {
 }
 
 export async function buildFullApp(
-	backend: AppBackend = { name: "SQLite", skip: false },
+	backend: AppBackend = { name: "SQLite", skip: false, isDev: true },
 	overrides: Record<string, unknown> = {},
 ): Promise<FullApp> {
 	const directory = await mkdtemp(join(tmpdir(), "tollgate-full-app-"));

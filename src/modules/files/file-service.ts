@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import type { BlobRange, BlobStore, OpenedBlob } from "../../storage/blob-store.ts";
+import type { BlobRange, BlobStore, OpenedBlob } from "../../storage/index.ts";
 import { FILE_ID_LENGTH, fileIdHasher } from "./file-id.ts";
 import type { FileRecord, FileRecords } from "./file-records.ts";
 

@@ -6,7 +6,7 @@
  * (those files are lost either way; a record pointing at nothing only answers 404 later).
  */
 import type { Clock } from "#lib/clock";
-import type { BlobStore, StoredBlob } from "../../storage/blob-store.ts";
+import type { BlobStore, StoredBlob } from "../../storage/index.ts";
 import type { FileRecords } from "./file-records.ts";
 import type { FileService } from "./file-service.ts";
 

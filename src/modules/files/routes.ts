@@ -8,13 +8,14 @@ import type { FastifyPluginAsync, FastifyReply } from "fastify";
 import { z } from "zod";
 import { parseJsonBody } from "#lib/json-body";
 import { binarySchema, contentResponse, validatedByHandler } from "../../http/openapi.ts";
-import { type BlobRange, BlobTooLargeError } from "../../storage/blob-store.ts";
+import { BlobTooLargeError } from "../../storage/index.ts";
 import { isOnionDispatched, onionReachable } from "../../transports/onion/index.ts";
 import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
 import type { FileMetrics } from "./file-metrics.ts";
 import type { FileRecord } from "./file-records.ts";
 import { answerFileServerError, sendJson, sendStatus } from "./file-server-replies.ts";
 import { EmptyUploadError, type FileService, NoFreeIdError } from "./file-service.ts";
+import { parseRange, readTtl } from "./request-headers.ts";
 
 export interface FilesHttpSettings {
 	readonly maxFileSizeBytes: number;
@@ -60,30 +61,6 @@ function infoOf(record: FileRecord) {
 		uploaded: seconds(record.uploadedAtMs),
 		expires: seconds(record.expiresAtMs),
 	};
-}
-
-/** `X-FS-TTL`: absent → default; an integer in [0, max] → it; anything else → invalid. */
-function readTtl(
-	header: string | string[] | undefined,
-	maxTtlSeconds: number,
-): number | undefined | "invalid" {
-	if (header === undefined) return undefined;
-	if (Array.isArray(header) || !/^\d+$/.test(header.trim())) return "invalid";
-	const ttl = Number(header.trim());
-	return ttl <= maxTtlSeconds ? ttl : "invalid";
-}
-
-/** One `bytes=a-b`, `bytes=a-` or `bytes=-n` range within `size`; null without a Range header. */
-function parseRange(header: string | undefined, size: number): BlobRange | null | "unsatisfiable" {
-	if (header === undefined) return null;
-	const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-	const [, first = "", last = ""] = match ?? [];
-	if (match === null || (first === "" && last === "")) return "unsatisfiable";
-	const range =
-		first === ""
-			? { start: Math.max(size - Number(last), 0), end: size - 1 }
-			: { start: Number(first), end: last === "" ? size - 1 : Math.min(Number(last), size - 1) };
-	return range.start <= range.end && range.start < size ? range : "unsatisfiable";
 }
 
 /** Reads a whole (small) body; null once it passes `maxBytes`. */

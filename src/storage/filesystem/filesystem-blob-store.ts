@@ -1,5 +1,5 @@
 /**
- * Blobs as files under one root: `<root>/<first two key characters>/<key>`. A write goes to a temporary
+ * Blobs, one file each, under one root: `<root>/<first two key characters>/<key>`. A write goes to a temporary
  * file in `<root>/.incoming`, is fsynced, renamed over the final name and the directory fsynced, so a
  * crash leaves either the old file or the complete new one.
  */
@@ -136,17 +136,17 @@ export class FilesystemBlobStore implements FileBackedBlobStore {
 	async leftovers(): Promise<{ count: number; bytes: number }> {
 		let count = 0;
 		let bytes = 0;
-		for (const { size } of await this.#incomingFiles()) {
+		for (const { size } of await this.#temporaryWrites()) {
 			count += 1;
 			bytes += size;
 		}
 		return { count, bytes };
 	}
 
-	/** Temporary files are written, fsynced and renamed by one request: an old one is a crash's leftover. */
+	/** A temporary file is written, fsynced and renamed by one request: an old one is a crash's leftover. */
 	async removeLeftovers(writtenBeforeMs: number, limit: number): Promise<number> {
 		let removed = 0;
-		for (const { path, mtimeMs } of await this.#incomingFiles()) {
+		for (const { path, mtimeMs } of await this.#temporaryWrites()) {
 			if (removed === limit) break;
 			if (mtimeMs >= writtenBeforeMs) continue;
 			await rm(path, { force: true });
@@ -166,14 +166,14 @@ export class FilesystemBlobStore implements FileBackedBlobStore {
 		}
 	}
 
-	async #incomingFiles(): Promise<{ path: string; size: number; mtimeMs: number }[]> {
+	async #temporaryWrites(): Promise<{ path: string; size: number; mtimeMs: number }[]> {
 		const incomingDir = join(this.#root, INCOMING_DIR);
-		const files: { path: string; size: number; mtimeMs: number }[] = [];
+		const writes: { path: string; size: number; mtimeMs: number }[] = [];
 		for (const name of await this.#namesIn(incomingDir)) {
 			const path = join(incomingDir, name);
 			const info = await stat(path).catch(() => null);
-			if (info !== null) files.push({ path, size: info.size, mtimeMs: info.mtimeMs });
+			if (info !== null) writes.push({ path, size: info.size, mtimeMs: info.mtimeMs });
 		}
-		return files;
+		return writes;
 	}
 }

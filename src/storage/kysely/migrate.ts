@@ -28,8 +28,8 @@ export function packageRoot(): string {
 export const FOUNDATION_MIGRATIONS_DIR = "migrations";
 
 export class MigrationNumberTakenError extends Error {
-	constructor(number: string, files: readonly string[]) {
-		super(`migration number ${number} is taken twice: ${files.join(", ")}`);
+	constructor(number: string, paths: readonly string[]) {
+		super(`migration number ${number} is taken twice: ${paths.join(", ")}`);
 		this.name = "MigrationNumberTakenError";
 	}
 }
@@ -52,8 +52,8 @@ export async function migrationFiles(
 			paths.set(file.replace(/\.sql$/, ""), join(dialectDir, file));
 		}
 	}
-	for (const [number, files] of byNumber)
-		if (files.length > 1) throw new MigrationNumberTakenError(number, files);
+	for (const [number, taken] of byNumber)
+		if (taken.length > 1) throw new MigrationNumberTakenError(number, taken);
 	return new Map([...paths].sort(([a], [b]) => a.localeCompare(b)));
 }
 

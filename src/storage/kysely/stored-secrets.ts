@@ -1,5 +1,5 @@
 /**
- * Secrets the service makes for itself (the service key's seed, the sessions signing secret), kept in the
+ * Secrets the service makes for itself (the service key's seed, a module's signing secret), kept in the
  * database so every instance reads the same one: the first to ask creates it (INSERT … ON CONFLICT DO
  * NOTHING), every later one reads that row.
  */
