@@ -166,6 +166,40 @@ function proofCryptoBaseline(label: string): LocalTarget {
 	return pinnedBaseline(label, "servers/proof-crypto-baseline.ts", [String(SECONDS)]);
 }
 
+/**
+ * A command run again and again for SECONDS, one at a time, pinned to core 0: runs/s, and the median and
+ * 99th percentile of one run's wall time (the time a user waits for it).
+ */
+function commandRuns(
+	label: string,
+	argv: readonly string[],
+	env: Record<string, string> = {},
+): LocalTarget {
+	return {
+		label,
+		measure: async () => {
+			const [command, args] = pinned(0, process.execPath, [...argv]);
+			const times: number[] = [];
+			const endAt = performance.now() + SECONDS * 1_000;
+			while (performance.now() < endAt) {
+				const startedAt = performance.now();
+				await promisify(execFile)(command, args, {
+					env: { ...process.env, ...env },
+					encoding: "utf8",
+				});
+				times.push(performance.now() - startedAt);
+			}
+			const sorted = [...times].sort((a, b) => a - b);
+			const total = times.reduce((sum, ms) => sum + ms, 0);
+			return {
+				requestsPerSecond: (times.length / total) * 1_000,
+				p50Ms: sorted[Math.floor(sorted.length / 2)] ?? Number.NaN,
+				p99Ms: sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))] ?? Number.NaN,
+			};
+		},
+	};
+}
+
 function stopAll(children: ChildProcess[]): Promise<void> {
 	for (const child of children) child.kill("SIGTERM");
 	return Promise.resolve();
@@ -190,6 +224,24 @@ const sessionsEnv = (keyPrefix: string) => ({
 });
 
 const BENCHMARKS: Record<string, () => Promise<Bench>> = {
+	/** How long `tollgate --help` and a command's --help take, against starting Node itself. */
+	cli: async () => {
+		const bin = new URL("../bin/tollgate.js", import.meta.url).pathname;
+		// A build that is current, so the rows time answering, not building.
+		execFileSync(process.execPath, [bin, "--help"], { stdio: "ignore" });
+		return {
+			unit: "runs/s",
+			targets: [
+				commandRuns("node -e '' (baseline)", ["-e", ""]),
+				commandRuns("tollgate --help", [bin, "--help"]),
+				commandRuns("tollgate files check --help", [bin, "files", "check", "--help"]),
+				commandRuns("tollgate config check", [bin, "config", "check"], {
+					TOLLGATE_DATA_DIR: join(dataDir, "cli"),
+				}),
+			],
+			stop: async () => {},
+		};
+	},
 	healthz: async () => {
 		const baseline = await startNodeServer("servers/baseline-http.ts");
 		const tollgate = await startNodeServer("servers/tollgate-server.ts");

@@ -9,9 +9,10 @@ import { type Clock, systemClock } from "#lib/clock";
 import { createLogger } from "../http/logger.ts";
 import { type JobDefinition, JobRunner } from "../jobs/job-runner.ts";
 import { loadConfiguredServiceKeys, type ServiceKeys } from "../keys/service-keys.ts";
-import { migrateToLatest, openStorage, type Storage } from "../storage/index.ts";
+import { openStorage, type Storage } from "../storage/index.ts";
 import { type App, buildApp } from "./app.ts";
-import { MODULE_MIGRATION_DIRS, type SectionedConfig } from "./modules.ts";
+import { migrateStorage } from "./migrations.ts";
+import type { SectionedConfig } from "./modules.ts";
 
 export interface ServiceOverrides {
 	readonly clock?: Clock;
@@ -32,11 +33,6 @@ export interface RunningService {
 	/** Base URL the service listens on, e.g. http://127.0.0.1:8080; undefined when not listening. */
 	readonly url: string | undefined;
 	stop(): Promise<void>;
-}
-
-/** Brings the configured storage up to date: the foundation's migrations and every module's. */
-export function migrateStorage(storage: Pick<Storage, "sql">) {
-	return migrateToLatest(storage.sql, MODULE_MIGRATION_DIRS);
 }
 
 export async function startService(

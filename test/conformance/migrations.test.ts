@@ -6,8 +6,8 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { migrateStorage } from "../../src/platform/migrations.ts";
 import { MODULE_MIGRATION_DIRS } from "../../src/platform/modules.ts";
-import { migrateStorage } from "../../src/platform/service.ts";
 import { MigrationNumberTakenError, migrationFiles } from "../../src/storage/index.ts";
 import { sqlBackends } from "../support/sql-backends.ts";
 

@@ -2,7 +2,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { migrateStorage } from "../../src/platform/service.ts";
+import { migrateStorage } from "../../src/platform/migrations.ts";
 import { openSqlDatabase, type SqlDatabase } from "../../src/storage/index.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "./engines.ts";
 

@@ -1,5 +1,5 @@
+import { migrateStorage } from "../../platform/migrations.ts";
 import type { CommandContext } from "../../platform/modules.ts";
-import { migrateStorage } from "../../platform/service.ts";
 import { sqlDatabaseFor } from "../../storage/index.ts";
 
 export async function migrate({ config }: CommandContext): Promise<number> {

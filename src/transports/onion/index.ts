@@ -55,11 +55,17 @@ export const onionReachable = { onion: true } as const;
  * Call it before any route is registered.
  */
 export function guardOnionReachability(app: FastifyInstance): void {
-	app.addHook("onRequest", async (request) => {
-		if (isOnionDispatched(request) && request.routeOptions.config.onion !== true)
-			throw new AppError("not_found", {
-				description: `No route for ${request.method} ${request.url.split("?")[0]}`,
-			});
+	// A callback hook, not an async one: it runs on every request, and almost always does nothing.
+	app.addHook("onRequest", (request, _reply, done) => {
+		if (isOnionDispatched(request) && request.routeOptions.config.onion !== true) {
+			done(
+				new AppError("not_found", {
+					description: `No route for ${request.method} ${request.url.split("?")[0]}`,
+				}),
+			);
+			return;
+		}
+		done();
 	});
 }
 
