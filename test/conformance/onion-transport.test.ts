@@ -19,6 +19,7 @@ import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import {
 	buildOnionRequest,
 	type ClientCipher,
+	devServerOnionKey,
 	sodiumReady,
 	v4Plaintext,
 } from "../support/onion-client.ts";
@@ -90,11 +91,7 @@ describe("POST /oxen/v4/lsrpc", () => {
 			body: request.body,
 			authorization: request.headers.authorization ?? null,
 		}));
-		// The dev key (seed 32 × 0xCD) in the Montgomery form clients compute from its Ed25519 public key.
-		const sodium = await sodiumReady();
-		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
-		);
+		serverPublic = await devServerOnionKey();
 	});
 	afterAll(async () => {
 		await testApp.close();
@@ -271,10 +268,7 @@ describe("upstream tests/test_onion_requests.py and pysogs test_onion_url_encodi
 	let serverPublic: Uint8Array;
 
 	beforeAll(async () => {
-		const sodium = await sodiumReady();
-		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
-		);
+		serverPublic = await devServerOnionKey();
 		testApp = await buildTestApp();
 		// The upstream suites add these test-only routes to the app the same way.
 		const testRoutes: FastifyPluginAsync = async (routes) => {
@@ -365,10 +359,7 @@ describe("which routes onion requests reach", () => {
 	let serverPublic: Uint8Array;
 
 	beforeAll(async () => {
-		const sodium = await sodiumReady();
-		serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-			sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
-		);
+		serverPublic = await devServerOnionKey();
 		testApp = await buildTestApp({
 			entitlements: { enabled: true },
 			sessions: { app_api_keys: [APP_KEY] },

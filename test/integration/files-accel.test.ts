@@ -11,7 +11,7 @@ import { fileIdOf } from "../../src/modules/files/file-id.ts";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { nginxSkipReason, type RunningNginx } from "../support/nginx.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../support/nginx-files.ts";
-import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { buildOnionRequest, devServerOnionKey, v4Plaintext } from "../support/onion-client.ts";
 
 const skipReason = nginxSkipReason();
 if (skipReason !== null && process.env.CI === "true")
@@ -150,10 +150,7 @@ describe.skipIf(skipReason !== null)(
 		it("onion requests (v4 and v3) get the bytes from Tollgate, never the redirect", async () => {
 			const data = randomBytes(30_000);
 			const { id } = await uploadThroughNginx(data);
-			const sodium = await sodiumReady();
-			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey,
-			);
+			const serverPublic = await devServerOnionKey();
 			const v4 = buildOnionRequest(
 				serverPublic,
 				v4Plaintext({ method: "GET", endpoint: `/file/${id}` }),

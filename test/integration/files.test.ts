@@ -21,7 +21,7 @@ import {
 	postgresAdminUrl,
 	type TestPostgresDatabase,
 } from "../support/engines.ts";
-import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { buildOnionRequest, serverOnionKey, v4Plaintext } from "../support/onion-client.ts";
 import { statusOfPartialPost } from "../support/partial-post.ts";
 
 const idVectors = JSON.parse(
@@ -352,11 +352,7 @@ for (const backend of backends) {
 		});
 
 		it("uploads and downloads through onion requests v4, both ciphers", async () => {
-			const sodium = await sodiumReady();
-			// As a client does: the Montgomery form of the service's published Ed25519 key.
-			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				testApp.keys.ed25519.publicKey,
-			);
+			const serverPublic = await serverOnionKey(testApp.keys.ed25519.publicKey);
 			for (const cipher of ["xchacha20", "aes-gcm"] as const) {
 				const data = randomBytes(50_000);
 				const put = buildOnionRequest(

@@ -9,7 +9,12 @@ import { afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { signedMessage, verifyVersionAuth } from "../../src/modules/files/version-auth.ts";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
 import { FakeGitHub } from "../support/fake-github.ts";
-import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import {
+	buildOnionRequest,
+	serverOnionKey,
+	sodiumReady,
+	v4Plaintext,
+} from "../support/onion-client.ts";
 
 const vector = (
 	JSON.parse(readFileSync(new URL("../vectors/files.json", import.meta.url), "utf8")) as {
@@ -333,9 +338,7 @@ for (const backend of appBackends()) {
 		it("answers through onion requests: v3 without a leading slash (upstream test_v3) and v4", async () => {
 			publishDesktopReleases();
 			await poll();
-			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				testApp.keys.ed25519.publicKey,
-			);
+			const serverPublic = await serverOnionKey(testApp.keys.ed25519.publicKey);
 			const v3 = buildOnionRequest(
 				serverPublic,
 				Buffer.from(

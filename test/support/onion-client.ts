@@ -14,6 +14,17 @@ export async function sodiumReady(): Promise<typeof sodium> {
 	return sodium;
 }
 
+/** The X25519 key a client encrypts to: the Montgomery form of the server's published Ed25519 key. */
+export async function serverOnionKey(ed25519PublicKey: Uint8Array): Promise<Uint8Array> {
+	return (await sodiumReady()).crypto_sign_ed25519_pk_to_curve25519(ed25519PublicKey);
+}
+
+/** The dev key's (seed 32 × 0xCD) onion key, as clients of a dev-mode server compute it. */
+export async function devServerOnionKey(): Promise<Uint8Array> {
+	const sodium = await sodiumReady();
+	return serverOnionKey(sodium.crypto_sign_seed_keypair(new Uint8Array(32).fill(0xcd)).publicKey);
+}
+
 export interface ClientRequest {
 	readonly body: Buffer;
 	/** The reply's plaintext (v3 replies are JSON or raw bytes). */
