@@ -1,20 +1,23 @@
 /**
- * `npm run bench -- <name>`: starts the system under test and its baseline in this run, pins the servers
- * to core 0, drives every target in interleaved rounds with wrk (autocannon when wrk is absent; uploads from
- * a node:http client) from core 1, and prints req/s, p50, p99 and the ratio to the baseline (the first row,
- * unless a benchmark names others). Absolute numbers on these machines swing ±40 % between runs; quote the
+ * `npm run bench -- <name> [--target <base URL>]`: starts the system under test and its baseline in this
+ * run, pins the servers to core 0, drives every target in interleaved rounds with wrk (autocannon when wrk is
+ * absent; uploads from a node:http client) from core 1, and prints req/s, p50, p99, the server's CPU per
+ * request (from /proc) and the ratio to the baseline (the first row, unless a benchmark names others), with
+ * each row's goal beside it, met or not met. `--target` drives the Tollgate rows at another server (the
+ * original, say) with the same load. Absolute numbers on these machines swing ±40 % between runs; quote the
  * ratios.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import autocannon from "autocannon";
+import pg from "pg";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
 import { generateProofRequest, randomKeyPair } from "../test/support/pro-client.ts";
@@ -25,9 +28,17 @@ interface UploadShape {
 	readonly isDistinct: boolean;
 }
 
+/** What a row must reach: a ratio to another row, or a ceiling on the server's CPU per request. */
+type Goal =
+	| { readonly ratioAtLeast: number; readonly column: string }
+	| { readonly cpuMicrosAtMost: number };
+
 interface HttpTarget {
 	readonly label: string;
 	readonly url: string;
+	readonly goals?: readonly Goal[];
+	/** The processes whose CPU time serves this row (the server, and PostgreSQL's backends where used). */
+	readonly cpuOf?: () => readonly number[];
 	readonly headers?: Record<string, string>;
 	readonly upload?: UploadShape;
 	/** A JSON body to POST, built afresh for each round (signed requests carry a timestamp). */
@@ -39,6 +50,7 @@ interface HttpTarget {
 /** Work measured without HTTP (a baseline process that writes files, say). */
 interface LocalTarget {
 	readonly label: string;
+	readonly goals?: readonly Goal[];
 	measure(): Promise<Measurement>;
 }
 
@@ -46,8 +58,8 @@ type Target = HttpTarget | LocalTarget;
 
 interface RatioColumn {
 	readonly header: string;
-	/** The row the column divides by. */
-	readonly baselineIndex: number;
+	/** The row the column divides by: one for all, or one per row (each route's own ceiling). */
+	readonly baselineIndex: number | ((row: number) => number);
 }
 
 interface Bench {
@@ -62,6 +74,8 @@ interface Measurement {
 	readonly requestsPerSecond: number;
 	readonly p50Ms: number;
 	readonly p99Ms: number;
+	/** User + system CPU of the serving processes per request, when the row names them. */
+	readonly cpuMicrosPerRequest?: number;
 }
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -69,6 +83,8 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const UPLOAD_CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 4);
+/** BENCH_ONLY=<text>: drive only the rows whose label holds it (and the rows their ratios divide by). */
+const ONLY = process.env.BENCH_ONLY;
 const MIB = 1_048_576;
 const APP_KEY = "bench-app-key-0123456789abcdef";
 const SESSIONS_SECRET = "bench-sessions-secret-0123456789";
@@ -85,6 +101,37 @@ function hasCommand(command: string): boolean {
 const hasTaskset = hasCommand("taskset");
 const hasWrk = hasCommand("wrk");
 
+/** `--target <base URL>`: the server the Tollgate rows drive instead of the one the bench starts. */
+const EXTERNAL_TARGET = (() => {
+	const index = process.argv.indexOf("--target");
+	return index === -1 ? undefined : process.argv[index + 1]?.replace(/\/$/, "");
+})();
+
+const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
+
+/** utime + stime of a process, in clock ticks (/proc/<pid>/stat fields 14 and 15); 0 once it is gone. */
+function cpuTicksOf(pid: number): number {
+	try {
+		const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		return Number(fields[11]) + Number(fields[12]);
+	} catch {
+		return 0;
+	}
+}
+
+/** Every PostgreSQL server process on this machine: a query's CPU is spent in its backend. */
+function postgresPids(): number[] {
+	try {
+		return execFileSync("pgrep", ["-x", "postgres"], { encoding: "utf8" })
+			.trim()
+			.split("\n")
+			.map(Number);
+	} catch {
+		return [];
+	}
+}
+
 function pinned(core: number, command: string, args: string[]): [string, string[]] {
 	return hasTaskset ? ["taskset", ["-c", String(core), command, ...args]] : [command, args];
 }
@@ -96,6 +143,7 @@ let serverCount = 0;
 async function startNodeServer(
 	script: string,
 	env: Record<string, string> = {},
+	scriptArgs: readonly string[] = [],
 ): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
 	serverCount += 1;
 	const serverDataDir = join(dataDir, String(serverCount));
@@ -103,6 +151,7 @@ async function startNodeServer(
 		"--import",
 		"tsx",
 		new URL(script, import.meta.url).pathname,
+		...(scriptArgs.length === 0 ? [] : ["0", ...scriptArgs]),
 	]);
 	const child = spawn(command, args, {
 		env: { ...process.env, TOLLGATE_DATA_DIR: serverDataDir, ...env },
@@ -120,14 +169,77 @@ async function startNodeServer(
 	throw new Error(`${script} did not start`);
 }
 
+/**
+ * `tollgate serve` itself, as an operator runs it (the build in dist/, info-level access lines, jobs off so
+ * they take no CPU in the measurement), pinned to core 0; resolves with its port once it listens.
+ */
+async function startTollgateServe(
+	env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
+	serverCount += 1;
+	const serverDataDir = join(dataDir, String(serverCount));
+	const bin = new URL("../bin/tollgate.js", import.meta.url).pathname;
+	const [command, args] = pinned(0, process.execPath, [bin, "serve"]);
+	const child = spawn(command, args, {
+		env: {
+			...process.env,
+			TOLLGATE_HTTP_PORT: "0",
+			TOLLGATE_DATA_DIR: serverDataDir,
+			TOLLGATE_JOBS_ENABLED: "0",
+			...env,
+		},
+		stdio: ["ignore", "pipe", "inherit"],
+	});
+	let output = "";
+	for await (const chunk of child.stdout ?? []) {
+		output += String(chunk);
+		const match = /Server listening at http:\/\/[^:]+:(\d+)/.exec(output);
+		if (match?.[1] !== undefined) {
+			child.stdout?.resume();
+			return { child, port: Number(match[1]), dataDir: serverDataDir };
+		}
+	}
+	throw new Error(`tollgate serve did not start:\n${output}`);
+}
+
 /** Uploads `data` and returns its file id. */
 async function uploadFile(tollgatePort: number, data: Buffer): Promise<string> {
-	const response = await fetch(`http://127.0.0.1:${tollgatePort}/file`, {
-		method: "POST",
-		body: data,
-	});
+	return uploadTo(`http://127.0.0.1:${tollgatePort}`, data);
+}
+
+/** Uploads `data` to any file server's POST /file and returns its id. */
+async function uploadTo(base: string, data: Buffer): Promise<string> {
+	const response = await fetch(`${base}/file`, { method: "POST", body: data });
+	if (!response.ok) throw new Error(`upload to ${base} answered ${response.status}`);
 	const body = (await response.json()) as { id: string };
 	return body.id;
+}
+
+/** Fresh PostgreSQL databases for this run, by name, dropped again by `drop()`. */
+async function benchDatabases(adminUrl: string, names: readonly string[]) {
+	const admin = new pg.Client({ connectionString: adminUrl });
+	await admin.connect();
+	const urls: Record<string, string> = {};
+	const created: string[] = [];
+	for (const name of names) {
+		const database = `tollgate_bench_${name}_${process.pid}`;
+		await admin.query(`CREATE DATABASE ${database}`);
+		created.push(database);
+		const url = new URL(adminUrl);
+		url.pathname = `/${database}`;
+		urls[name] = url.toString();
+	}
+	await admin.end();
+	return {
+		urls,
+		drop: async () => {
+			const cleaner = new pg.Client({ connectionString: adminUrl });
+			await cleaner.connect();
+			for (const database of created)
+				await cleaner.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+			await cleaner.end();
+		},
+	};
 }
 
 /** Work timed in its own process pinned to core 0 like the servers, which prints a Measurement as JSON. */
@@ -355,6 +467,113 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		};
 	},
 
+	/**
+	 * The file server's routes, each beside the raw node:http ceiling doing the same essential work
+	 * (bench/servers/files-ceiling.ts), on SQLite + filesystem blobs and on PostgreSQL + database blobs, with
+	 * the server's CPU per request (PostgreSQL's backends included on its rows).
+	 */
+	files: async () => {
+		const adminUrl = process.env.TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+		const databases = await benchDatabases(adminUrl, ["tollgate", "ceiling"]);
+		const servers = {
+			sqlite: await startTollgateServe(),
+			sqliteCeiling: await startNodeServer("servers/files-ceiling.ts", {}, [
+				"sqlite",
+				join(dataDir, "ceiling"),
+			]),
+			postgres: await startTollgateServe({
+				TOLLGATE_DATABASE_URL: databases.urls.tollgate ?? "",
+				TOLLGATE_BLOBS_BACKEND: "database",
+			}),
+			postgresCeiling: await startNodeServer("servers/files-ceiling.ts", {}, [
+				"postgres",
+				databases.urls.ceiling ?? "",
+			]),
+		};
+		const small = randomBytes(1_024);
+		const large = randomBytes(MIB);
+		const targets: Target[] = [];
+		for (const engine of ["sqlite", "postgres"] as const) {
+			const tollgate = servers[engine];
+			const ceiling = servers[engine === "sqlite" ? "sqliteCeiling" : "postgresCeiling"];
+			const tollgateBase = EXTERNAL_TARGET ?? `http://127.0.0.1:${tollgate.port}`;
+			const ceilingBase = `http://127.0.0.1:${ceiling.port}`;
+			const ids = {
+				small: await uploadTo(tollgateBase, small),
+				large: await uploadTo(tollgateBase, large),
+				ceilingSmall: await uploadTo(ceilingBase, small),
+				ceilingLarge: await uploadTo(ceilingBase, large),
+			};
+			const tollgateCpu = () =>
+				EXTERNAL_TARGET !== undefined
+					? []
+					: [tollgate.child.pid ?? 0, ...(engine === "postgres" ? postgresPids() : [])];
+			const ceilingCpu = () => [
+				ceiling.child.pid ?? 0,
+				...(engine === "postgres" ? postgresPids() : []),
+			];
+			const name = engine === "sqlite" ? "SQLite" : "PostgreSQL";
+			// The original's figures, times 1.5 on PostgreSQL (the issue's targets).
+			const cpu = (micros: number) => ({
+				cpuMicrosAtMost: engine === "sqlite" ? micros : micros * 1.5,
+			});
+			const vsCeiling = { ratioAtLeast: 0.6, column: "÷ceil" };
+			const rows: [string, string, string, Goal[]][] = [
+				["GET 1 KiB", `/file/${ids.ceilingSmall}`, `/file/${ids.small}`, [cpu(150), vsCeiling]],
+				[
+					"GET /info",
+					`/file/${ids.ceilingSmall}/info`,
+					`/file/${ids.small}/info`,
+					[cpu(100), vsCeiling],
+				],
+				["GET 1 MiB", `/file/${ids.ceilingLarge}`, `/file/${ids.large}`, [vsCeiling]],
+			];
+			for (const [label, ceilingPath, tollgatePath, goals] of rows) {
+				targets.push({
+					label: `${name} ceiling ${label}`,
+					url: `${ceilingBase}${ceilingPath}`,
+					cpuOf: ceilingCpu,
+				});
+				targets.push({
+					label: `${name} ${label}`,
+					url: `${tollgateBase}${tollgatePath}`,
+					cpuOf: tollgateCpu,
+					goals,
+				});
+			}
+			for (const [label, sizeBytes, micros] of [
+				["POST 1 KiB", 1_024, 400],
+				["POST 1 MiB", MIB, 3_000],
+			] as const) {
+				const upload = { sizeBytes, isDistinct: true };
+				targets.push({
+					label: `${name} ceiling ${label}`,
+					url: `${ceilingBase}/file`,
+					upload,
+					connections: UPLOAD_CONNECTIONS,
+					cpuOf: ceilingCpu,
+				});
+				targets.push({
+					label: `${name} ${label}`,
+					url: `${tollgateBase}/file`,
+					upload,
+					connections: UPLOAD_CONNECTIONS,
+					cpuOf: tollgateCpu,
+					goals: [cpu(micros), vsCeiling],
+				});
+			}
+		}
+		return {
+			// Rows come in pairs: a route's ceiling, then the route.
+			ratioColumns: [{ header: "÷ceil", baselineIndex: (row) => row - (row % 2) }],
+			targets,
+			stop: async () => {
+				await stopAll(Object.values(servers).map((server) => server.child));
+				await databases.drop();
+			},
+		};
+	},
+
 	"files-get": async () => {
 		const accel = await startNodeServer("servers/tollgate-server.ts", {
 			TOLLGATE_FILES_ACCEL_REDIRECT_PREFIX: FILES_ACCEL_PREFIX,
@@ -512,6 +731,20 @@ async function driveUploads(target: HttpTarget, upload: UploadShape): Promise<Me
 	return measured;
 }
 
+/** One round of a row, with the serving processes' CPU per request when the row names them. */
+async function measureRound(target: Target): Promise<Measurement> {
+	if ("measure" in target || target.cpuOf === undefined) return drive(target);
+	const pids = target.cpuOf();
+	const ticks = () => pids.reduce((sum, pid) => sum + cpuTicksOf(pid), 0);
+	const before = ticks();
+	const measured = await drive(target);
+	const cpuSeconds = (ticks() - before) / CLOCK_TICKS_PER_SECOND;
+	return {
+		...measured,
+		cpuMicrosPerRequest: (cpuSeconds * 1e6) / (measured.requestsPerSecond * SECONDS),
+	};
+}
+
 async function drive(target: Target): Promise<Measurement> {
 	if ("measure" in target) return target.measure();
 	if (target.upload !== undefined) return driveUploads(target, target.upload);
@@ -585,10 +818,20 @@ async function main(): Promise<void> {
 	}
 	const bench = await setup();
 	const samples = bench.targets.map(() => [] as Measurement[]);
+	const ratioBaselines = (index: number) =>
+		(bench.ratioColumns ?? [{ header: "ratio", baselineIndex: 0 }]).map((column) =>
+			typeof column.baselineIndex === "number" ? column.baselineIndex : column.baselineIndex(index),
+		);
+	const driven = new Set<number>();
+	for (const [index, target] of bench.targets.entries()) {
+		if (ONLY !== undefined && !target.label.includes(ONLY)) continue;
+		driven.add(index);
+		for (const baseline of ratioBaselines(index)) driven.add(baseline);
+	}
 	try {
 		for (let round = 0; round < ROUNDS; round += 1) {
 			for (const [index, target] of bench.targets.entries())
-				samples[index]?.push(await drive(target));
+				if (driven.has(index)) samples[index]?.push(await measureRound(target));
 		}
 	} finally {
 		await bench.stop();
@@ -598,8 +841,15 @@ async function main(): Promise<void> {
 		requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
 		p50Ms: median(runs.map((run) => run.p50Ms)),
 		p99Ms: median(runs.map((run) => run.p99Ms)),
+		cpuMicrosPerRequest: median(runs.map((run) => run.cpuMicrosPerRequest ?? Number.NaN)),
 	}));
 	const ratioColumns = bench.ratioColumns ?? [{ header: "ratio", baselineIndex: 0 }];
+	const ratioOf = (index: number, column: RatioColumn) =>
+		(summary[index]?.requestsPerSecond ?? Number.NaN) /
+		(summary[
+			typeof column.baselineIndex === "number" ? column.baselineIndex : column.baselineIndex(index)
+		]?.requestsPerSecond ?? Number.NaN);
+	const hasCpu = bench.targets.some((target) => "cpuOf" in target && target.cpuOf !== undefined);
 	const connectionCounts = new Set(
 		bench.targets.map((target) => ("url" in target ? (target.connections ?? CONNECTIONS) : null)),
 	);
@@ -608,7 +858,8 @@ async function main(): Promise<void> {
 	const loadTool = isUploadLoad ? "a node:http upload client" : hasWrk ? "wrk" : "autocannon";
 	console.log(
 		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ${[...connectionCounts].join("/")} connections, ` +
-			`load by ${loadTool}, servers ${hasTaskset ? "pinned to core 0" : "unpinned"}`,
+			`load by ${loadTool}, servers ${hasTaskset ? "pinned to core 0" : "unpinned"}` +
+			(EXTERNAL_TARGET === undefined ? "" : `, Tollgate rows at ${EXTERNAL_TARGET}`),
 	);
 	console.log(
 		[
@@ -616,26 +867,50 @@ async function main(): Promise<void> {
 			(bench.unit ?? "req/s").padStart(10),
 			"p50 ms".padStart(8),
 			"p99 ms".padStart(8),
+			...(hasCpu ? ["cpu µs".padStart(8)] : []),
 			...ratioColumns.map((column) => column.header.padStart(7)),
+			"  goal",
 		].join(" "),
 	);
+	let goalsMissed = 0;
 	for (const [index, target] of bench.targets.entries()) {
 		const row = summary[index];
-		if (row === undefined) continue;
+		if (row === undefined || !driven.has(index)) continue;
+		const goals = (target.goals ?? []).map((goal) => {
+			if ("cpuMicrosAtMost" in goal) {
+				const isMet = row.cpuMicrosPerRequest <= goal.cpuMicrosAtMost;
+				if (!isMet) goalsMissed += 1;
+				return `cpu ≤ ${goal.cpuMicrosAtMost} µs ${isMet ? "met" : "not met"}`;
+			}
+			const column = ratioColumns.find((candidate) => candidate.header === goal.column);
+			const isMet = column !== undefined && ratioOf(index, column) >= goal.ratioAtLeast;
+			if (!isMet) goalsMissed += 1;
+			return `${goal.column} ≥ ${goal.ratioAtLeast.toFixed(2)} ${isMet ? "met" : "not met"}`;
+		});
 		console.log(
 			[
 				target.label.padEnd(40),
 				row.requestsPerSecond.toFixed(row.requestsPerSecond < 100 ? 1 : 0).padStart(10),
 				row.p50Ms.toFixed(2).padStart(8),
 				row.p99Ms.toFixed(2).padStart(8),
-				...ratioColumns.map((column) =>
-					(row.requestsPerSecond / (summary[column.baselineIndex]?.requestsPerSecond ?? Number.NaN))
-						.toFixed(2)
-						.padStart(7),
-				),
+				...(hasCpu
+					? [
+							(Number.isNaN(row.cpuMicrosPerRequest)
+								? "–"
+								: row.cpuMicrosPerRequest.toFixed(0)
+							).padStart(8),
+						]
+					: []),
+				...ratioColumns.map((column) => ratioOf(index, column).toFixed(2).padStart(7)),
+				goals.length === 0 ? "" : `  ${goals.join("; ")}`,
 			].join(" "),
 		);
 	}
+	const goalCount = bench.targets.reduce(
+		(sum, target, index) => sum + (driven.has(index) ? (target.goals?.length ?? 0) : 0),
+		0,
+	);
+	if (goalCount > 0) console.log(`goals: ${goalCount - goalsMissed} of ${goalCount} met`);
 }
 
 await main();

@@ -1,12 +1,14 @@
 /**
  * A few routes answered on node:http before Fastify sees the request: hot paths whose own work is small
  * next to Fastify's per-request work (child logger, hooks, serialisation), such as /edge/check, which nginx
- * asks on every request it guards (bench/ edge-auth-request), and the Session Pro calls every client makes
- * (bench/ entitlements-proof). These routes still send the request id and the security headers, answer
- * errors with the one error body, keep the body limit, and count in /metrics. Each keeps a Fastify twin for
- * OpenAPI, inject()-based callers (onion requests) and tests, and both call one decision function.
+ * asks on every request it guards (bench/ edge-auth-request), the Session Pro calls every client makes
+ * (bench/ entitlements-proof) and the file server's downloads and uploads (bench/ files). These routes still
+ * send the request id and the security headers, answer errors with the one error body (or the route's own
+ * protocol's), keep the body limit, count in /metrics and write the access line. Each keeps a Fastify twin
+ * for OpenAPI, inject()-based callers (onion requests) and tests, and both call one decision function.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Readable } from "node:stream";
 import type { Logger } from "pino";
 import {
 	AppError,
@@ -16,20 +18,28 @@ import {
 	logFailure,
 	toAppError,
 } from "#errors";
+import { accessLoggerOf } from "./logger.ts";
 import { generateRequestId } from "./plugins/request-id.ts";
 import { REQUEST_ID_HEADER, SECURITY_HEADERS } from "./plugins/response-headers.ts";
 
+export type RawBody =
+	| { readonly contentType: string; readonly bytes: Buffer }
+	| { readonly contentType: string; readonly stream: Readable; readonly lengthBytes: number };
+
 export interface RawReply {
 	readonly status: number;
-	/** An error to answer with; none for 2xx. */
+	/** An error to answer with (in the route's error shape); none for a success. */
 	readonly error?: AppError;
-	/** A 2xx body, sent as it is. */
-	readonly body?: { readonly contentType: string; readonly bytes: Buffer };
+	/** The route's own headers (Expires, Content-Range…); the content headers come from `body`. */
+	readonly headers?: Readonly<Record<string, string>>;
+	readonly body?: RawBody;
 }
 
 export interface RawRequestContext {
 	readonly query: URLSearchParams;
-	/** The whole request body (POST), within the body limit; empty for GET. */
+	/** The path's `:name` segments, decoded. */
+	readonly params: Readonly<Record<string, string>>;
+	/** The whole request body (POST), within the body limit; empty for GET and for streamed bodies. */
 	readonly body: Buffer;
 	/** The id the response carries, for log lines about this request. */
 	readonly requestId: string;
@@ -40,9 +50,26 @@ export type RawRouteHandler = (
 	context: RawRequestContext,
 ) => Promise<RawReply>;
 
+export interface RawRouteOptions {
+	/** POST: the handler reads the body itself, as a stream (uploads); it enforces its own limit. */
+	readonly streamsBody?: boolean;
+	/** The route's error body when it is not Tollgate's (a Session protocol's own shape). */
+	readonly renderError?: (error: AppError) => RawReply;
+}
+
 type RawMethod = "GET" | "POST";
 
+interface Route {
+	readonly method: RawMethod;
+	/** The pattern as Fastify writes it: the metrics label and the access line's route. */
+	readonly pattern: string;
+	readonly segments: readonly string[];
+	readonly handler: RawRouteHandler;
+	readonly options: RawRouteOptions;
+}
+
 const NO_BODY = Buffer.alloc(0);
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 export type ResponseObserver = (
 	method: string,
@@ -51,20 +78,80 @@ export type ResponseObserver = (
 	seconds: number,
 ) => void;
 
+/** The route's `:name` values when `path` fits its segments; null when it does not (or cannot be decoded). */
+function matchSegments(
+	segments: readonly string[],
+	path: string,
+): Readonly<Record<string, string>> | null {
+	const parts = path.split("/");
+	if (parts.length !== segments.length) return null;
+	const params: Record<string, string> = {};
+	for (const [index, segment] of segments.entries()) {
+		const part = parts[index] ?? "";
+		if (segment.startsWith(":")) {
+			if (part === "") return null;
+			try {
+				params[segment.slice(1)] = decodeURIComponent(part);
+			} catch {
+				return null;
+			}
+		} else if (segment !== part) return null;
+	}
+	return params;
+}
+
+class RequestContext implements RawRequestContext {
+	readonly params: Readonly<Record<string, string>>;
+	readonly requestId: string;
+	body: Buffer = NO_BODY;
+	readonly #search: string;
+	#query: URLSearchParams | undefined;
+
+	constructor(search: string, params: Readonly<Record<string, string>>, requestId: string) {
+		this.#search = search;
+		this.params = params;
+		this.requestId = requestId;
+	}
+
+	/** Parsed only for the routes that read it. */
+	get query(): URLSearchParams {
+		this.#query ??= new URLSearchParams(this.#search);
+		return this.#query;
+	}
+}
+
 export class RawRoutes {
-	readonly #handlers = new Map<string, RawRouteHandler>();
+	/** Routes without parameters, by `METHOD path`: one lookup for the commonest case. */
+	readonly #exact = new Map<string, Route>();
+	readonly #patterned: Route[] = [];
 	readonly #logger: Logger;
+	readonly #accessLogger: Logger;
 	readonly #bodyLimitBytes: number;
+	readonly #isUrlLogged: boolean;
 	#observe: ResponseObserver = () => {};
 	#isClosing = false;
 
-	constructor(logger: Logger, options: { readonly bodyLimitBytes: number }) {
+	constructor(
+		logger: Logger,
+		options: { readonly bodyLimitBytes: number; readonly isUrlLogged: boolean },
+	) {
 		this.#logger = logger;
+		this.#accessLogger = accessLoggerOf(logger);
 		this.#bodyLimitBytes = options.bodyLimitBytes;
+		this.#isUrlLogged = options.isUrlLogged;
 	}
 
-	add(method: RawMethod, path: string, handler: RawRouteHandler): void {
-		this.#handlers.set(`${method} ${path}`, handler);
+	/** Adds a route; `path` may have `:name` segments, as Fastify's do. */
+	add(
+		method: RawMethod,
+		path: string,
+		handler: RawRouteHandler,
+		options: RawRouteOptions = {},
+	): void {
+		const segments = path.split("/");
+		const route = { method, pattern: path, segments, handler, options };
+		if (segments.some((segment) => segment.startsWith(":"))) this.#patterned.push(route);
+		else this.#exact.set(`${method} ${path}`, route);
 	}
 
 	observeWith(observer: ResponseObserver): void {
@@ -76,39 +163,72 @@ export class RawRoutes {
 		this.#isClosing = true;
 	}
 
+	#find(method: RawMethod, path: string) {
+		const exact = this.#exact.get(`${method} ${path}`);
+		if (exact !== undefined) return { route: exact, params: NO_PARAMS };
+		for (const route of this.#patterned) {
+			if (route.method !== method) continue;
+			const params = matchSegments(route.segments, path);
+			if (params !== null) return { route, params };
+		}
+		return undefined;
+	}
+
 	/** Answers the request and returns true when a raw route owns it; false leaves it to Fastify. */
 	dispatch(request: IncomingMessage, response: ServerResponse): boolean {
 		const { method, url } = request;
 		if ((method !== "GET" && method !== "POST") || url === undefined) return false;
 		const queryStart = url.indexOf("?");
 		const path = queryStart === -1 ? url : url.slice(0, queryStart);
-		const handler = this.#handlers.get(`${method} ${path}`);
-		if (handler === undefined) return false;
+		const found = this.#find(method, path);
+		if (found === undefined) return false;
+		const { route, params } = found;
 		const startedAt = process.hrtime.bigint();
 		const requestId = generateRequestId(request);
-		const query = new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1));
+		const context = new RequestContext(
+			queryStart === -1 ? "" : url.slice(queryStart + 1),
+			params,
+			requestId,
+		);
 		const answered =
-			method === "POST"
-				? this.#readBody(request).then((body) => handler(request, { query, body, requestId }))
-				: handler(request, { query, body: NO_BODY, requestId });
+			method === "POST" && route.options.streamsBody !== true
+				? this.#readBody(request).then((body) => {
+						context.body = body;
+						return route.handler(request, context);
+					})
+				: route.handler(request, context);
 		void answered
 			.catch((error: unknown): RawReply => {
 				const appError = toAppError(error);
-				if (isClientAborted(request))
-					logClientAborted(this.#logger, { request_id: requestId, route: path });
-				else logFailure(this.#logger, appError, { request_id: requestId, route: path });
-				return { status: appError.status, error: appError };
+				const fields = { request_id: requestId, route: route.pattern };
+				if (isClientAborted(request)) logClientAborted(this.#logger, fields);
+				else logFailure(this.#logger, appError, fields);
+				return (
+					route.options.renderError?.(appError) ?? { status: appError.status, error: appError }
+				);
 			})
 			.then((reply) => {
 				// A client that went away mid-body has nobody left to answer.
 				if (response.destroyed) return;
-				this.#send(response, requestId, reply);
-				this.#observe(
-					method,
-					path,
-					reply.status,
-					Number(process.hrtime.bigint() - startedAt) / 1e9,
-				);
+				const isStreamed = this.#send(response, requestId, reply);
+				const done = () => {
+					const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
+					this.#observe(method, route.pattern, reply.status, seconds);
+					this.#accessLogger.info(
+						{
+							request_id: requestId,
+							method,
+							route: route.pattern,
+							status_code: reply.status,
+							duration_ms: Math.round(seconds * 1e6) / 1_000,
+							...(this.#isUrlLogged ? { url, ip: request.socket.remoteAddress } : {}),
+						},
+						"request",
+					);
+				};
+				// A streamed body is done when the response closes; anything else when it is handed over.
+				if (isStreamed) response.once("close", done);
+				else done();
 			});
 		return true;
 	}
@@ -142,31 +262,36 @@ export class RawRoutes {
 		});
 	}
 
-	#send(response: ServerResponse, requestId: string, reply: RawReply): void {
-		const headers: Record<string, string> = { ...SECURITY_HEADERS, [REQUEST_ID_HEADER]: requestId };
+	/** Writes the reply; true when its body is a stream still being sent. */
+	#send(response: ServerResponse, requestId: string, reply: RawReply): boolean {
+		const headers: Record<string, string> = { ...SECURITY_HEADERS };
+		headers[REQUEST_ID_HEADER] = requestId;
+		if (reply.headers !== undefined) Object.assign(headers, reply.headers);
 		// The rest of a refused body is never read: the connection cannot carry another request.
 		if (this.#isClosing || reply.status === 413) headers.connection = "close";
-		if (reply.error === undefined) {
-			if (reply.body === undefined) {
-				response.writeHead(reply.status, headers).end();
-				return;
-			}
-			response
-				.writeHead(reply.status, {
-					...headers,
-					"content-type": reply.body.contentType,
-					"content-length": String(reply.body.bytes.length),
-				})
-				.end(reply.body.bytes);
-			return;
+		if (reply.error !== undefined) {
+			const text = JSON.stringify(errorBody(reply.error, requestId));
+			headers["content-type"] = "application/json; charset=utf-8";
+			headers["content-length"] = String(Buffer.byteLength(text));
+			response.writeHead(reply.status, headers).end(text);
+			return false;
 		}
-		const text = JSON.stringify(errorBody(reply.error, requestId));
-		response
-			.writeHead(reply.status, {
-				...headers,
-				"content-type": "application/json; charset=utf-8",
-				"content-length": String(Buffer.byteLength(text)),
-			})
-			.end(text);
+		const { body } = reply;
+		if (body === undefined) {
+			response.writeHead(reply.status, headers).end();
+			return false;
+		}
+		headers["content-type"] = body.contentType;
+		if ("bytes" in body) {
+			headers["content-length"] = String(body.bytes.length);
+			response.writeHead(reply.status, headers).end(body.bytes);
+			return false;
+		}
+		headers["content-length"] = String(body.lengthBytes);
+		response.writeHead(reply.status, headers);
+		// Once the headers are out an error can only cut the response short: the client sees a short body.
+		body.stream.once("error", () => response.destroy());
+		body.stream.pipe(response);
+		return true;
 	}
 }

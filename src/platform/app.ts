@@ -20,6 +20,7 @@ import { AppError, registerErrorHandling } from "#errors";
 import type { Clock } from "#lib/clock";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "#lib/json-body";
 import { healthRoutes } from "../http/health-routes.ts";
+import { accessLoggerOf } from "../http/logger.ts";
 import { contentResponse } from "../http/openapi.ts";
 import { AccessLogController } from "../http/plugins/access-log.ts";
 import { registerMetrics } from "../http/plugins/metrics.ts";
@@ -69,7 +70,10 @@ function limitJsonDepth(app: FastifyInstance): void {
 export async function buildApp(config: SectionedConfig, deps: AppDependencies): Promise<App> {
 	// Typed as Fastify's logger so the instance fits plugins written against the default FastifyInstance.
 	const loggerInstance: FastifyBaseLogger = deps.logger;
-	const rawRoutes = new RawRoutes(deps.logger, { bodyLimitBytes: config.http.body_limit_bytes });
+	const rawRoutes = new RawRoutes(deps.logger, {
+		bodyLimitBytes: config.http.body_limit_bytes,
+		isUrlLogged: config.logging.unsafe,
+	});
 	const app = Fastify({
 		loggerInstance,
 		serverFactory: (fastifyHandler) => {
@@ -93,7 +97,10 @@ export async function buildApp(config: SectionedConfig, deps: AppDependencies): 
 			return server;
 		},
 		genReqId: generateRequestId,
-		logController: new AccessLogController({ isPersonalDataLogged: config.logging.unsafe }),
+		logController: new AccessLogController({
+			isPersonalDataLogged: config.logging.unsafe,
+			accessLogger: accessLoggerOf(deps.logger),
+		}),
 		bodyLimit: config.http.body_limit_bytes,
 		requestTimeout: config.http.request_timeout_ms,
 		trustProxy: config.http.trust_proxy,

@@ -141,7 +141,7 @@ describe("tollgate CLI", () => {
 		const uploaded = (await response.json()) as { id: string };
 		expect(await service.stop()).toBe(0);
 		expect((await runTollgate(["files", "stats"], env)).stdout).toBe(
-			"files: 1\nbytes: 11\nblob_bytes: 11\nleftover_bytes: 0\n",
+			"files: 1\nbytes: 11\ninline_bytes: 11\nblob_bytes: 0\nleftover_bytes: 0\n",
 		);
 		const got = await runTollgate(["files", "get", uploaded.id], env);
 		expect(got).toMatchObject({ code: 0, stdout: "hello world" });

@@ -17,6 +17,9 @@ const skipReason = nginxSkipReason();
 if (skipReason !== null && process.env.CI === "true")
 	throw new Error(`CI needs nginx for edge/files.conf: ${skipReason}`);
 
+/** Past files.inline_max_bytes (64 KiB): kept in the blob store, so nginx can send it. */
+const BLOB_SIZED = 70_000;
+
 describe.skipIf(skipReason !== null)(
 	"files behind nginx (edge/files.conf, X-Accel-Redirect)",
 	() => {
@@ -55,7 +58,7 @@ describe.skipIf(skipReason !== null)(
 		}
 
 		it("Tollgate answers a live file with an empty 200 and X-Accel-Redirect to its blob", async () => {
-			const { id } = await uploadThroughNginx(randomBytes(1_000));
+			const { id } = await uploadThroughNginx(randomBytes(BLOB_SIZED));
 			const redirect = await tollgateRedirect(id);
 			expect(redirect.statusCode).toBe(200);
 			expect(redirect.rawPayload.length).toBe(0);
@@ -65,6 +68,16 @@ describe.skipIf(skipReason !== null)(
 			expect(redirect.headers.expires).toMatch(/ GMT$/);
 			const location = String(redirect.headers["x-accel-redirect"]);
 			expect(location).toMatch(/^\/_tollgate_blobs\/[A-Za-z0-9_-]{2}\/[A-Za-z0-9_-]+$/);
+		});
+
+		it("a small file kept in its record is answered by Tollgate with its bytes: there is no file to hand off", async () => {
+			const data = randomBytes(1_000);
+			const { id } = await uploadThroughNginx(data);
+			const direct = await tollgateRedirect(id);
+			expect(direct.headers["x-accel-redirect"]).toBeUndefined();
+			expect(direct.rawPayload.equals(data)).toBe(true);
+			const throughNginx = await fetch(`${nginx.url}/file/${id}`);
+			expect(Buffer.from(await throughNginx.arrayBuffer()).equals(data)).toBe(true);
 		});
 
 		it("nginx sends the exact bytes with Tollgate's Expires, Content-Type and Accept-Ranges", async () => {
@@ -118,7 +131,7 @@ describe.skipIf(skipReason !== null)(
 		});
 
 		it("the blob location is internal: asked for directly, even a live blob is 404", async () => {
-			const { id } = await uploadThroughNginx(randomBytes(64));
+			const { id } = await uploadThroughNginx(randomBytes(BLOB_SIZED));
 			const location = String((await tollgateRedirect(id)).headers["x-accel-redirect"]);
 			const direct = await fetch(`${nginx.url}${location}`);
 			await direct.arrayBuffer();
@@ -126,7 +139,7 @@ describe.skipIf(skipReason !== null)(
 		});
 
 		it("a blob gone between Tollgate's check and nginx (the sweep) is 404 JSON too", async () => {
-			const { id } = await uploadThroughNginx(randomBytes(64));
+			const { id } = await uploadThroughNginx(randomBytes(BLOB_SIZED));
 			const location = String((await tollgateRedirect(id)).headers["x-accel-redirect"]);
 			await unlink(
 				join(testApp.config.data_dir, "blobs", location.slice(FILES_ACCEL_PREFIX.length)),
@@ -138,7 +151,7 @@ describe.skipIf(skipReason !== null)(
 		});
 
 		it("a client's own X-Tollgate-Transport header is dropped by nginx: still a hand-off", async () => {
-			const { id } = await uploadThroughNginx(randomBytes(64));
+			const { id } = await uploadThroughNginx(randomBytes(BLOB_SIZED));
 			const response = await fetch(`${nginx.url}/file/${id}`, {
 				headers: { "x-tollgate-transport": "onion" },
 			});

@@ -40,14 +40,35 @@ describe("file ids", () => {
 });
 
 const adminUrl = postgresAdminUrl();
-/** The PostgreSQL run is outside dev mode, as production runs: its service key is made on first start. */
+/**
+ * Small files keep their bytes in their record by default; with `inline_max_bytes = 0` every file goes
+ * through the blob store, so both paths run on both blob backends. The PostgreSQL runs are outside dev
+ * mode, as production runs: their service key is made on first start.
+ */
 const backends = [
+	{
+		name: "SQLite, small files inline",
+		skip: false,
+		usePostgres: false,
+		blobs: "filesystem",
+		isDev: true,
+		inlineMaxBytes: 65_536,
+	},
 	{
 		name: "filesystem blobs, SQLite",
 		skip: false,
 		usePostgres: false,
 		blobs: "filesystem",
 		isDev: true,
+		inlineMaxBytes: 0,
+	},
+	{
+		name: "PostgreSQL, small files inline, not in dev mode",
+		skip: adminUrl === null,
+		usePostgres: true,
+		blobs: "database",
+		isDev: false,
+		inlineMaxBytes: 65_536,
 	},
 	{
 		name: "database blobs, PostgreSQL, not in dev mode",
@@ -55,6 +76,7 @@ const backends = [
 		usePostgres: true,
 		blobs: "database",
 		isDev: false,
+		inlineMaxBytes: 0,
 	},
 ] as const;
 
@@ -72,7 +94,11 @@ for (const backend of backends) {
 				dev: backend.isDev,
 				http: { request_timeout_ms: REQUEST_TIMEOUT_MS },
 				blobs: { backend: backend.blobs },
-				files: { max_file_size_bytes: MAX, max_ttl_seconds: 86_400 },
+				files: {
+					max_file_size_bytes: MAX,
+					max_ttl_seconds: 86_400,
+					inline_max_bytes: backend.inlineMaxBytes,
+				},
 				...(database === undefined ? {} : { database: { url: database.url } }),
 			});
 		});
@@ -92,6 +118,17 @@ for (const backend of backends) {
 			let count = 0;
 			for (const shard of shards) count += (await readdir(join(root, shard))).length;
 			return count;
+		}
+
+		/** Copies of file bytes kept: blobs in the store, and records holding their bytes inline. */
+		async function storedCopies(): Promise<number> {
+			const inline = await testApp.storage.sql.db
+				.withTables<{ files: { id: string; inline_data: Uint8Array | null } }>()
+				.selectFrom("files")
+				.select("id")
+				.where("inline_data", "is not", null)
+				.execute();
+			return (await blobCount()) + inline.length;
 		}
 
 		/** Write-ahead files a blob write has not yet renamed into place (filesystem backend). */
@@ -158,12 +195,12 @@ for (const backend of backends) {
 
 		it("recognises a re-upload: same id, one stored copy, expiry never shortened", async () => {
 			const data = randomBytes(1_000);
-			const before = await blobCount();
+			const before = await storedCopies();
 			const first = (await upload(data, { "x-fs-ttl": "80000" })).json();
 			const second = (await upload(data, { "x-fs-ttl": "60" })).json();
 			expect(second.id).toBe(first.id);
 			expect(second.expires).toBe(first.expires);
-			expect(await blobCount()).toBe(before + 1);
+			expect(await storedCopies()).toBe(before + 1);
 		});
 
 		it("refuses empty and oversized uploads with 413, and a bad X-FS-TTL with 400", async () => {
@@ -220,11 +257,11 @@ for (const backend of backends) {
 
 		it("the sweeper deletes expired files, record and bytes", async () => {
 			const { id } = (await upload(randomBytes(64), { "x-fs-ttl": "1" })).json();
-			const before = await blobCount();
+			const before = await storedCopies();
 			testApp.clock.advanceMs(2_000);
 			const sweeper = testApp.jobs.find((job) => job.name === "files.sweep-expired");
 			await sweeper?.run({ signal: new AbortController().signal, nowMs: testApp.clock.nowMs() });
-			expect(await blobCount()).toBeLessThan(before);
+			expect(await storedCopies()).toBeLessThan(before);
 			const rows = await testApp.storage.sql.db
 				.withTables<{ files: { id: string } }>()
 				.selectFrom("files")
@@ -319,7 +356,7 @@ for (const backend of backends) {
 
 		it("closes an upload that stalls after a few bytes once http.request_timeout_ms passes, keeping nothing", async () => {
 			const filesBefore = await fileRecordCount();
-			const blobsBefore = await blobCount();
+			const blobsBefore = await storedCopies();
 			const socket = connect(await portOf(), "127.0.0.1");
 			let reply = "";
 			socket.on("data", (data: Buffer) => {
@@ -346,7 +383,7 @@ for (const backend of backends) {
 			expect(reply).toMatch(/^HTTP\/1\.1 408 /);
 			await vi.waitFor(async () => {
 				expect(await incomingCount()).toBe(0);
-				expect(await blobCount()).toBe(blobsBefore);
+				expect(await storedCopies()).toBe(blobsBefore);
 				expect(await fileRecordCount()).toBe(filesBefore);
 			});
 		});

@@ -302,7 +302,7 @@ describe("routes answered ahead of Fastify", () => {
 			{ level: "error" },
 			{ write: (line: string) => void errorLines.push(line) },
 		);
-		const routes = new RawRoutes(logger, { bodyLimitBytes: 1024 });
+		const routes = new RawRoutes(logger, { bodyLimitBytes: 1024, isUrlLogged: false });
 		routes.add("POST", "/echo", async (_request, { body, query }) => ({
 			status: 200,
 			body: {

@@ -50,6 +50,10 @@ export function serveTollgate(env: Record<string, string>): Promise<ServingProce
 		env: cleanEnv({ TOLLGATE_HTTP_PORT: "0", ...env }),
 		stdio: ["ignore", "pipe", "pipe"],
 	});
+	// A test that fails or times out before stopping it must not leave a server running after the run.
+	const killOnExit = () => child.kill("SIGKILL");
+	process.once("exit", killOnExit);
+	child.once("exit", () => process.off("exit", killOnExit));
 	const exited = new Promise<number | null>((resolve) =>
 		child.once("exit", (code) => resolve(code)),
 	);

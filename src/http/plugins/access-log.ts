@@ -6,15 +6,19 @@
  * with `logging.unsafe`.
  */
 import { type FastifyReply, type FastifyRequest, LogController } from "fastify";
+import type { Logger } from "pino";
 
 const UNMATCHED_ROUTE = "(no route)";
 
 export class AccessLogController extends LogController {
 	readonly #isPersonalDataLogged: boolean;
+	/** Writes lines of known fields only, so it skips the redaction pass (accessLoggerOf). */
+	readonly #accessLogger: Logger;
 
-	constructor(options: { readonly isPersonalDataLogged: boolean }) {
+	constructor(options: { readonly isPersonalDataLogged: boolean; readonly accessLogger: Logger }) {
 		super({ requestIdLogLabel: "request_id" });
 		this.#isPersonalDataLogged = options.isPersonalDataLogged;
+		this.#accessLogger = options.accessLogger;
 	}
 
 	override incomingRequest(): void {}
@@ -27,6 +31,7 @@ export class AccessLogController extends LogController {
 		reply: FastifyReply,
 	): void {
 		const line = {
+			request_id: request.id,
 			method: request.method,
 			route: request.routeOptions.url ?? UNMATCHED_ROUTE,
 			status_code: reply.statusCode,
@@ -34,7 +39,7 @@ export class AccessLogController extends LogController {
 			...(this.#isPersonalDataLogged ? { url: request.url, ip: request.ip } : {}),
 		};
 		if (error) request.log.warn({ ...line, reason: error.message }, "response failed");
-		else request.log.info(line, "request");
+		else this.#accessLogger.info(line, "request");
 	}
 
 	override writeHeadError(error: Error, _request: FastifyRequest, reply: FastifyReply): void {

@@ -16,6 +16,7 @@ function reportLines(report: FileStoreReport): string {
 	return [
 		`files: ${report.files}`,
 		`recorded_bytes: ${report.recordedBytes}`,
+		`inline_bytes: ${report.inlineBytes}`,
 		`blobs: ${report.blobs}`,
 		`blob_bytes: ${report.blobBytes}`,
 		`leftovers: ${report.leftovers}`,
@@ -32,7 +33,7 @@ function reportLines(report: FileStoreReport): string {
 export async function stats(context: Context): Promise<number> {
 	const report = await (await fileStore(context)).check.report();
 	process.stdout.write(
-		`files: ${report.files}\nbytes: ${report.recordedBytes}\nblob_bytes: ${report.blobBytes}\nleftover_bytes: ${report.leftoverBytes}\n`,
+		`files: ${report.files}\nbytes: ${report.recordedBytes}\ninline_bytes: ${report.inlineBytes}\nblob_bytes: ${report.blobBytes}\nleftover_bytes: ${report.leftoverBytes}\n`,
 	);
 	return 0;
 }
@@ -69,8 +70,14 @@ export async function sweep(context: Context): Promise<number> {
 
 export async function get(context: Context, [id = ""]: readonly string[]): Promise<number> {
 	const { service } = await fileStore(context);
-	const record = await service.info(id);
-	const blob = record === null ? null : await service.openBlob(record);
+	const stored = await service.infoWithBytes(id);
+	const inlineBytes = stored?.inlineBytes ?? null;
+	if (inlineBytes !== null) {
+		process.stdout.write(inlineBytes);
+		return 0;
+	}
+	const blobKey = stored?.blobKey ?? null;
+	const blob = blobKey === null ? null : await service.openBlob(blobKey);
 	if (blob === null) {
 		process.stderr.write(`tollgate: no live file '${id}'\n`);
 		return 1;

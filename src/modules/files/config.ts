@@ -11,6 +11,10 @@ export const filesConfigSection = z
 			description:
 				"Largest upload; bigger ones get 413 (Session clients send up to 10,000,000 bytes).",
 		}),
+		inline_max_bytes: z.number().int().min(0).max(1_048_576).default(65_536).meta({
+			description:
+				"Uploads up to this size keep their bytes in their database row instead of the blob store: one read serves them, one insert stores them. 0 = every file in the blob store.",
+		}),
 		default_ttl_seconds: z
 			.number()
 			.int()

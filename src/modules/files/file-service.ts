@@ -5,12 +5,24 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import type { BlobRange, BlobStore, OpenedBlob } from "../../storage/index.ts";
+import {
+	type BlobRange,
+	type BlobStore,
+	BlobTooLargeError,
+	type OpenedBlob,
+} from "../../storage/index.ts";
 import { FILE_ID_LENGTH, fileIdHasher } from "./file-id.ts";
-import type { FileRecord, FileRecords } from "./file-records.ts";
+import type { FileRecord, FileRecords, StoredFile } from "./file-records.ts";
+
+/** Where an upload's bytes went: into its record, or into the blob store under a noted key. */
+type StoredContent =
+	| { readonly blobKey: null; readonly inlineBytes: Uint8Array; readonly sizeBytes: number }
+	| { readonly blobKey: string; readonly inlineBytes: null; readonly sizeBytes: number };
 
 export interface FileSettings {
 	readonly maxFileSizeBytes: number;
+	/** Uploads up to this size keep their bytes in their record (0: none do). */
+	readonly inlineMaxBytes: number;
 	readonly defaultTtlSeconds: number;
 	/**
 	 * Old clients parse ids as numbers: then every upload gets a fresh random id below 2^53 whose leading
@@ -59,8 +71,9 @@ export class FileService {
 	}
 
 	/**
-	 * Streams an upload into the blob store while hashing it, then records it under its content id. The blob
-	 * is noted as pending before its first byte is written, and the note cleared in the transaction that
+	 * Stores an upload while hashing it, then records it under its content id: a small one (up to
+	 * `inlineMaxBytes`) with its bytes in the record, a larger one streamed into the blob store. A blob is
+	 * noted as pending before its first byte is written, and the note cleared in the transaction that
 	 * records it, so a crash at any point leaves no blob that the abandoned-blob sweep does not find.
 	 * @throws BlobTooLargeError past the size limit, EmptyUploadError for no bytes; nothing is kept either way.
 	 */
@@ -78,10 +91,9 @@ export class FileService {
 				yield chunk;
 			}
 		}
-		let blobKey: string;
-		let sizeBytes: number;
+		let content: StoredContent;
 		try {
-			({ blobKey, sizeBytes } = await this.#storeBlob(hashed()));
+			content = await this.#store(hashed());
 		} catch (error) {
 			hasher.discard();
 			throw error;
@@ -90,16 +102,47 @@ export class FileService {
 		const stored = await this.#records.recordUpload(
 			{
 				id: hasher.digest(),
-				blobKey,
-				sizeBytes,
+				...content,
 				uploadedAtMs: nowMs,
 				expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
 			},
 			nowMs,
 		);
 		// The same bytes were stored before: keep one copy (ours stays noted until it is gone).
-		if (stored.blobKey !== blobKey) await this.#deleteBlobs([blobKey]);
+		if (content.blobKey !== null && stored.blobKey !== content.blobKey)
+			await this.#deleteBlobs([content.blobKey]);
 		return stored;
+	}
+
+	/**
+	 * Reads an upload up to `inlineMaxBytes`: if it ends there, its bytes are kept for the record; else what
+	 * was read and the rest go to the blob store.
+	 * @throws BlobTooLargeError, EmptyUploadError, or what the body or the store threw.
+	 */
+	async #store(body: AsyncIterable<Uint8Array>): Promise<StoredContent> {
+		const { inlineMaxBytes, maxFileSizeBytes } = this.#settings;
+		const chunks = body[Symbol.asyncIterator]();
+		const head: Uint8Array[] = [];
+		let headBytes = 0;
+		while (headBytes <= inlineMaxBytes) {
+			const next = await chunks.next();
+			if (next.done === true) {
+				if (headBytes === 0) throw new EmptyUploadError();
+				return { blobKey: null, inlineBytes: Buffer.concat(head, headBytes), sizeBytes: headBytes };
+			}
+			head.push(next.value);
+			headBytes += next.value.byteLength;
+			if (headBytes > maxFileSizeBytes) {
+				await chunks.return?.();
+				throw new BlobTooLargeError(maxFileSizeBytes);
+			}
+		}
+		async function* headThenRest(): AsyncGenerator<Uint8Array> {
+			yield* head;
+			for (let next = await chunks.next(); next.done !== true; next = await chunks.next())
+				yield next.value;
+		}
+		return { ...(await this.#storeBlob(headThenRest())), inlineBytes: null };
 	}
 
 	/**
@@ -140,19 +183,21 @@ export class FileService {
 		ttlSeconds: number | undefined,
 		fixedBits: string,
 	): Promise<FileRecord> {
-		const { blobKey, sizeBytes } = await this.#storeBlob(body);
+		const content = await this.#store(body);
 		const nowMs = this.#clock.nowMs();
 		for (let attempt = 0; attempt < COMPAT_ID_ATTEMPTS; attempt += 1) {
-			const record = {
+			const upload = {
 				id: randomCompatId(fixedBits),
-				blobKey,
-				sizeBytes,
+				...content,
 				uploadedAtMs: nowMs,
 				expiresAtMs: nowMs + (ttlSeconds ?? this.#settings.defaultTtlSeconds) * 1_000,
 			};
-			if (await this.#records.insertNew(record)) return record;
+			if (await this.#records.insertNew(upload)) {
+				const { inlineBytes: _bytes, ...record } = upload;
+				return record;
+			}
 		}
-		await this.#deleteBlobs([blobKey]);
+		if (content.blobKey !== null) await this.#deleteBlobs([content.blobKey]);
 		throw new NoFreeIdError();
 	}
 
@@ -162,9 +207,15 @@ export class FileService {
 		return record !== null && record.expiresAtMs > this.#clock.nowMs() ? record : null;
 	}
 
-	/** The bytes of a live record, whole or a range of them; null if the blob went missing. */
-	openBlob(record: FileRecord, range?: BlobRange): Promise<OpenedBlob | null> {
-		return this.#blobs.open(record.blobKey, range);
+	/** The live record with its inline bytes (null for a blob-store file), or null. */
+	async infoWithBytes(id: string): Promise<StoredFile | null> {
+		const stored = await this.#records.findWithBytes(id);
+		return stored !== null && stored.expiresAtMs > this.#clock.nowMs() ? stored : null;
+	}
+
+	/** The bytes of a blob-store file, whole or a range of them; null if the blob went missing. */
+	openBlob(blobKey: string, range?: BlobRange): Promise<OpenedBlob | null> {
+		return this.#blobs.open(blobKey, range);
 	}
 
 	/** Only content ids can be extended: an old numeric id may have been reused by another file since. */
@@ -184,7 +235,9 @@ export class FileService {
 	 */
 	async sweepExpired(batch: number): Promise<number> {
 		const expired = await this.#records.takeExpired(this.#clock.nowMs(), batch);
-		await this.#deleteBlobs(expired.map((record) => record.blobKey));
+		await this.#deleteBlobs(
+			expired.flatMap((record) => (record.blobKey === null ? [] : [record.blobKey])),
+		);
 		return expired.length;
 	}
 

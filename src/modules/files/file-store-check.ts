@@ -15,6 +15,8 @@ const BATCH = 500;
 export interface FileStoreReport {
 	readonly files: number;
 	readonly recordedBytes: number;
+	/** Of those, the bytes small files keep in their records (in the database). */
+	readonly inlineBytes: number;
 	/** What the blob store holds: complete blobs, and leftovers beside them. */
 	readonly blobs: number;
 	readonly blobBytes: number;
@@ -103,6 +105,7 @@ export class FileStoreCheck {
 		return {
 			files: totals.files,
 			recordedBytes: totals.bytes,
+			inlineBytes: totals.inlineBytes,
 			blobs,
 			blobBytes,
 			leftovers: leftovers.count,
@@ -140,9 +143,9 @@ export class FileStoreCheck {
 		const missing: string[] = [];
 		let afterId = "";
 		for (;;) {
-			const page = await this.#records.page(afterId, BATCH);
-			for (const record of page)
-				if ((await this.#blobs.stat(record.blobKey)) === null) missing.push(record.id);
+			const page = await this.#records.pageOfBlobFiles(afterId, BATCH);
+			for (const { id, blobKey } of page)
+				if (blobKey !== null && (await this.#blobs.stat(blobKey)) === null) missing.push(id);
 			const last = page.at(-1);
 			if (last === undefined || page.length < BATCH) return missing;
 			afterId = last.id;

@@ -22,8 +22,9 @@ export const filesModule = defineModule({
 				"Print how many files are stored, their total size, and the bytes the blob store holds.",
 			details: [
 				"",
-				"files and bytes count records (expired ones the sweeper has not deleted yet included); blob_bytes",
-				"and leftover_bytes are what the blob store holds on disk (or in the database).",
+				"files and bytes count records (expired ones the sweeper has not deleted yet included);",
+				"inline_bytes are the small files' bytes kept in their records; blob_bytes and leftover_bytes are",
+				"what the blob store holds on disk (or in the database).",
 			],
 			load: async () => (await commands()).stats,
 		},

@@ -7,7 +7,9 @@ import type { Clock } from "#lib/clock";
 import { type BlobStore, isFileBacked, type Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
 import type { FilesConfig } from "./config.ts";
+import { answerDownload, answerInfo, answerUpload } from "./file-answers.ts";
 import { registerFileMetrics } from "./file-metrics.ts";
+import { rawFileServerError, rawReplyOf } from "./file-server-replies.ts";
 import { FileService } from "./file-service.ts";
 import { FileStoreCheck } from "./file-store-check.ts";
 import { ReleasePoller } from "./release-poller.ts";
@@ -25,9 +27,10 @@ const DAY_MS = 86_400_000;
 
 /** The records, the service and the consistency check over the configured storage: routes and CLI share them. */
 export function openFileStore(section: FilesConfig, storage: Storage, clock: Clock) {
-	const records = new SqlFileRecords(storage.sql.db);
+	const records = new SqlFileRecords(storage.sql);
 	const service = new FileService(records, storage.blobs, clock, {
 		maxFileSizeBytes: section.max_file_size_bytes,
+		inlineMaxBytes: section.inline_max_bytes,
 		defaultTtlSeconds: section.default_ttl_seconds,
 		compatIdFixedBits: section.backwards_compat_ids
 			? section.backwards_compat_id_fixed_bits
@@ -60,7 +63,7 @@ function accelRedirectFor(
 }
 
 export const implementation: ModuleImplementation<FilesConfig> = {
-	async register({ section, app, storage, clock, logger, registry, registerJob }) {
+	async register({ section, app, rawRoutes, storage, clock, logger, registry, registerJob }) {
 		const { records, service } = openFileStore(section, storage, clock);
 		const releases = new SqlReleaseRecords(storage.sql.db);
 		const metrics = registerFileMetrics(registry, records);
@@ -111,15 +114,47 @@ export const implementation: ModuleImplementation<FilesConfig> = {
 			githubOwner: section.github_owner,
 			keepVersionChecks: section.version_checks_retention_days > 0,
 		});
-		await app.register(filesRoutes, {
-			service,
-			metrics,
-			settings: {
-				maxFileSizeBytes: section.max_file_size_bytes,
-				maxTtlSeconds: section.max_ttl_seconds,
-			},
-			accelRedirectUriOf: accelRedirectFor(section.accel_redirect_prefix, storage.blobs, logger),
-		});
+		const settings = {
+			maxFileSizeBytes: section.max_file_size_bytes,
+			maxTtlSeconds: section.max_ttl_seconds,
+		};
+		const accelRedirectUriOf = accelRedirectFor(
+			section.accel_redirect_prefix,
+			storage.blobs,
+			logger,
+		);
+		await app.register(filesRoutes, { service, metrics, settings, accelRedirectUriOf });
+		// HTTP clients' uploads and downloads skip Fastify: what it costs per request is most of a small
+		// download's (bench/ files). Onion requests keep the Fastify twins above.
+		const renderError = rawFileServerError;
+		rawRoutes.add(
+			"POST",
+			"/file",
+			async (request) =>
+				rawReplyOf(await answerUpload(service, metrics, settings, request, request.headers)),
+			{ streamsBody: true, renderError },
+		);
+		rawRoutes.add(
+			"GET",
+			"/file/:id",
+			async (request, { params }) =>
+				rawReplyOf(
+					await answerDownload(
+						service,
+						metrics,
+						params.id ?? "",
+						request.headers.range,
+						accelRedirectUriOf,
+					),
+				),
+			{ renderError },
+		);
+		rawRoutes.add(
+			"GET",
+			"/file/:id/info",
+			async (_request, { params }) => rawReplyOf(await answerInfo(service, params.id ?? "")),
+			{ renderError },
+		);
 		return {};
 	},
 };

@@ -1,26 +1,27 @@
 /**
- * The Session File Server's routes, byte-compatible with what clients read (specs/session-file-server.md §3):
- * JSON as exactly `application/json`, errors as `{"status_code": N}` with HTTP N, times as float epoch seconds.
- * Beyond the original: single-range downloads (206/416), and 400 rather than 500 for bad legacy base64.
+ * The Session File Server's Fastify routes: their schemas (for /openapi.json) and their handlers, which
+ * render what file-answers.ts decides. HTTP clients' uploads and downloads take the raw node:http fast path
+ * with the same answers (module.ts); these serve onion requests, tests and the rest.
  */
 import { Readable } from "node:stream";
-import type { FastifyPluginAsync, FastifyReply } from "fastify";
+import type { FastifyPluginAsync } from "fastify";
 import { z } from "zod";
 import { parseJsonBody } from "#lib/json-body";
 import { binarySchema, contentResponse, validatedByHandler } from "../../http/openapi.ts";
-import { BlobTooLargeError } from "../../storage/index.ts";
 import { isOnionDispatched, onionReachable } from "../../transports/onion/index.ts";
-import { FILE_ID_LENGTH, isFileId } from "./file-id.ts";
+import {
+	answerDownload,
+	answerExtend,
+	answerInfo,
+	answerLegacyDownload,
+	answerUpload,
+	type FilesHttpSettings,
+	readAll,
+	statusAnswer,
+} from "./file-answers.ts";
 import type { FileMetrics } from "./file-metrics.ts";
-import type { FileRecord } from "./file-records.ts";
-import { answerFileServerError, sendJson, sendStatus } from "./file-server-replies.ts";
-import { EmptyUploadError, type FileService, NoFreeIdError } from "./file-service.ts";
-import { parseRange, readTtl } from "./request-headers.ts";
-
-export interface FilesHttpSettings {
-	readonly maxFileSizeBytes: number;
-	readonly maxTtlSeconds: number;
-}
+import { answerFileServerError, sendAnswer } from "./file-server-replies.ts";
+import type { FileService } from "./file-service.ts";
 
 /** The legacy /files route takes base64 in JSON; the original caps the base64 text at 8,000,000 characters. */
 const MAX_LEGACY_BASE64_CHARS = 8_000_000;
@@ -53,29 +54,8 @@ const fileBytes = (description: string) =>
 const json = (description: string, schema: z.ZodType) =>
 	contentResponse(description, "application/json", schema);
 
-const seconds = (ms: number) => ms / 1_000;
-
-function infoOf(record: FileRecord) {
-	return {
-		size: record.sizeBytes,
-		uploaded: seconds(record.uploadedAtMs),
-		expires: seconds(record.expiresAtMs),
-	};
-}
-
-/** Reads a whole (small) body; null once it passes `maxBytes`. */
-async function readAll(body: unknown, maxBytes: number): Promise<Buffer | null> {
-	if (!(body instanceof Readable)) return Buffer.alloc(0);
-	const chunks: Buffer[] = [];
-	let size = 0;
-	for await (const chunk of body) {
-		const piece = Buffer.from(chunk);
-		size += piece.length;
-		if (size > maxBytes) return null;
-		chunks.push(piece);
-	}
-	return Buffer.concat(chunks);
-}
+const bodyOf = (request: { body: unknown }): AsyncIterable<Uint8Array> =>
+	request.body instanceof Readable ? request.body : Readable.from([]);
 
 export const filesRoutes: FastifyPluginAsync<{
 	service: FileService;
@@ -90,35 +70,6 @@ export const filesRoutes: FastifyPluginAsync<{
 	app.addContentTypeParser("*", (_request, payload, done) => {
 		done(null, payload);
 	});
-
-	async function storeUpload(
-		reply: FastifyReply,
-		body: Readable,
-		ttl: number | undefined,
-		legacy: boolean,
-	) {
-		try {
-			const record = await service.upload(body, ttl);
-			metrics.uploads.inc();
-			return legacy
-				? // The legacy route answers a numeric id as a JSON number, as old clients parse it.
-					sendJson(reply, 200, {
-						result:
-							record.id.length < FILE_ID_LENGTH && /^\d+$/.test(record.id)
-								? Number(record.id)
-								: record.id,
-						status_code: 200,
-					})
-				: sendJson(reply, 200, { id: record.id, expires: seconds(record.expiresAtMs) });
-		} catch (error) {
-			// The rest of an oversized body is never read, so the connection cannot be reused.
-			if (error instanceof BlobTooLargeError)
-				return sendStatus(reply.header("connection", "close"), 413);
-			if (error instanceof EmptyUploadError) return sendStatus(reply, 413);
-			if (error instanceof NoFreeIdError) return sendStatus(reply, 507);
-			throw error;
-		}
-	}
 
 	app.post(
 		"/file",
@@ -147,17 +98,9 @@ export const filesRoutes: FastifyPluginAsync<{
 			},
 		},
 		async (request, reply) => {
-			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-			const declaredBytes = Number(request.headers["content-length"] ?? Number.NaN);
-			// Refused before reading a byte when the declared length is already too much.
-			if (declaredBytes > settings.maxFileSizeBytes)
-				return sendStatus(reply.header("connection", "close"), 413);
-			if (ttl === "invalid") return sendStatus(reply, 400);
-			return storeUpload(
+			return sendAnswer(
 				reply,
-				request.body instanceof Readable ? request.body : Readable.from([]),
-				ttl,
-				false,
+				await answerUpload(service, metrics, settings, bodyOf(request), request.headers),
 			);
 		},
 	);
@@ -182,39 +125,12 @@ export const filesRoutes: FastifyPluginAsync<{
 			},
 		},
 		async (request, reply) => {
-			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
-			if (record === null) return sendStatus(reply, 404);
-			const expires = new Date(record.expiresAtMs).toUTCString();
-			// Inside an onion request no proxy would follow the redirect: the bytes go in the encrypted reply.
-			if (accelRedirectUriOf !== undefined && !isOnionDispatched(request)) {
-				metrics.downloads.inc();
-				// nginx keeps Content-Type and Expires through the redirect and answers Range itself, adding its
-				// own Accept-Ranges: ours would reach the client as a second one.
-				return reply
-					.code(200)
-					.type("application/octet-stream")
-					.header("expires", expires)
-					.header("x-accel-redirect", accelRedirectUriOf(record.blobKey))
-					.send();
-			}
-			const range = parseRange(request.headers.range, record.sizeBytes);
-			if (range === "unsatisfiable") {
-				return sendStatus(reply.header("content-range", `bytes */${record.sizeBytes}`), 416);
-			}
-			const blob = await service.openBlob(record, range ?? undefined);
-			if (blob === null) return sendStatus(reply, 404);
-			metrics.downloads.inc();
-			reply
-				.type("application/octet-stream")
-				.header("accept-ranges", "bytes")
-				.header("expires", expires);
-			if (range === null)
-				return reply.code(200).header("content-length", record.sizeBytes).send(blob.stream);
-			return reply
-				.code(206)
-				.header("content-range", `bytes ${range.start}-${range.end}/${record.sizeBytes}`)
-				.header("content-length", range.end - range.start + 1)
-				.send(blob.stream);
+			// Inside an onion request no proxy would follow a redirect: the bytes go in the encrypted reply.
+			const accel = isOnionDispatched(request) ? undefined : accelRedirectUriOf;
+			return sendAnswer(
+				reply,
+				await answerDownload(service, metrics, request.params.id, request.headers.range, accel),
+			);
 		},
 	);
 
@@ -235,8 +151,7 @@ export const filesRoutes: FastifyPluginAsync<{
 			},
 		},
 		async (request, reply) => {
-			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
-			return record === null ? sendStatus(reply, 404) : sendJson(reply, 200, infoOf(record));
+			return sendAnswer(reply, await answerInfo(service, request.params.id));
 		},
 	);
 
@@ -260,12 +175,10 @@ export const filesRoutes: FastifyPluginAsync<{
 		},
 		async (request, reply) => {
 			if (request.body instanceof Readable) request.body.resume();
-			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-			if (ttl === "invalid") return sendStatus(reply, 400);
-			const record = isFileId(request.params.id)
-				? await service.extend(request.params.id, ttl)
-				: null;
-			return record === null ? sendStatus(reply, 404) : sendJson(reply, 200, infoOf(record));
+			return sendAnswer(
+				reply,
+				await answerExtend(service, settings, request.params.id, request.headers["x-fs-ttl"]),
+			);
 		},
 	);
 
@@ -291,8 +204,8 @@ export const filesRoutes: FastifyPluginAsync<{
 			},
 		},
 		async (request, reply) => {
-			const text = await readAll(request.body, MAX_LEGACY_BASE64_CHARS + 1_024);
-			if (text === null) return sendStatus(reply.header("connection", "close"), 413);
+			const text = await readAll(bodyOf(request), MAX_LEGACY_BASE64_CHARS + 1_024);
+			if (text === null) return sendAnswer(reply, statusAnswer(413, { connection: "close" }));
 			let file: unknown;
 			try {
 				const parsed: unknown = parseJsonBody(text.toString("utf8"));
@@ -301,14 +214,19 @@ export const filesRoutes: FastifyPluginAsync<{
 						? parsed.file
 						: undefined;
 			} catch {
-				return sendStatus(reply, 400);
+				return sendAnswer(reply, statusAnswer(400));
 			}
-			if (typeof file !== "string") return sendStatus(reply, 400);
-			if (file.length === 0 || file.length > MAX_LEGACY_BASE64_CHARS) return sendStatus(reply, 413);
-			if (!BASE64_PATTERN.test(file)) return sendStatus(reply, 400);
-			const ttl = readTtl(request.headers["x-fs-ttl"], settings.maxTtlSeconds);
-			if (ttl === "invalid") return sendStatus(reply, 400);
-			return storeUpload(reply, Readable.from([Buffer.from(file, "base64")]), ttl, true);
+			if (typeof file !== "string") return sendAnswer(reply, statusAnswer(400));
+			if (file.length === 0 || file.length > MAX_LEGACY_BASE64_CHARS)
+				return sendAnswer(reply, statusAnswer(413));
+			if (!BASE64_PATTERN.test(file)) return sendAnswer(reply, statusAnswer(400));
+			// The declared length is the JSON's, not the file's: only X-FS-TTL is passed on.
+			const headers = { "x-fs-ttl": request.headers["x-fs-ttl"] };
+			const bytes = Readable.from([Buffer.from(file, "base64")]);
+			return sendAnswer(
+				reply,
+				await answerUpload(service, metrics, settings, bytes, headers, true),
+			);
 		},
 	);
 
@@ -329,15 +247,7 @@ export const filesRoutes: FastifyPluginAsync<{
 			},
 		},
 		async (request, reply) => {
-			const record = isFileId(request.params.id) ? await service.info(request.params.id) : null;
-			const blob = record === null ? null : await service.openBlob(record);
-			if (blob === null) return sendStatus(reply, 404);
-			const bytes = await readAll(blob.stream, Number.POSITIVE_INFINITY);
-			metrics.downloads.inc();
-			return sendJson(reply, 200, {
-				status_code: 200,
-				result: (bytes ?? Buffer.alloc(0)).toString("base64"),
-			});
+			return sendAnswer(reply, await answerLegacyDownload(service, metrics, request.params.id));
 		},
 	);
 };

@@ -1,15 +1,26 @@
 /** The files module's records (FileRecords) in SQL; one implementation for SQLite and PostgreSQL. */
 import { type Kysely, sql } from "kysely";
-import type { FoundationTables } from "../../../storage/index.ts";
-import { type FileRecord, type FileRecords, UploadAbandonedError } from "../file-records.ts";
+import type { FoundationTables, SqlDatabase } from "../../../storage/index.ts";
+import {
+	type FileRecord,
+	type FileRecords,
+	type StoredFile,
+	UploadAbandonedError,
+} from "../file-records.ts";
 
 interface FilesTable {
 	id: string;
-	blob_key: string;
+	blob_key: string | null;
+	inline_data: Uint8Array | null;
 	size_bytes: number;
 	uploaded_at_ms: number;
 	expires_at_ms: number;
 }
+
+type RecordRow = Omit<FilesTable, "inline_data">;
+
+/** Every column but the bytes: a record's inline bytes are read only by a download. */
+const RECORD_COLUMNS = ["id", "blob_key", "size_bytes", "uploaded_at_ms", "expires_at_ms"] as const;
 
 interface FilePendingBlobsTable {
 	blob_key: string;
@@ -22,7 +33,7 @@ type FilesTables = FoundationTables & {
 	file_pending_blobs: FilePendingBlobsTable;
 };
 
-function recordOf(row: FilesTable): FileRecord {
+function recordOf(row: RecordRow): FileRecord {
 	return {
 		id: row.id,
 		blobKey: row.blob_key,
@@ -32,13 +43,14 @@ function recordOf(row: FilesTable): FileRecord {
 	};
 }
 
-function rowOf(record: FileRecord): FilesTable {
+function rowOf(upload: StoredFile): FilesTable {
 	return {
-		id: record.id,
-		blob_key: record.blobKey,
-		size_bytes: record.sizeBytes,
-		uploaded_at_ms: record.uploadedAtMs,
-		expires_at_ms: record.expiresAtMs,
+		id: upload.id,
+		blob_key: upload.blobKey,
+		inline_data: upload.inlineBytes,
+		size_bytes: upload.sizeBytes,
+		uploaded_at_ms: upload.uploadedAtMs,
+		expires_at_ms: upload.expiresAtMs,
 	};
 }
 
@@ -55,9 +67,18 @@ async function claimPendingBlob(db: Kysely<FilesTables>, blobKey: string): Promi
 
 export class SqlFileRecords implements FileRecords {
 	readonly #db: Kysely<FilesTables>;
+	readonly #findRecord: (id: string) => Promise<RecordRow[]>;
+	readonly #findWithBytes: (id: string) => Promise<FilesTable[]>;
 
-	constructor(db: Kysely<FoundationTables>) {
-		this.#db = db.withTables<{ files: FilesTable; file_pending_blobs: FilePendingBlobsTable }>();
+	constructor(database: SqlDatabase) {
+		this.#db = database.db.withTables<{
+			files: FilesTable;
+			file_pending_blobs: FilePendingBlobsTable;
+		}>();
+		// The download and /info reads, straight on the engine: they are every GET's one query.
+		const byId = this.#db.selectFrom("files").where("id", "=", "");
+		this.#findRecord = database.preparedRead(byId.select(RECORD_COLUMNS).compile());
+		this.#findWithBytes = database.preparedRead(byId.selectAll().compile());
 	}
 
 	async notePendingBlob(blobKey: string, nowMs: number): Promise<void> {
@@ -67,51 +88,60 @@ export class SqlFileRecords implements FileRecords {
 			.execute();
 	}
 
-	recordUpload(record: FileRecord, nowMs: number): Promise<FileRecord> {
+	/** The upsert itself: one statement, so concurrent identical uploads agree and the expiry only grows. */
+	async #upsert(db: Kysely<FilesTables>, upload: StoredFile): Promise<FileRecord> {
+		const row = await db
+			.insertInto("files")
+			.values(rowOf(upload))
+			.onConflict((conflict) =>
+				conflict.column("id").doUpdateSet({
+					uploaded_at_ms: sql`excluded.uploaded_at_ms`,
+					expires_at_ms: sql`CASE WHEN excluded.expires_at_ms > files.expires_at_ms THEN excluded.expires_at_ms ELSE files.expires_at_ms END`,
+				}),
+			)
+			.returning(RECORD_COLUMNS)
+			.executeTakeFirstOrThrow();
+		return recordOf(row);
+	}
+
+	recordUpload(upload: StoredFile, nowMs: number): Promise<FileRecord> {
+		const { blobKey } = upload;
+		// Inline bytes come with their record: one statement, nothing to claim or leave behind.
+		if (blobKey === null) return this.#upsert(this.#db, upload);
 		return this.#db.transaction().execute(async (trx) => {
-			await claimPendingBlob(trx, record.blobKey);
-			const row = await trx
-				.insertInto("files")
-				.values(rowOf(record))
-				// One statement, so concurrent identical uploads agree on one blob and the expiry only grows.
-				.onConflict((conflict) =>
-					conflict.column("id").doUpdateSet({
-						uploaded_at_ms: sql`excluded.uploaded_at_ms`,
-						expires_at_ms: sql`CASE WHEN excluded.expires_at_ms > files.expires_at_ms THEN excluded.expires_at_ms ELSE files.expires_at_ms END`,
-					}),
-				)
-				.returningAll()
-				.executeTakeFirstOrThrow();
-			if (row.blob_key !== record.blobKey) {
+			await claimPendingBlob(trx, blobKey);
+			const stored = await this.#upsert(trx, upload);
+			if (stored.blobKey !== blobKey) {
 				await trx
 					.insertInto("file_pending_blobs")
-					.values({ blob_key: record.blobKey, noted_at_ms: nowMs, abandoned_at_ms: nowMs })
+					.values({ blob_key: blobKey, noted_at_ms: nowMs, abandoned_at_ms: nowMs })
 					.execute();
 			}
-			return recordOf(row);
+			return stored;
 		});
 	}
 
-	insertNew(record: FileRecord): Promise<boolean> {
+	insertNew(upload: StoredFile): Promise<boolean> {
 		return this.#db.transaction().execute(async (trx) => {
 			const result = await trx
 				.insertInto("files")
-				.values(rowOf(record))
+				.values(rowOf(upload))
 				.onConflict((conflict) => conflict.column("id").doNothing())
 				.executeTakeFirst();
 			if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-			await claimPendingBlob(trx, record.blobKey);
+			if (upload.blobKey !== null) await claimPendingBlob(trx, upload.blobKey);
 			return true;
 		});
 	}
 
 	async find(id: string): Promise<FileRecord | null> {
-		const row = await this.#db
-			.selectFrom("files")
-			.selectAll()
-			.where("id", "=", id)
-			.executeTakeFirst();
+		const [row] = await this.#findRecord(id);
 		return row === undefined ? null : recordOf(row);
+	}
+
+	async findWithBytes(id: string): Promise<StoredFile | null> {
+		const [row] = await this.#findWithBytes(id);
+		return row === undefined ? null : { ...recordOf(row), inlineBytes: row.inline_data };
 	}
 
 	async extend(id: string, expiresAtMs: number, nowMs: number): Promise<FileRecord | null> {
@@ -122,7 +152,7 @@ export class SqlFileRecords implements FileRecords {
 			})
 			.where("id", "=", id)
 			.where("expires_at_ms", ">", nowMs)
-			.returningAll()
+			.returning(RECORD_COLUMNS)
 			.executeTakeFirst();
 		return row === undefined ? null : recordOf(row);
 	}
@@ -141,14 +171,15 @@ export class SqlFileRecords implements FileRecords {
 						.orderBy("expires_at_ms")
 						.limit(limit),
 				)
-				.returningAll()
+				.returning(RECORD_COLUMNS)
 				.execute();
-			if (rows.length > 0) {
+			const blobKeys = rows.flatMap((row) => (row.blob_key === null ? [] : [row.blob_key]));
+			if (blobKeys.length > 0) {
 				await trx
 					.insertInto("file_pending_blobs")
 					.values(
-						rows.map((row) => ({
-							blob_key: row.blob_key,
+						blobKeys.map((blobKey) => ({
+							blob_key: blobKey,
 							noted_at_ms: nowMs,
 							abandoned_at_ms: nowMs,
 						})),
@@ -211,15 +242,17 @@ export class SqlFileRecords implements FileRecords {
 						.where("blob_key", "in", blobKeys),
 				)
 				.execute();
-			for (const row of rows) (row.kind === "recorded" ? recorded : pending).add(row.blob_key);
+			for (const row of rows)
+				if (row.blob_key !== null) (row.kind === "recorded" ? recorded : pending).add(row.blob_key);
 		}
 		return { recorded, pending };
 	}
 
-	async page(afterId: string, limit: number): Promise<FileRecord[]> {
+	async pageOfBlobFiles(afterId: string, limit: number): Promise<FileRecord[]> {
 		const rows = await this.#db
 			.selectFrom("files")
-			.selectAll()
+			.select(RECORD_COLUMNS)
+			.where("blob_key", "is not", null)
 			.where("id", ">", afterId)
 			.orderBy("id")
 			.limit(limit)
@@ -250,14 +283,24 @@ export class SqlFileRecords implements FileRecords {
 		return { pending: Number(row.pending), stale: Number(row.stale) };
 	}
 
-	async totals(): Promise<{ files: number; bytes: number }> {
+	async totals(): Promise<{ files: number; bytes: number; inlineBytes: number }> {
 		const row = await this.#db
 			.selectFrom("files")
 			.select((eb) => [
 				eb.fn.countAll().as("files"),
 				eb.fn.coalesce(eb.fn.sum("size_bytes"), sql`0`).as("bytes"),
+				eb.fn
+					.coalesce(
+						eb.fn.sum(sql<number>`CASE WHEN inline_data IS NULL THEN 0 ELSE size_bytes END`),
+						sql`0`,
+					)
+					.as("inline_bytes"),
 			])
 			.executeTakeFirstOrThrow();
-		return { files: Number(row.files), bytes: Number(row.bytes) };
+		return {
+			files: Number(row.files),
+			bytes: Number(row.bytes),
+			inlineBytes: Number(row.inline_bytes),
+		};
 	}
 }
