@@ -31,7 +31,8 @@ interface UploadShape {
 /** What a row must reach: a ratio to another row, or a ceiling on the server's CPU per request. */
 type Goal =
 	| { readonly ratioAtLeast: number; readonly column: string }
-	| { readonly cpuMicrosAtMost: number };
+	| { readonly cpuMicrosAtMost: number }
+	| { readonly p99MsAtMost: number };
 
 interface HttpTarget {
 	readonly label: string;
@@ -106,6 +107,11 @@ const EXTERNAL_TARGET = (() => {
 	const index = process.argv.indexOf("--target");
 	return index === -1 ? undefined : process.argv[index + 1]?.replace(/\/$/, "");
 })();
+
+/** Where a Tollgate row sends its load: `--target` when given, else the server this run started. */
+function tollgateBase(port: number): string {
+	return EXTERNAL_TARGET ?? `http://127.0.0.1:${port}`;
+}
 
 const CLOCK_TICKS_PER_SECOND = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }));
 
@@ -317,14 +323,59 @@ function stopAll(children: ChildProcess[]): Promise<void> {
 	return Promise.resolve();
 }
 
-async function createSessionCookie(tollgatePort: number, groups: string[]): Promise<string> {
+async function createSession(
+	tollgatePort: number,
+	groups: string[],
+): Promise<{ cookie: string; id: string }> {
 	const response = await fetch(`http://127.0.0.1:${tollgatePort}/sessions`, {
 		method: "POST",
 		headers: { authorization: `Bearer ${APP_KEY}`, "content-type": "application/json" },
 		body: JSON.stringify({ user_id: "bench-user", groups }),
 	});
-	const body = (await response.json()) as { cookie: { name: string; value: string } };
-	return `${body.cookie.name}=${body.cookie.value}`;
+	const body = (await response.json()) as {
+		cookie: { name: string; value: string };
+		session: { id: string };
+	};
+	return { cookie: `${body.cookie.name}=${body.cookie.value}`, id: body.session.id };
+}
+
+/**
+ * How long after Tollgate answers a change of groups the edge refuses the group: each trial caches a
+ * member's "allowed" at the edge, takes the group away through Tollgate, then asks the edge back to back
+ * until it answers 403. Reported as p50 / p99 of the trials.
+ */
+function invalidationDelays(label: string, tollgatePort: number, edgeUrl: string): LocalTarget {
+	const trials = Number(process.env.BENCH_TRIALS ?? 200);
+	return {
+		label,
+		goals: [{ p99MsAtMost: 50 }],
+		measure: async () => {
+			const delays: number[] = [];
+			const started = performance.now();
+			for (let trial = 0; trial < trials; trial += 1) {
+				const { cookie, id } = await createSession(tollgatePort, ["staff", "other"]);
+				const ask = async () =>
+					(await fetch(`${edgeUrl}/api/groups/staff/report`, { headers: { cookie } })).status;
+				if ((await ask()) !== 200) throw new Error("the edge refused a member");
+				await fetch(`http://127.0.0.1:${tollgatePort}/sessions/${id}`, {
+					method: "PATCH",
+					headers: { authorization: `Bearer ${APP_KEY}`, "content-type": "application/json" },
+					body: JSON.stringify({ groups: ["other"] }),
+				});
+				const answered = performance.now();
+				while ((await ask()) !== 403);
+				delays.push(performance.now() - answered);
+			}
+			delays.sort((left, right) => left - right);
+			const at = (quantile: number) =>
+				delays[Math.floor(quantile * (delays.length - 1))] ?? Number.NaN;
+			return {
+				requestsPerSecond: trials / ((performance.now() - started) / 1_000),
+				p50Ms: at(0.5),
+				p99Ms: at(0.99),
+			};
+		},
+	};
 }
 
 const sessionsEnv = (keyPrefix: string) => ({
@@ -360,7 +411,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		return {
 			targets: [
 				{ label: "raw node:http (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
-				{ label: "tollgate GET /healthz", url: `http://127.0.0.1:${tollgate.port}/healthz` },
+				{ label: "tollgate GET /healthz", url: `${tollgateBase(tollgate.port)}/healthz` },
 			],
 			stop: () => stopAll([baseline.child, tollgate.child]),
 		};
@@ -387,29 +438,46 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 	},
 
 	"edge-auth-request": async () => {
+		const keyPrefix = `tollgate_bench_${process.pid}`;
 		const baseline = await startNodeServer("servers/baseline-http.ts");
-		const tollgate = await startNodeServer(
-			"servers/tollgate-server.ts",
-			sessionsEnv(`tollgate_bench_${process.pid}`),
-		);
-		const cookie = await createSessionCookie(tollgate.port, ["staff"]);
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", sessionsEnv(keyPrefix));
+		const ceiling = await startNodeServer("servers/edge-check-ceiling.ts", {}, [
+			REDIS_URL,
+			SESSIONS_SECRET,
+			keyPrefix,
+			"tollgate_session",
+		]);
+		const { cookie } = await createSession(tollgate.port, ["staff"]);
 		return {
+			ratioColumns: [
+				{ header: "÷hello", baselineIndex: 0 },
+				{ header: "÷check", baselineIndex: 1 },
+			],
 			targets: [
-				{ label: "raw node:http (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
+				{ label: "raw node:http hello (baseline)", url: `http://127.0.0.1:${baseline.port}/` },
 				{
-					label: "tollgate GET /edge/check (Redis)",
-					url: `http://127.0.0.1:${tollgate.port}/edge/check?group=staff`,
+					label: "raw node:http HMAC + SISMEMBER (ceiling)",
+					url: `http://127.0.0.1:${ceiling.port}/edge/check?group=staff`,
 					headers: { cookie },
 				},
+				{
+					label: "tollgate GET /edge/check (Redis)",
+					url: `${tollgateBase(tollgate.port)}/edge/check?group=staff`,
+					headers: { cookie },
+					goals: [
+						{ ratioAtLeast: 0.5, column: "÷hello" },
+						{ ratioAtLeast: 0.8, column: "÷check" },
+					],
+				},
 			],
-			stop: () => stopAll([baseline.child, tollgate.child]),
+			stop: () => stopAll([baseline.child, ceiling.child, tollgate.child]),
 		};
 	},
 
 	"edge-cache": async () => {
 		const keyPrefix = `tollgate_bench_${process.pid}`;
 		const tollgate = await startNodeServer("servers/tollgate-server.ts", sessionsEnv(keyPrefix));
-		const cookie = await createSessionCookie(tollgate.port, ["staff"]);
+		const { cookie } = await createSession(tollgate.port, ["staff"]);
 		const upstream = createServer((_request, response) => {
 			response.writeHead(200, {
 				"content-type": "application/json",
@@ -433,12 +501,17 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				"\t\tlocation ~ ^/nocheck/groups/(?<group_id>[^/]+)/ {",
 				"\t\t\tinclude group_cache.conf;",
 				"\t\t}",
+				"\t\tlocation ~ ^/emptylua/groups/(?<group_id>[^/]+)/ {",
+				"\t\t\taccess_by_lua_block { return }",
+				"\t\t\tinclude group_cache.conf;",
+				"\t\t}",
 			].join("\n"),
 		});
 		const warm = async (path: string) => {
 			await fetch(`${edge.url}${path}`, { headers: { cookie } });
 		};
 		await warm("/nocheck/groups/staff/report");
+		await warm("/emptylua/groups/staff/report");
 		await warm("/api/groups/staff/report");
 		await warm("/plain/groups/staff/report");
 		return {
@@ -449,9 +522,15 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					headers: { cookie },
 				},
 				{
+					label: "nginx cached, empty Lua access phase",
+					url: `${edge.url}/emptylua/groups/staff/report`,
+					headers: { cookie },
+				},
+				{
 					label: "nginx cached, Lua edge check",
 					url: `${edge.url}/api/groups/staff/report`,
 					headers: { cookie },
+					goals: [{ ratioAtLeast: 0.8, column: "ratio" }],
 				},
 				{
 					label: "nginx cached, auth_request→tollgate",
@@ -459,6 +538,44 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					headers: { cookie },
 				},
 			],
+			stop: async () => {
+				await edge.stop();
+				upstream.close();
+				await stopAll([tollgate.child]);
+			},
+		};
+	},
+
+	/** How soon the edge's positive cache hears of a change Tollgate made (issue 19 §2: p99 ≤ 50 ms). */
+	"edge-invalidation": async () => {
+		const keyPrefix = `tollgate_bench_${process.pid}`;
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", sessionsEnv(keyPrefix));
+		const upstream = createServer((_request, response) => {
+			response.writeHead(200, { "content-type": "text/plain", "cache-control": "max-age=600" });
+			response.end("report");
+		});
+		upstream.listen(0, "127.0.0.1");
+		await once(upstream, "listening");
+		const edge = await startNginxEdge({
+			tollgatePort: tollgate.port,
+			appPort: (upstream.address() as AddressInfo).port,
+			redisPort: Number(new URL(REDIS_URL).port || 6379),
+			format: "v1",
+			secret: SESSIONS_SECRET,
+			salt: "unused",
+			cookieName: "tollgate_session",
+			keyPrefix,
+			extraServerConfig: [
+				"\t\tlocation = /_positive_cache {",
+				'\t\t\tcontent_by_lua_block { ngx.print(require("resty.tollgate_session").is_positive_cache_usable(tollgate_edge) and "usable" or "unusable") }',
+				"\t\t}",
+			].join("\n"),
+		});
+		while ((await (await fetch(`${edge.url}/_positive_cache`)).text()) !== "usable")
+			await new Promise((resolve) => setTimeout(resolve, 50));
+		return {
+			unit: "trials/s",
+			targets: [invalidationDelays("group taken away → edge refuses", tollgate.port, edge.url)],
 			stop: async () => {
 				await edge.stop();
 				upstream.close();
@@ -496,11 +613,11 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		for (const engine of ["sqlite", "postgres"] as const) {
 			const tollgate = servers[engine];
 			const ceiling = servers[engine === "sqlite" ? "sqliteCeiling" : "postgresCeiling"];
-			const tollgateBase = EXTERNAL_TARGET ?? `http://127.0.0.1:${tollgate.port}`;
+			const base = tollgateBase(tollgate.port);
 			const ceilingBase = `http://127.0.0.1:${ceiling.port}`;
 			const ids = {
-				small: await uploadTo(tollgateBase, small),
-				large: await uploadTo(tollgateBase, large),
+				small: await uploadTo(base, small),
+				large: await uploadTo(base, large),
 				ceilingSmall: await uploadTo(ceilingBase, small),
 				ceilingLarge: await uploadTo(ceilingBase, large),
 			};
@@ -536,7 +653,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				});
 				targets.push({
 					label: `${name} ${label}`,
-					url: `${tollgateBase}${tollgatePath}`,
+					url: `${base}${tollgatePath}`,
 					cpuOf: tollgateCpu,
 					goals,
 				});
@@ -555,7 +672,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				});
 				targets.push({
 					label: `${name} ${label}`,
-					url: `${tollgateBase}/file`,
+					url: `${base}/file`,
 					upload,
 					connections: UPLOAD_CONNECTIONS,
 					cpuOf: tollgateCpu,
@@ -608,10 +725,15 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		return {
 			targets: [
 				{ label: "nginx static 1 MiB file (baseline)", url: `${nginx.url}/static/${blobPath}` },
-				{ label: "tollgate → X-Accel-Redirect → nginx", url: `${nginx.url}/file/${id}` },
+				{
+					label: "tollgate → X-Accel-Redirect → nginx",
+					url: `${nginx.url}/file/${id}`,
+					goals: [{ ratioAtLeast: 0.75, column: "ratio" }],
+				},
 				{
 					label: "tollgate streaming, direct",
 					url: `http://127.0.0.1:${streaming.port}/file/${id}`,
+					goals: [{ ratioAtLeast: 0.5, column: "ratio" }],
 				},
 			],
 			stop: async () => {
@@ -627,7 +749,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			TOLLGATE_ENTITLEMENTS_ENABLED: "1",
 		});
 		const httpCeiling = await startNodeServer("servers/proof-http-baseline.ts");
-		const base = `http://127.0.0.1:${tollgate.port}`;
+		const base = tollgateBase(tollgate.port);
 		const master = randomKeyPair();
 		const rotating = randomKeyPair();
 		await fetch(`${base}/dev/add_payment`, {
@@ -659,6 +781,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					label: "POST /generate_pro_proof",
 					url: `${base}/generate_pro_proof`,
 					postJson: signedRequest,
+					goals: [{ ratioAtLeast: 0.75, column: "÷http" }],
 				},
 			],
 			stop: () => stopAll([tollgate.child, httpCeiling.child]),
@@ -670,21 +793,31 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
 			TOLLGATE_FILES_MAX_FILE_SIZE_BYTES: String(sizeBytes),
 		});
-		const url = `http://127.0.0.1:${tollgate.port}/file`;
+		const ceiling = await startNodeServer("servers/files-ceiling.ts", {}, [
+			"sqlite",
+			join(dataDir, "ceiling"),
+		]);
+		const url = `${tollgateBase(tollgate.port)}/file`;
 		return {
 			unit: "ops/s",
 			ratioColumns: [
-				{ header: "÷write", baselineIndex: 0 },
-				{ header: "÷fsync", baselineIndex: 1 },
+				{ header: "÷fsync", baselineIndex: 0 },
+				{ header: "÷ceil", baselineIndex: 1 },
 			],
 			targets: [
-				fileWriteBaseline("fs.writeFile 10 MiB (baseline)", sizeBytes, false),
-				fileWriteBaseline("fs write + fsync 10 MiB", sizeBytes, true),
+				fileWriteBaseline("fs write + fsync 10 MiB (baseline)", sizeBytes, true),
+				{
+					label: "raw node:http receive+hash+fsync (ceil)",
+					url: `http://127.0.0.1:${ceiling.port}/file`,
+					upload: { sizeBytes, isDistinct: true },
+					connections: UPLOAD_CONNECTIONS,
+				},
 				{
 					label: "POST /file, distinct bodies",
 					url,
 					upload: { sizeBytes, isDistinct: true },
 					connections: UPLOAD_CONNECTIONS,
+					goals: [{ ratioAtLeast: 0.7, column: "÷ceil" }],
 				},
 				{
 					label: "POST /file, one body (dedupe)",
@@ -693,7 +826,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					connections: UPLOAD_CONNECTIONS,
 				},
 			],
-			stop: () => stopAll([tollgate.child]),
+			stop: () => stopAll([tollgate.child, ceiling.child]),
 		};
 	},
 };
@@ -857,7 +990,8 @@ async function main(): Promise<void> {
 	const isUploadLoad = bench.targets.some((target) => "upload" in target);
 	const loadTool = isUploadLoad ? "a node:http upload client" : hasWrk ? "wrk" : "autocannon";
 	console.log(
-		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ${[...connectionCounts].join("/")} connections, ` +
+		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ` +
+			(connectionCounts.size === 0 ? "" : `${[...connectionCounts].join("/")} connections, `) +
 			`load by ${loadTool}, servers ${hasTaskset ? "pinned to core 0" : "unpinned"}` +
 			(EXTERNAL_TARGET === undefined ? "" : `, Tollgate rows at ${EXTERNAL_TARGET}`),
 	);
@@ -877,6 +1011,11 @@ async function main(): Promise<void> {
 		const row = summary[index];
 		if (row === undefined || !driven.has(index)) continue;
 		const goals = (target.goals ?? []).map((goal) => {
+			if ("p99MsAtMost" in goal) {
+				const isMet = row.p99Ms <= goal.p99MsAtMost;
+				if (!isMet) goalsMissed += 1;
+				return `p99 ≤ ${goal.p99MsAtMost} ms ${isMet ? "met" : "not met"}`;
+			}
 			if ("cpuMicrosAtMost" in goal) {
 				const isMet = row.cpuMicrosPerRequest <= goal.cpuMicrosAtMost;
 				if (!isMet) goalsMissed += 1;

@@ -5,7 +5,10 @@ import { Redis } from "ioredis";
 import { describe, expect, it } from "vitest";
 import { systemClock } from "../../src/lib/clock.ts";
 import { KeyValueSessionStore } from "../../src/modules/sessions/storage/key-value-session-store.ts";
-import { RedisSessionStore } from "../../src/modules/sessions/storage/redis-session-store.ts";
+import {
+	HEARTBEAT_MESSAGE,
+	RedisSessionStore,
+} from "../../src/modules/sessions/storage/redis-session-store.ts";
 import { EmbeddedKeyValueStore } from "../../src/storage/embedded/embedded-key-value-store.ts";
 import { redisUrl } from "../support/engines.ts";
 import { describeSessionStoreContract } from "./session-store.contract.ts";
@@ -33,7 +36,7 @@ describe.skipIf(url === null)("Redis", () => {
 	}
 
 	describeSessionStoreContract("Redis (edge layout)", async () => {
-		const store = await RedisSessionStore.open(url ?? "", prefix);
+		const store = await RedisSessionStore.open(url ?? "", prefix, `${prefix}:invalidations`);
 		return {
 			store,
 			cleanup: async () => {
@@ -44,7 +47,7 @@ describe.skipIf(url === null)("Redis", () => {
 	});
 
 	it("writes exactly the keys, types and TTLs flask-resty-shared-session writes", async () => {
-		const store = await RedisSessionStore.open(url ?? "", prefix);
+		const store = await RedisSessionStore.open(url ?? "", prefix, `${prefix}:invalidations`);
 		const redis = new Redis(url ?? "");
 		try {
 			await store.save({
@@ -68,6 +71,41 @@ describe.skipIf(url === null)("Redis", () => {
 		} finally {
 			await store.close();
 			await redis.quit();
+			await dropPrefix();
+		}
+	});
+
+	it("publishes the session id on its channel after each save and destroy, and heartbeats on request", async () => {
+		const channel = `${prefix}:invalidations`;
+		const store = await RedisSessionStore.open(url ?? "", prefix, channel);
+		const subscriber = new Redis(url ?? "");
+		const heard: string[] = [];
+		subscriber.on("message", (_channel: string, message: string) => heard.push(message));
+		try {
+			await subscriber.subscribe(channel);
+			const write = {
+				sessionId: "published-session",
+				storedSignature: null,
+				dataJson: "{}",
+				groups: ["one"],
+				userId: "ann",
+				ttlSeconds: 60,
+			};
+			await store.save(write);
+			await store.save({ ...write, groups: [] });
+			await store.destroy("published-session", "ann");
+			await store.publishHeartbeat();
+			// A PING on the subscriber returns after every message published before it was sent.
+			await subscriber.ping();
+			expect(heard).toEqual([
+				"published-session",
+				"published-session",
+				"published-session",
+				HEARTBEAT_MESSAGE,
+			]);
+		} finally {
+			await store.close();
+			subscriber.disconnect();
 			await dropPrefix();
 		}
 	});

@@ -41,6 +41,8 @@ export interface EdgeSettings {
 	readonly keyPrefix: string;
 	/** nginx directives added to the server block (benchmarks add an unchecked location). */
 	readonly extraServerConfig?: string;
+	/** The Lua `positive_cache` table, in place of the shipped one (`false` turns the cache off). */
+	readonly positiveCache?: string;
 	/** Pins nginx (and so its worker) to this core, for benchmarks. */
 	readonly cpuCore?: number;
 }
@@ -81,6 +83,13 @@ export async function startNginxEdge(settings: EdgeSettings): Promise<RunningEdg
 		'key_prefix = "tollgate_session"',
 		`key_prefix = "${settings.keyPrefix}"`,
 	);
+	if (settings.positiveCache !== undefined) {
+		conf = replaceOnce(
+			conf,
+			'positive_cache = { seconds = 5, formats = { "v1" } }',
+			`positive_cache = ${settings.positiveCache}`,
+		);
+	}
 	if (settings.extraServerConfig !== undefined) {
 		conf = replaceOnce(conf, "\t\tlocation / {", `${settings.extraServerConfig}\n\t\tlocation / {`);
 	}

@@ -1,9 +1,11 @@
 -- Tollgate's edge check: is this request's session cookie a live Tollgate session, and is that session a
 -- member of group G? Answered from Redis alone, without calling Tollgate. Contract: docs/edge-contract.md.
 -- Formats: "resty" (flask-resty-shared-session 0.1.2 cookies and keys), "v1" (Tollgate's own), or "any".
+-- Positive answers may be cached per worker while Tollgate's invalidations reach it (positive_cache below).
 --
 --   local edge = require "resty.tollgate_session"
 --   local config = edge.configure { format = "v1", secret = os.getenv("TOLLGATE_SESSIONS_SECRET"), ... }
+--   edge.start_invalidation_listener(config)      -- init_worker phase: turns the positive cache on
 --   edge.authorize(config, group)                 -- access phase: 401 / 403 / 503, or falls through
 --   local session, err, status = edge.new(config) -- then session:verify_signature(), session:is_group_member(g)
 local ffi = require "ffi"
@@ -58,6 +60,49 @@ local function constant_time_equal(left, right)
     return difference == 0
 end
 
+-- The positive cache: "(session, group) is allowed" kept per worker for at most `seconds`, and used only
+-- while this worker's subscriber to Tollgate's invalidation channel is connected and has seen a heartbeat
+-- within `heartbeat_timeout_ms`. Sessions of a format not listed are always asked of Redis: the Flask
+-- package writes resty sessions and publishes nothing. `false` turns the cache off.
+local function configure_positive_cache(options, key_prefix)
+    if options == false then
+        return nil
+    end
+    options = options or {}
+    local formats = {}
+    for _, format in ipairs(options.formats or { "v1" }) do
+        assert(format == "v1" or format == "resty", "positive_cache.formats: v1 and/or resty")
+        formats[format] = true
+    end
+    local seconds = options.seconds or 5
+    assert(type(seconds) == "number" and seconds > 0, "positive_cache.seconds must be positive")
+    return {
+        seconds = seconds,
+        formats = formats,
+        channel = options.channel or (key_prefix .. ":invalidations"),
+        heartbeat_timeout_ms = options.heartbeat_timeout_ms or 3000,
+        reconnect_delay_ms = options.reconnect_delay_ms or 1000,
+        entries = assert(lrucache.new(options.size or 10000)),
+        -- Bumped by every invalidation and every flush, so a Redis answer that was in flight meanwhile is
+        -- not cached afterwards.
+        epoch = 0,
+        is_subscribed = false,
+        heartbeat_at = 0,
+    }
+end
+
+local function is_cache_usable(cache)
+    return cache ~= nil and cache.is_subscribed
+        and (ngx.now() - cache.heartbeat_at) * 1000 < cache.heartbeat_timeout_ms
+end
+
+local function flush_positive_cache(cache)
+    cache.is_subscribed = false
+    cache.heartbeat_at = 0
+    cache.epoch = cache.epoch + 1
+    cache.entries:flush_all()
+end
+
 --- Validates the configuration once (init_by_lua) and precomputes the resty derived key.
 function _M.configure(options)
     assert(type(options) == "table", "tollgate_session.configure: options table required")
@@ -73,6 +118,7 @@ function _M.configure(options)
     local host = redis_options.host or "127.0.0.1"
     local port = redis_options.port or 6379
     local db = redis_options.db or 0
+    local key_prefix = options.key_prefix or (is_resty and "resty_shared_session" or "tollgate_session")
     return {
         -- A cookie's signature is valid or not forever (for one secret), so a verified cookie need not be
         -- verified again; liveness and membership are still asked of Redis on every request.
@@ -82,7 +128,8 @@ function _M.configure(options)
         resty_key = ngx.hmac_sha1(options.secret, salt),
         cookie_name = cookie_name,
         cookie_variable = "cookie_" .. cookie_name,
-        key_prefix = options.key_prefix or (is_resty and "resty_shared_session" or "tollgate_session"),
+        key_prefix = key_prefix,
+        positive_cache = configure_positive_cache(options.positive_cache, key_prefix),
         redis = {
             host = host,
             port = port,
@@ -96,7 +143,7 @@ function _M.configure(options)
     }
 end
 
--- The session cookie's one value, or nil and why: absent, oversized, repeated or not printable ASCII.
+-- The session cookie's one value, or nil and why: absent, oversized or repeated.
 -- nginx's own parser finds the value; a second "<name>=" at a cookie boundary means a second value.
 local function read_cookie(config)
     -- $http_cookie joins every Cookie header with "; ", so a second header cannot hide a second value.
@@ -125,9 +172,6 @@ local function read_cookie(config)
     end
     if occurrences > 1 then
         return nil, "session cookie sent more than once"
-    end
-    if find(value, "[^\33-\126]") then
-        return nil, "session cookie is not printable ASCII"
     end
     return value
 end
@@ -184,24 +228,24 @@ local function connect(config)
     return red
 end
 
---- Reads and authenticates the request's session cookie. On failure returns nil, err, status (401).
-function _M.new(config)
-    local cookie, err = read_cookie(config)
-    if not cookie then
-        return nil, err, ngx.HTTP_UNAUTHORIZED
-    end
-    local session_id, stored_signature
+-- The session a cookie names (its key id and, in resty format, its stored signature), from the cookies this
+-- worker has verified before or by authenticating it; nil, nil, reason for one that is not genuine.
+local function identify(config, cookie)
     local verified = config.verified_cookies:get(cookie)
     if verified then
-        session_id, stored_signature = verified[1], verified[2]
-    else
-        local reason
-        session_id, stored_signature, reason = authenticate(config, cookie)
-        if not session_id then
-            return nil, reason, ngx.HTTP_UNAUTHORIZED
-        end
+        return verified[1], verified[2]
+    end
+    if find(cookie, "[^\33-\126]") then
+        return nil, nil, "session cookie is not printable ASCII"
+    end
+    local session_id, stored_signature, reason = authenticate(config, cookie)
+    if session_id then
         config.verified_cookies:set(cookie, { session_id, stored_signature })
     end
+    return session_id, stored_signature, reason
+end
+
+local function new_session(config, session_id, stored_signature)
     return setmetatable({
         _config = config,
         _session_id = session_id,
@@ -209,6 +253,19 @@ function _M.new(config)
         _authenticated = true,
         _verified = false,
     }, Session)
+end
+
+--- Reads and authenticates the request's session cookie. On failure returns nil, err, status (401).
+function _M.new(config)
+    local cookie, err = read_cookie(config)
+    if not cookie then
+        return nil, err, ngx.HTTP_UNAUTHORIZED
+    end
+    local session_id, stored_signature, reason = identify(config, cookie)
+    if not session_id then
+        return nil, reason, ngx.HTTP_UNAUTHORIZED
+    end
+    return new_session(config, session_id, stored_signature)
 end
 
 function Session:_redis()
@@ -310,25 +367,84 @@ function Session:_check_member_fast(group)
         self._verified = true
         return true
     end
-    local ok
-    ok, err, status = self:verify_signature()
+    return self:_refuse_non_member()
+end
+
+-- After a "not a member": 401 for a dead session, else 403.
+function Session:_refuse_non_member()
+    local ok, err, status = self:verify_signature()
     if not ok then
         return nil, err, status
     end
     return nil, "not a member of this group", ngx.HTTP_FORBIDDEN
 end
 
+-- true when this worker holds a live "allowed" for the session and the group as written in the URL.
+local function is_cached_allowed(cache, session_id, url_group)
+    local groups = cache.entries:get(session_id)
+    local expires_at = groups and groups[url_group]
+    return expires_at ~= nil and ngx.now() < expires_at
+end
+
+-- The member check of _check_member_fast, asking the groups SET's remaining lifetime in the same round trip,
+-- so a cached "allowed" never outlives the session. Cached under the group as written in the URL, so a hit
+-- unescapes nothing.
+function Session:_check_member_caching(cache, url_group)
+    local group = ngx.unescape_uri(url_group)
+    local red, err = self:_redis()
+    if not red then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local epoch = cache.epoch
+    local groups_key = self._config.key_prefix .. ":groups:" .. self._session_id
+    red:init_pipeline(2)
+    red:sismember(groups_key, group)
+    red:pttl(groups_key)
+    local results
+    results, err = red:commit_pipeline()
+    if not results then
+        return nil, err, ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    local member, ttl_ms = results[1], results[2]
+    if type(member) == "table" then
+        return nil, member[2], ngx.HTTP_SERVICE_UNAVAILABLE
+    end
+    if member ~= 1 then
+        return self:_refuse_non_member()
+    end
+    self._verified = true
+    if epoch == cache.epoch and is_cache_usable(cache) and type(ttl_ms) == "number" and ttl_ms > 0 then
+        local groups = cache.entries:get(self._session_id) or {}
+        groups[url_group] = ngx.now() + math.min(cache.seconds, ttl_ms / 1000)
+        cache.entries:set(self._session_id, groups)
+    end
+    return true
+end
+
 --- Access-phase helper: ends the request with 401, 403 or 503, or returns when the session may pass.
 --- `group` nil checks the session only. Same decisions as verify_signature then is_group_member.
 function _M.authorize(config, group)
-    local session, err, status = _M.new(config)
-    if not session then
-        ngx.log(ngx.INFO, "tollgate edge: ", err)
-        return ngx.exit(status)
+    local cookie, err = read_cookie(config)
+    local session_id, stored_signature, status
+    if cookie then
+        session_id, stored_signature, err = identify(config, cookie)
     end
+    if not session_id then
+        ngx.log(ngx.INFO, "tollgate edge: ", err)
+        return ngx.exit(ngx.HTTP_UNAUTHORIZED)
+    end
+    local cache = config.positive_cache
+    local is_cacheable = group ~= nil and is_cache_usable(cache)
+        and cache.formats[stored_signature and "resty" or "v1"]
+    if is_cacheable and is_cached_allowed(cache, session_id, group) then
+        return
+    end
+    local session = new_session(config, session_id, stored_signature)
     local ok
     if group == nil then
         ok, err, status = session:verify_signature()
+    elseif is_cacheable then
+        ok, err, status = session:_check_member_caching(cache, group)
     else
         ok, err, status = session:_check_member_fast(ngx.unescape_uri(group))
     end
@@ -340,6 +456,63 @@ function _M.authorize(config, group)
     if not ok then
         return ngx.exit(status)
     end
+end
+
+-- One subscription per worker, for as long as the worker lives: a message names a session whose cached
+-- answers are dropped, "heartbeat" (sent by every Tollgate each second) keeps the cache usable. Silence for
+-- heartbeat_timeout_ms or a dropped connection flushes the cache and resubscribes.
+local function listen_for_invalidations(premature, config)
+    if premature or ngx.worker.exiting() then
+        return
+    end
+    local cache = config.positive_cache
+    local red, err = connect(config)
+    if red then
+        red:set_timeout(cache.heartbeat_timeout_ms)
+        local ok
+        ok, err = red:subscribe(cache.channel)
+        if ok then
+            flush_positive_cache(cache)
+            cache.is_subscribed = true
+            while not ngx.worker.exiting() do
+                local message
+                message, err = red:read_reply()
+                if not message then
+                    break
+                end
+                if message[1] == "message" then
+                    if message[3] == "heartbeat" then
+                        cache.heartbeat_at = ngx.now()
+                    else
+                        cache.epoch = cache.epoch + 1
+                        cache.entries:delete(message[3])
+                    end
+                end
+            end
+        end
+        red:close()
+    end
+    -- Logged once per outage: while no Tollgate runs, resubscribing times out every few seconds.
+    if is_cache_usable(cache) then
+        ngx.log(ngx.WARN, "tollgate edge: invalidations lost (", err, "): every check asks Redis until they are back")
+    end
+    flush_positive_cache(cache)
+    if not ngx.worker.exiting() then
+        ngx.timer.at(cache.reconnect_delay_ms / 1000, listen_for_invalidations, config)
+    end
+end
+
+--- init_worker phase: subscribes this worker to the invalidation channel, which turns the positive cache on.
+--- Without it (or with positive_cache = false) every check asks Redis.
+function _M.start_invalidation_listener(config)
+    if config.positive_cache then
+        assert(ngx.timer.at(0, listen_for_invalidations, config))
+    end
+end
+
+--- true while this worker may answer from its positive cache (for monitoring and tests).
+function _M.is_positive_cache_usable(config)
+    return is_cache_usable(config.positive_cache)
 end
 
 return _M

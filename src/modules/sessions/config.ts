@@ -43,6 +43,14 @@ export const sessionsConfigSection = z
 			.positive()
 			.default(2_678_400)
 			.meta({ description: "Session lifetime, renewed by touch (Flask's default: 31 days)." }),
+		invalidation_channel: z.string().min(1).optional().meta({
+			description:
+				"Redis channel on which every change of a session's membership (destroy, regenerate, new groups) is published for the edge's positive cache, with a heartbeat. Default: \"<key_prefix>:invalidations\". Only with kv.url (Redis).",
+		}),
+		invalidation_heartbeat_ms: z.number().int().min(100).max(60_000).default(1_000).meta({
+			description:
+				"How often each instance publishes a heartbeat on the invalidation channel; the edge trusts its cache only while heartbeats arrive (its heartbeat_timeout_ms, 3000 by default, must be longer).",
+		}),
 		app_api_keys: z.array(z.string().min(16)).default([]).meta({
 			description:
 				"Keys apps send as `Authorization: Bearer <key>` to the sessions API (comma-separated in the environment). None: the API refuses every call.",

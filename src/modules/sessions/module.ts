@@ -3,6 +3,7 @@
  * every request it guards), and the session store — Redis in the layout the edge reads when `kv.url` is
  * set, else over the embedded key-value store.
  */
+import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
 import type { ModuleImplementation } from "../contract.ts";
 import type { SessionsConfig } from "./config.ts";
@@ -32,6 +33,24 @@ export function cookieCodecFor(section: SessionsConfig, secret: string): CookieC
 	return rememberVerified(codec, VERIFIED_COOKIES_REMEMBERED);
 }
 
+/**
+ * Every instance heartbeats on its own: edges then trust their caches while any Tollgate can reach Redis.
+ * A failed publish needs no log of its own: the store's outage is reported by /readyz and the requests.
+ */
+function publishHeartbeats(
+	app: FastifyInstance,
+	store: RedisSessionStore,
+	section: SessionsConfig,
+): void {
+	const beat = () => {
+		store.publishHeartbeat().catch(() => {});
+	};
+	const timer = setInterval(beat, section.invalidation_heartbeat_ms);
+	timer.unref();
+	app.addHook("onReady", async () => beat());
+	app.addHook("onClose", async () => clearInterval(timer));
+}
+
 export const implementation: ModuleImplementation<SessionsConfig> = {
 	async register({ section, config, app, rawRoutes, storage, clock }) {
 		const { keyPrefix, cookieName } = sessionDefaults(section);
@@ -39,7 +58,12 @@ export const implementation: ModuleImplementation<SessionsConfig> = {
 		const store =
 			storage.redisUrl === undefined
 				? new KeyValueSessionStore(storage.kv, keyPrefix)
-				: await RedisSessionStore.open(storage.redisUrl, keyPrefix);
+				: await RedisSessionStore.open(
+						storage.redisUrl,
+						keyPrefix,
+						section.invalidation_channel ?? `${keyPrefix}:invalidations`,
+					);
+		if (store instanceof RedisSessionStore) publishHeartbeats(app, store, section);
 		app.addHook("onClose", () => store.close());
 		const secret = await resolveSessionsSecret(section, config.dev, storage.secrets, clock.nowMs());
 		const service = new SessionService(cookieCodecFor(section, secret), store, section.ttl_seconds);

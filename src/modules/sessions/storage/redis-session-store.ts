@@ -17,17 +17,31 @@ function resultsOf(results: PipelineResults): unknown[] {
 	});
 }
 
+/** What an edge's positive cache listens to (docs/edge-contract.md, "Positive cache"). */
+export const HEARTBEAT_MESSAGE = "heartbeat";
+
 export class RedisSessionStore implements SessionStore {
 	readonly #redis: Redis;
 	readonly #prefix: string;
+	readonly #invalidationChannel: string;
 
-	private constructor(redis: Redis, prefix: string) {
+	private constructor(redis: Redis, prefix: string, invalidationChannel: string) {
 		this.#redis = redis;
 		this.#prefix = prefix;
+		this.#invalidationChannel = invalidationChannel;
 	}
 
-	static async open(url: string, prefix: string): Promise<RedisSessionStore> {
-		return new RedisSessionStore(await connectRedis({ url }), prefix);
+	static async open(
+		url: string,
+		prefix: string,
+		invalidationChannel: string,
+	): Promise<RedisSessionStore> {
+		return new RedisSessionStore(await connectRedis({ url }), prefix, invalidationChannel);
+	}
+
+	/** Tells edges that their caches are trustworthy: they stop using them when heartbeats stop. */
+	async publishHeartbeat(): Promise<void> {
+		await this.#run((redis) => redis.publish(this.#invalidationChannel, HEARTBEAT_MESSAGE));
 	}
 
 	async #run<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
@@ -52,6 +66,8 @@ export class RedisSessionStore implements SessionStore {
 				const index = userSessionsKey(this.#prefix, write.userId);
 				transaction.sadd(index, write.sessionId).expire(index, write.ttlSeconds);
 			}
+			// Inside the transaction, after the writes: an edge that hears it reads the new groups.
+			transaction.publish(this.#invalidationChannel, write.sessionId);
 			resultsOf(await transaction.exec());
 		});
 	}
@@ -86,6 +102,7 @@ export class RedisSessionStore implements SessionStore {
 		const [deleted] = await this.#run(async (redis) => {
 			const transaction = redis.multi().del(keys.data, keys.signature, keys.groups);
 			if (userId !== null) transaction.srem(userSessionsKey(this.#prefix, userId), sessionId);
+			transaction.publish(this.#invalidationChannel, sessionId);
 			return resultsOf(await transaction.exec());
 		});
 		return typeof deleted === "number" && deleted > 0;
