@@ -8,7 +8,7 @@
  * for OpenAPI, inject()-based callers (onion requests) and tests, and both call one decision function.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Readable } from "node:stream";
+import { pipeline, type Readable } from "node:stream";
 import type { Logger } from "pino";
 import {
 	AppError,
@@ -208,8 +208,11 @@ export class RawRoutes {
 				);
 			})
 			.then((reply) => {
-				// A client that went away mid-body has nobody left to answer.
-				if (response.destroyed) return;
+				// A client that went away has nobody left to answer; an opened blob is closed, not left to GC.
+				if (response.destroyed) {
+					if (reply.body !== undefined && "stream" in reply.body) reply.body.stream.destroy();
+					return;
+				}
 				const isStreamed = this.#send(response, requestId, reply);
 				const done = () => {
 					const seconds = Number(process.hrtime.bigint() - startedAt) / 1e9;
@@ -290,8 +293,8 @@ export class RawRoutes {
 		headers["content-length"] = String(body.lengthBytes);
 		response.writeHead(reply.status, headers);
 		// Once the headers are out an error can only cut the response short: the client sees a short body.
-		body.stream.once("error", () => response.destroy());
-		body.stream.pipe(response);
+		// pipeline also closes the source when the client hangs up mid-body.
+		pipeline(body.stream, response, () => {});
 		return true;
 	}
 }
