@@ -61,6 +61,10 @@ function kindOf(schema: AnySchema, path: string): { kind: FieldKind; enumValues:
 	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodString) {
 		return { kind: "string list", enumValues: [] };
 	}
+	// Split like any list from the environment; the schema then checks each value against the enum.
+	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodEnum) {
+		return { kind: "string list", enumValues: schema.element.options.map(String) };
+	}
 	throw new Error(`config field ${path} has a type the environment loader does not know`);
 }
 

@@ -4,6 +4,7 @@
  * client libraries (test/support/fake-google.ts); the account's side seen through the client protocol,
  * on SQLite and PostgreSQL. Resource shapes follow upstream's recorded Play responses (tests/test_google.py).
  */
+import { createHash } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,10 +95,14 @@ for (const backend of appBackends()) {
 			};
 		}
 
+		/** What the Android client sets as the obfuscated account id: hex(SHA-256(master key)). */
+		const googleAccountId = (master: KeyPair) =>
+			createHash("sha256").update(master.publicKey).digest("hex");
+
 		function subscribed(master: KeyPair, changes: Partial<SubscriptionState> = {}) {
 			return {
 				state: "SUBSCRIPTION_STATE_ACTIVE" as const,
-				accountId: master.hex,
+				accountId: googleAccountId(master),
 				basePlanId: "session-pro-1-month",
 				orderId: `GPA.3354-3745-${String(++tokenCounter).padStart(4, "0")}-25336`,
 				expiryMs: nowMs() + 30 * DAY_MS,
@@ -172,6 +177,19 @@ for (const backend of appBackends()) {
 				payload: body,
 			});
 		}
+
+		it("binds a purchase named by hex(SHA-256(master key)), as upstream does, and one named by the key in hex, as Tollgate 0.2 did", async () => {
+			for (const accountIdOf of [googleAccountId, (master: KeyPair) => master.hex]) {
+				const master = randomKeyPair();
+				const token = newToken();
+				google.setSubscription(token, subscribed(master, { accountId: accountIdOf(master) }));
+				google.publish(rtdn(PURCHASED, token));
+				await runGoogleJob();
+				expect((await status(master)).user_status).toBe("active");
+				// Nobody else's key reaches it.
+				expect((await status(randomKeyPair())).user_status).toBe("never");
+			}
+		});
 
 		it("a pulled purchase becomes a proof for the account that set the obfuscated id, and is acknowledged to Google", async () => {
 			const master = randomKeyPair();

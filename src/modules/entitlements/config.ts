@@ -7,6 +7,14 @@ export const entitlementsConfigSection = z
 			description:
 				"Serve the Session Pro backend routes (/status, /generate_pro_proof, …), signing proofs with the service key.",
 		}),
+		protocols: z
+			.array(z.enum(["0.2.0", "v0"]))
+			.min(1)
+			.default(["0.2.0", "v0"])
+			.meta({
+				description:
+					'The client protocols served, on the same routes: "0.2.0" (current libsession-util) and "v0" (legacy, Session builds before July 2026: bodies with "version": 0, plus /get_pro_details).',
+			}),
 		renewal_latency_allowance_seconds: z.number().int().min(0).max(604_800).default(3_600).meta({
 			description:
 				"How long past its store grace a renewing subscription stays covered, for renewals the store reports late (upstream: 1 hour).",

@@ -4,7 +4,7 @@
  * to a master key implicitly: every master-signed request first claims the account's unclaimed store
  * payments. Every state change runs in one ledger transaction.
  */
-import { randomBytes, randomUUID, sign, verify } from "node:crypto";
+import { createHash, randomBytes, randomUUID, sign, verify } from "node:crypto";
 import type { Clock } from "#lib/clock";
 import { type Ed25519KeyPair, publicKeyFromRaw } from "#lib/ed25519";
 import {
@@ -72,9 +72,22 @@ export function appAccountTokenFor(masterPkey: Uint8Array): string {
 	return `${text.slice(0, 8)}-${text.slice(8, 12)}-${text.slice(12, 16)}-${text.slice(16, 20)}-${text.slice(20)}`;
 }
 
-/** The claims a master key makes: Google's obfuscated account id is the key in hex, Apple's token the UUID. */
+/**
+ * The obfuscated account id the Android client sets at purchase: hex(SHA-256(master key)), as upstream
+ * binds it (backend.py `google_obfuscated_account_id_from_master_pkey`).
+ */
+export function googleAccountIdFor(masterPkey: Uint8Array): string {
+	return createHash("sha256").update(masterPkey).digest("hex");
+}
+
+/**
+ * The claims a master key makes: a Google purchase names it by `googleAccountIdFor`, or by the key in
+ * hex (what Tollgate 0.2 bound on, so purchases it recorded still reach their accounts); an App Store
+ * purchase by the appAccountToken UUID.
+ */
 export function claimsOf(masterPkey: Uint8Array) {
 	return [
+		{ provider: "google_play" as const, claimKey: googleAccountIdFor(masterPkey) },
 		{ provider: "google_play" as const, claimKey: hex(masterPkey) },
 		{ provider: "app_store" as const, claimKey: appAccountTokenFor(masterPkey) },
 	];
@@ -214,7 +227,7 @@ export class EntitlementService {
 				`Nonce timestamp is outside the tolerance window: ${new Date(requestAtMs).toISOString()} (now ${new Date(nowMs).toISOString()})`,
 			);
 		}
-		this.#checkKeySanity(masterPkey, rotatingPkey, masterSig, rotatingSig);
+		this.checkKeySanity(masterPkey, rotatingPkey, masterSig, rotatingSig);
 		const message = generateProofMessage(masterPkey, rotatingPkey, ts);
 		if (!verifies(masterPkey, message, masterSig)) {
 			throw new ProtocolError(
@@ -357,20 +370,28 @@ export class EntitlementService {
 		readonly plan: ProPlan;
 		readonly durationMs?: number;
 		readonly redeem: boolean;
+		/** The store's identifiers, when a client names them (legacy dev payments); else made up. */
+		readonly identity?: {
+			readonly externalId: string;
+			readonly lineage: string;
+			readonly claimKey: string | null;
+		};
+		readonly autoRenewing?: boolean;
+		readonly gracePeriodMs?: number;
 	}) {
 		const nowMs = this.#clock.nowMs();
 		const { masterPkey, provider, plan } = request;
 		const expiryAtMs = nowMs + (request.durationMs ?? PLAN_DURATION_MS[plan]);
-		const identity = paymentIdentity(provider, masterPkey);
+		const identity = request.identity ?? paymentIdentity(provider, masterPkey);
 		return this.#ledger.transaction(async (tx) => {
 			const payment = await tx.insertPayment({
 				provider,
 				plan,
 				...identity,
-				autoRenewing: provider !== "stf",
+				autoRenewing: request.autoRenewing ?? provider !== "stf",
 				purchasedAtMs: nowMs,
 				expiryAtMs,
-				gracePeriodMs: null,
+				gracePeriodMs: request.gracePeriodMs ?? null,
 				platformRefundExpiryAtMs: nowMs,
 			});
 			let user: ProUser | null = null;
@@ -601,7 +622,8 @@ export class EntitlementService {
 		if (stillPaying) await this.#ensureLiveGeneration(tx, after, nowMs);
 	}
 
-	#checkKeySanity(
+	/** Refuses keys no honest client sends (upstream's sanity checks): a ProtocolError naming the fault. */
+	checkKeySanity(
 		masterPkey: Uint8Array,
 		rotatingPkey: Uint8Array,
 		masterSig: Uint8Array,
@@ -644,6 +666,45 @@ export class EntitlementService {
 		if (!verifies(request.masterPkey, message, request.masterSig))
 			throw new ProtocolError("bad_signature", "Signature failed to be verified");
 		return requestAtMs;
+	}
+
+	/**
+	 * Binds one named store payment to the master key (legacy `add_pro_payment`), in one transaction:
+	 * `unknown` unless it exists, is unrevoked and `isBindable` by this key; `already_redeemed` when this key
+	 * holds it already; `claimed` when it is the account's now.
+	 */
+	async claimNamedPayment(
+		masterPkey: Uint8Array,
+		provider: PaymentProvider,
+		externalId: string,
+		isBindable: (payment: ProPayment) => boolean,
+	): Promise<"claimed" | "already_redeemed" | "unknown"> {
+		const nowMs = this.#clock.nowMs();
+		return this.#ledger.transaction(async (tx) => {
+			const payment = await tx.findPayment(provider, externalId);
+			if (payment === null || payment.revokedAtMs !== null) return "unknown";
+			if (payment.userId !== null) {
+				const owner = await tx.findUserById(payment.userId);
+				return owner !== null && Buffer.from(owner.masterPkey).equals(masterPkey)
+					? "already_redeemed"
+					: "unknown";
+			}
+			if (!isBindable(payment)) return "unknown";
+			const user = (await tx.findUser(masterPkey)) ?? (await this.#newUser(tx, masterPkey, nowMs));
+			await tx.claimPayments([payment.id], user.id, nowMs);
+			await this.#refreshEntitlement(tx, user, nowMs);
+			return "claimed";
+		});
+	}
+
+	/** The account and its current generation, pending payments claimed first (the legacy protocol's view). */
+	account(masterPkey: Uint8Array, atMs: number) {
+		return this.#currentAccount(masterPkey, atMs);
+	}
+
+	/** How long the account may use Pro: paid-through plus grace and renewal allowance while renewing. */
+	coverageOf(user: ProUser): number {
+		return coverageEnd(user, this.#settings.renewalAllowanceMs);
 	}
 
 	/**
@@ -736,7 +797,7 @@ function paymentIdentity(provider: PaymentProvider, masterPkey: Uint8Array) {
 			return {
 				externalId: `${token}|GPA.${randomUUID()}`,
 				lineage: token,
-				claimKey: hex(masterPkey),
+				claimKey: googleAccountIdFor(masterPkey),
 			};
 		}
 		case "app_store": {

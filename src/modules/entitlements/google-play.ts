@@ -402,7 +402,7 @@ export class GooglePlayNotifications {
 
 /**
  * The account a purchase belongs to, as the claim key: the obfuscated account id the Android client sets
- * (hex of the master key). A resubscription made outside the app carries it only in the expired
+ * (hex of SHA-256 of the master key; see claimsOf). A resubscription made outside the app carries it only in the expired
  * subscription's context, and failing that our own record of the expired token names the holder.
  */
 async function accountOf(events: StoreEvents, resource: SubscriptionResource): Promise<string> {

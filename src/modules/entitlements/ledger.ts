@@ -155,6 +155,8 @@ export interface EntitlementLedger {
 	/** Where the App Store notification-history catch-up last read up to; null before its first run. */
 	appleCatchUpCheckpoint(): Promise<number | null>;
 	setAppleCatchUpCheckpoint(atMs: number): Promise<void>;
+	/** The legacy protocol's generation-index salt: the stored one, or `fresh` stored now if there is none. */
+	legacyGenIndexSalt(fresh: Uint8Array): Promise<Uint8Array>;
 	/** Forgets Pub/Sub message ids of events before `beforeMs` (past Pub/Sub's retention). */
 	pruneGoogleNotifications(beforeMs: number): Promise<number>;
 }

@@ -19,6 +19,7 @@ import { EntitlementService } from "./entitlement-service.ts";
 import { GOOGLE_NOTIFICATION_RETAIN_FOR_MS, GooglePlayNotifications } from "./google-play.ts";
 import { pushTokenVerifier } from "./google-push.ts";
 import type { EntitlementLedger } from "./ledger.ts";
+import { LegacyEntitlementService } from "./legacy-service.ts";
 import { entitlementsRoutes } from "./routes.ts";
 import { SqlEntitlementLedger } from "./storage/sql-entitlement-ledger.ts";
 
@@ -105,6 +106,8 @@ async function registerEntitlements(
 		registerAppleCatchUp(options, apple, config.apple_api_key_file);
 	await app.register(entitlementsRoutes, {
 		service,
+		legacyService: new LegacyEntitlementService(service, ledger, options.signingKey, clock),
+		protocols: new Set(config.protocols),
 		rawRoutes: options.rawRoutes,
 		devEndpoints: options.devEndpoints,
 		apple,

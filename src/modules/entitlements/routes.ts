@@ -1,6 +1,7 @@
 /**
- * The Session Pro routes (upstream 0.3.0): JSON in whatever content type the client sends, always HTTP 200
- * with `{"status":"ok","result"}` or `{"status":"fail"|"error","error_code","error"}`. Bodies are checked
+ * The Session Pro routes (upstream 0.3.0, and legacy v0 on the same paths): JSON in whatever content type
+ * the client sends, always HTTP 200 with `{"status":"ok","result"}` or `{"status":"fail"|"error","error_code",
+ * "error"}` — in legacy v0 `{"status":0,"result"}` or `{"status":N,"errors":[…]}`. Bodies are checked
  * against zod schemas; the first bad field is named in upstream's words.
  */
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyReply } from "fastify";
@@ -15,6 +16,14 @@ import type { PaymentProvider, ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
 import { type GooglePlayNotifications, InvalidGoogleNotificationError } from "./google-play.ts";
 import { PushTokenError, type PushTokenVerifier } from "./google-push.ts";
+import {
+	type LegacyPaymentTx,
+	LegacyProtocolError,
+	LegacyProvider,
+	LegacyStatus,
+	legacySuccess,
+} from "./legacy-protocol.ts";
+import type { LegacyEntitlementService } from "./legacy-service.ts";
 import { ProtocolError } from "./protocol.ts";
 
 const hex64 = z.string().meta({ description: "32 bytes, 64 hex characters" });
@@ -57,6 +66,85 @@ const revokeBody = z.object({
 	effective_in_seconds: z.int().nonnegative().max(MAX_DURATION_SECONDS).optional(),
 });
 
+/** The largest time a JavaScript Date holds, in milliseconds. */
+const MAX_TIMESTAMP_MS = MAX_TIMESTAMP_SECONDS * 1_000;
+const milliseconds = z
+	.int()
+	.min(0)
+	.max(MAX_TIMESTAMP_MS)
+	.meta({ description: "Unix time in milliseconds" });
+const legacyVersion = z.literal(0).meta({ description: "Legacy v0 protocol: always 0" });
+
+const legacyGenerateProofBody = z.object({
+	version: legacyVersion,
+	master_pkey: hex64,
+	rotating_pkey: hex64,
+	unix_ts_ms: milliseconds,
+	master_sig: hex128,
+	rotating_sig: hex128,
+});
+const legacyRevocationsBody = z.object({ version: legacyVersion, ticket: z.int() });
+const legacyProDetailsBody = z.object({
+	version: legacyVersion,
+	master_pkey: hex64,
+	master_sig: hex128,
+	unix_ts_ms: milliseconds,
+	count: z.int().min(0).max(0xffff_ffff),
+});
+
+const legacyPaymentTx = z.object({
+	provider: z.int().meta({ description: "1 Google Play, 2 App Store" }),
+	google_payment_token: z.string().optional(),
+	google_order_id: z.string().optional(),
+	apple_tx_id: z.string().optional(),
+});
+const LEGACY_MAX_DEV_DURATION_MS = 365 * 86_400_000;
+const legacyAddPaymentBody = z.object({
+	version: legacyVersion,
+	master_pkey: hex64,
+	rotating_pkey: hex64,
+	master_sig: hex128,
+	rotating_sig: hex128,
+	payment_tx: legacyPaymentTx,
+	dev_plan: z
+		.string()
+		.optional()
+		.meta({ description: "Dev mode: OneMonth, ThreeMonth or TwelveMonth" }),
+	dev_duration_ms: z.int().positive().max(LEGACY_MAX_DEV_DURATION_MS).optional(),
+	dev_auto_renewing: z.boolean().optional(),
+});
+
+/** The payment a legacy body names, in the shape its signed digest takes. */
+function legacyPaymentOf(tx: z.infer<typeof legacyPaymentTx>): LegacyPaymentTx {
+	const required = (key: "google_payment_token" | "google_order_id" | "apple_tx_id") => {
+		const value = tx[key];
+		if (value === undefined)
+			throw failLegacy(`Required key "payment_tx.${key}" is missing from JSON`);
+		return value;
+	};
+	if (tx.provider === LegacyProvider.googlePlay)
+		return {
+			provider: LegacyProvider.googlePlay,
+			googlePaymentToken: required("google_payment_token"),
+			googleOrderId: required("google_order_id"),
+		};
+	if (tx.provider === LegacyProvider.appStore)
+		return { provider: LegacyProvider.appStore, appleTxId: required("apple_tx_id") };
+	throw failLegacy("Bad payment provider given");
+}
+
+const LEGACY_DEV_DURATION_MS = 86_400_000;
+
+/** Keys only one protocol sends: a body with both kinds is refused, not guessed at. */
+const LEGACY_ONLY_KEYS = [
+	"version",
+	"unix_ts_ms",
+	"count",
+	"payment_tx",
+	"refund_requested_unix_ts_ms",
+];
+const MODERN_ONLY_KEYS = ["ts", "limit", "before"];
+
 const HEX_LABELS: Record<string, string> = {
 	master_pkey: "Master public key",
 	rotating_pkey: "Rotating public key",
@@ -80,17 +168,30 @@ function jsonTypeName(value: unknown): string {
 	return "str";
 }
 
-/** Parses and checks a body the way upstream reports problems: the first bad key, by name. */
-function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
+type Fail = (message: string) => Error;
+const failModern: Fail = (message) => new ProtocolError("invalid_request", message);
+const failLegacy: Fail = (message) => new LegacyProtocolError(LegacyStatus.parseError, message);
+
+/** The body as a JSON object, or the failure in the envelope of the protocol being answered. */
+function parseObject(raw: unknown, fail: Fail): Record<string, unknown> {
 	let body: unknown;
 	try {
 		body = parseJsonBody(Buffer.isBuffer(raw) ? raw.toString("utf8") : "");
 	} catch (error) {
 		if (!(error instanceof JsonBodyError)) throw error;
-		throw new ProtocolError("invalid_request", `Failed to parse JSON body: ${error.message}`);
+		throw fail(`Failed to parse JSON body: ${error.message}`);
 	}
 	if (typeof body !== "object" || body === null || Array.isArray(body))
-		throw new ProtocolError("invalid_request", "JSON body was not an object");
+		throw fail("JSON body was not an object");
+	return body as Record<string, unknown>;
+}
+
+/** Checks a body the way upstream reports problems: the first bad key, by name. */
+function checkFields<T extends z.ZodObject>(
+	schema: T,
+	body: Record<string, unknown>,
+	fail: Fail,
+): z.infer<T> {
 	const parsed = schema.safeParse(body);
 	if (parsed.success) {
 		for (const [key, label] of Object.entries(HEX_LABELS)) {
@@ -98,31 +199,29 @@ function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
 			if (typeof value !== "string") continue;
 			const length = key.endsWith("_sig") ? 128 : 64;
 			if (value.length !== length)
-				throw new ProtocolError(
-					"invalid_request",
-					`${label} was not ${length} characters, was ${value.length} characters`,
-				);
-			if (!/^[0-9a-fA-F]*$/.test(value))
-				throw new ProtocolError("invalid_request", `${label} was not valid hex`);
+				throw fail(`${label} was not ${length} characters, was ${value.length} characters`);
+			if (!/^[0-9a-fA-F]*$/.test(value)) throw fail(`${label} was not valid hex`);
 		}
 		return parsed.data;
 	}
 	const issue = parsed.error.issues[0];
 	const key = String(issue?.path[0] ?? "");
-	const value = (body as Record<string, unknown>)[key];
+	const value = body[key];
 	if (value === undefined) {
-		throw new ProtocolError(
-			"invalid_request",
+		throw fail(
 			`Required key "${key}" is missing from JSON: dictionary w/ keys: {${Object.keys(body).join(", ")}}`,
 		);
 	}
 	const expected = issue?.code === "invalid_type" ? EXPECTED[issue.expected] : undefined;
-	throw new ProtocolError(
-		"invalid_request",
+	throw fail(
 		expected === undefined
 			? `Key "${key}" value is invalid: ${issue?.message ?? "unexpected value"}`
 			: `Key "${key}" value was not ${expected}: "${jsonTypeName(value)}"`,
 	);
+}
+
+function readBody<T extends z.ZodObject>(schema: T, raw: unknown): z.infer<T> {
+	return checkFields(schema, parseObject(raw, failModern), failModern);
 }
 
 /** A store's notification body: JSON, or the app's own invalid_request (stores are not Session clients). */
@@ -153,6 +252,15 @@ function planOf(text: string): ProPlan {
 		throw new ProtocolError(
 			"invalid_request",
 			`Unrecognised plan: ${text} (expected one of 1M, 3M, 12M)`,
+		);
+	return plan;
+}
+
+function legacyPlanOf(text: string): ProPlan {
+	const plan = PLANS.get(text.toLowerCase().replaceAll("_", ""));
+	if (plan === undefined)
+		throw failLegacy(
+			`Unrecognised dev_plan: ${text} (expected OneMonth, ThreeMonth or TwelveMonth)`,
 		);
 	return plan;
 }
@@ -188,88 +296,220 @@ interface EnvelopeReply {
 	readonly bytes: Buffer;
 }
 
-/** The protocol's envelope for one call. */
+/** Which protocol's envelope a call is answered in: legacy v0 once its body says so. */
+interface CallContext {
+	isLegacy: boolean;
+}
+
+/** One call in its protocol's envelope; `work` returns the success envelope. */
 async function envelope(
-	work: () => Promise<unknown>,
+	work: (context: CallContext) => Promise<Record<string, unknown>>,
 	log: FailureLog,
 	fields: object = {},
 ): Promise<EnvelopeReply> {
+	const context: CallContext = { isLegacy: false };
 	let body: Record<string, unknown>;
 	let status: EnvelopeReply["status"] = 200;
+	const failure = (slug: "service_unavailable" | "internal_error", message: string) =>
+		context.isLegacy
+			? new LegacyProtocolError(LegacyStatus.error, message).envelope()
+			: new ProtocolError(slug, message).envelope();
 	try {
-		body = { status: "ok", result: await work() };
+		body = await work(context);
 	} catch (error) {
-		if (error instanceof ProtocolError) {
+		if (error instanceof ProtocolError || error instanceof LegacyProtocolError) {
 			body = error.envelope();
 		} else if (error instanceof AppError && error.code === "service_unavailable") {
 			// Not the client's fault and not a bug: "error" with its own slug, so a client retries later.
 			logFailure(log, error, fields);
 			status = 503;
-			body = new ProtocolError(
+			body = failure(
 				"service_unavailable",
 				"The backend cannot reach its database right now; retry later",
-			).envelope();
+			);
 		} else {
 			log.error({ ...fields, err: error }, FAILURE_MESSAGE);
-			body = new ProtocolError("internal_error", "Internal server error").envelope();
+			body = failure("internal_error", "Internal server error");
 		}
 	}
 	return { status, bytes: Buffer.from(JSON.stringify(body), "utf8") };
 }
 
-/** The signed calls every Session client makes, from the raw request body to the call's result. */
-function clientCalls(service: EntitlementService) {
-	return [
+/** A route's answer in each protocol it serves; a protocol left out is not served there. */
+interface ProtocolHandlers {
+	readonly modern?: ((body: Record<string, unknown>) => Promise<unknown>) | undefined;
+	readonly legacy?: ((body: Record<string, unknown>) => Promise<unknown>) | undefined;
+}
+
+/**
+ * Both protocols on one route: a body with `version` (or another key only legacy v0 sends) is a legacy
+ * request, anything else a 0.2.0 one. A body mixing the two is refused with the keys that clash.
+ */
+async function answerCall(
+	raw: unknown,
+	context: CallContext,
+	{ modern, legacy }: ProtocolHandlers,
+): Promise<Record<string, unknown>> {
+	const body = parseObject(raw, modern === undefined ? failLegacy : failModern);
+	const legacyKeys = LEGACY_ONLY_KEYS.filter((key) => key in body);
+	if (modern !== undefined && legacyKeys.length === 0)
+		return { status: "ok", result: await modern(body) };
+	if (legacy === undefined)
+		throw failModern(
+			`This backend does not serve the legacy v0 protocol (the body has ${legacyKeys.join(", ")})`,
+		);
+	if (modern !== undefined && !("version" in body))
+		throw failModern(
+			`Legacy v0 fields (${legacyKeys.join(", ")}) need "version": 0; a 0.2.0 request sends none of them`,
+		);
+	context.isLegacy = true;
+	if ("version" in body && body.version !== 0)
+		throw failLegacy(`Unrecognised version passed: ${JSON.stringify(body.version)}`);
+	const modernKeys = MODERN_ONLY_KEYS.filter((key) => key in body);
+	if (modernKeys.length > 0)
+		throw failLegacy(
+			`The body mixes legacy v0 fields (${legacyKeys.join(", ")}) with 0.2.0 fields (${modernKeys.join(", ")})`,
+		);
+	return legacySuccess((await legacy(body)) as Record<string, unknown>);
+}
+
+export type ProProtocol = "0.2.0" | "v0";
+
+/** The signed calls every Session client makes, from the raw request body to the call's envelope. */
+function clientCalls(
+	service: EntitlementService,
+	legacyService: LegacyEntitlementService,
+	protocols: ReadonlySet<ProProtocol>,
+	devEndpoints: boolean,
+) {
+	const modern = <T>(handler: T) => (protocols.has("0.2.0") ? handler : undefined);
+	const legacy = <T>(handler: T) => (protocols.has("v0") ? handler : undefined);
+	const calls = [
 		{
 			path: "/generate_pro_proof",
-			summary: "A backend-signed proof that a rotating key belongs to an entitled account.",
-			body: generateProofBody,
-			run: (raw: unknown) => {
-				const body = readBody(generateProofBody, raw);
-				return service.generateProof({
-					masterPkey: bytes(body.master_pkey),
-					rotatingPkey: bytes(body.rotating_pkey),
-					ts: body.ts,
-					masterSig: bytes(body.master_sig),
-					rotatingSig: bytes(body.rotating_sig),
-				});
+			summary:
+				"A backend-signed proof that a rotating key belongs to an entitled account (0.2.0, or legacy v0 with version 0).",
+			body: z.union([generateProofBody, legacyGenerateProofBody]),
+			handlers: {
+				modern: modern(async (fields: Record<string, unknown>) => {
+					const body = checkFields(generateProofBody, fields, failModern);
+					return service.generateProof({
+						masterPkey: bytes(body.master_pkey),
+						rotatingPkey: bytes(body.rotating_pkey),
+						ts: body.ts,
+						masterSig: bytes(body.master_sig),
+						rotatingSig: bytes(body.rotating_sig),
+					});
+				}),
+				legacy: legacy(async (fields: Record<string, unknown>) => {
+					const body = checkFields(legacyGenerateProofBody, fields, failLegacy);
+					return legacyService.generateProof({
+						masterPkey: bytes(body.master_pkey),
+						rotatingPkey: bytes(body.rotating_pkey),
+						unixTsMs: body.unix_ts_ms,
+						masterSig: bytes(body.master_sig),
+						rotatingSig: bytes(body.rotating_sig),
+					});
+				}),
 			},
 		},
 		{
 			path: "/get_pro_revocations",
-			summary: "Revocation tags since the client's ticket.",
-			body: revocationsBody,
-			run: (raw: unknown) => service.revocations(readBody(revocationsBody, raw).ticket),
+			summary:
+				"Revoked proofs since the client's ticket (0.2.0 tags, or legacy v0 gen index hashes).",
+			body: z.union([revocationsBody, legacyRevocationsBody]),
+			handlers: {
+				modern: modern(async (fields: Record<string, unknown>) =>
+					service.revocations(checkFields(revocationsBody, fields, failModern).ticket),
+				),
+				legacy: legacy(async (fields: Record<string, unknown>) =>
+					legacyService.revocations(checkFields(legacyRevocationsBody, fields, failLegacy).ticket),
+				),
+			},
 		},
 		{
 			path: "/get_pro_status",
-			summary: "An account's status and latest payment.",
+			summary: "An account's status and latest payment (0.2.0).",
 			body: proStatusBody,
-			run: (raw: unknown) => {
-				const body = readBody(proStatusBody, raw);
-				return service.proStatus({
-					masterPkey: bytes(body.master_pkey),
-					masterSig: bytes(body.master_sig),
-					ts: body.ts,
-				});
+			handlers: {
+				modern: modern(async (fields: Record<string, unknown>) => {
+					const body = checkFields(proStatusBody, fields, failModern);
+					return service.proStatus({
+						masterPkey: bytes(body.master_pkey),
+						masterSig: bytes(body.master_sig),
+						ts: body.ts,
+					});
+				}),
 			},
 		},
 		{
 			path: "/get_payment_details",
-			summary: "An account's payments, newest first, a page at a time.",
+			summary: "An account's payments, newest first, a page at a time (0.2.0).",
 			body: paymentDetailsBody,
-			run: (raw: unknown) => {
-				const body = readBody(paymentDetailsBody, raw);
-				return service.paymentDetails({
-					masterPkey: bytes(body.master_pkey),
-					masterSig: bytes(body.master_sig),
-					ts: body.ts,
-					limit: body.limit,
-					before: body.before ?? "",
-				});
+			handlers: {
+				modern: modern(async (fields: Record<string, unknown>) => {
+					const body = checkFields(paymentDetailsBody, fields, failModern);
+					return service.paymentDetails({
+						masterPkey: bytes(body.master_pkey),
+						masterSig: bytes(body.master_sig),
+						ts: body.ts,
+						limit: body.limit,
+						before: body.before ?? "",
+					});
+				}),
 			},
 		},
-	] as const;
+		{
+			path: "/add_pro_payment",
+			summary:
+				"Legacy v0: bind a store payment to the master key and get its first proof (dev mode: DEV.-prefixed ids make the payment).",
+			body: legacyAddPaymentBody,
+			handlers: {
+				legacy: legacy(async (fields: Record<string, unknown>) => {
+					const body = checkFields(legacyAddPaymentBody, fields, failLegacy);
+					const payment = legacyPaymentOf(body.payment_tx);
+					return legacyService.addProPayment({
+						masterPkey: bytes(body.master_pkey),
+						rotatingPkey: bytes(body.rotating_pkey),
+						masterSig: bytes(body.master_sig),
+						rotatingSig: bytes(body.rotating_sig),
+						payment,
+						...(devEndpoints
+							? {
+									dev: {
+										plan: legacyPlanOf(body.dev_plan ?? "OneMonth"),
+										durationMs: body.dev_duration_ms ?? LEGACY_DEV_DURATION_MS,
+										autoRenewing: body.dev_auto_renewing ?? false,
+									},
+								}
+							: {}),
+					});
+				}),
+			},
+		},
+		{
+			path: "/get_pro_details",
+			summary: "Legacy v0: an account's status and its payments, newest first.",
+			body: legacyProDetailsBody,
+			handlers: {
+				legacy: legacy(async (fields: Record<string, unknown>) => {
+					const body = checkFields(legacyProDetailsBody, fields, failLegacy);
+					return legacyService.proDetails({
+						masterPkey: bytes(body.master_pkey),
+						masterSig: bytes(body.master_sig),
+						unixTsMs: body.unix_ts_ms,
+						count: body.count,
+					});
+				}),
+			},
+		},
+	];
+	return calls
+		.filter(({ handlers }) => handlers.modern !== undefined || handlers.legacy !== undefined)
+		.map((call) => ({
+			...call,
+			run: (raw: unknown, context: CallContext) => answerCall(raw, context, call.handlers),
+		}));
 }
 
 const appleNotificationBody = z.object({ signedPayload: z.string().min(1) });
@@ -283,6 +523,9 @@ const pushBody = z.object({
 
 export const entitlementsRoutes: FastifyPluginAsync<{
 	service: EntitlementService;
+	legacyService: LegacyEntitlementService;
+	/** The protocols the client calls answer in (entitlements.protocols). */
+	protocols: ReadonlySet<ProProtocol>;
 	/** The client calls are answered here for HTTP clients; their Fastify twins serve onion requests. */
 	rawRoutes: RawRoutes;
 	devEndpoints: boolean;
@@ -292,7 +535,10 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 	googlePush:
 		| { readonly notifications: GooglePlayNotifications; readonly verify: PushTokenVerifier }
 		| undefined;
-}> = async (app, { service, rawRoutes, devEndpoints, apple, googlePush }) => {
+}> = async (
+	app,
+	{ service, legacyService, protocols, rawRoutes, devEndpoints, apple, googlePush },
+) => {
 	// Upstream reads the body as JSON whatever its content type; clients send application/json or none.
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => {
@@ -300,19 +546,19 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 	});
 
 	// A Buffer, so the content type stays exactly Flask's `application/json` (no charset appended).
+	const send = (reply: FastifyReply, { status, bytes }: EnvelopeReply) =>
+		reply.code(status).header("content-type", "application/json").send(bytes);
 	const answer = async (
 		log: FastifyBaseLogger,
 		reply: FastifyReply,
 		work: () => Promise<unknown>,
-	): Promise<FastifyReply> => {
-		const { status, bytes } = await envelope(work, log);
-		return reply.code(status).header("content-type", "application/json").send(bytes);
-	};
+	): Promise<FastifyReply> =>
+		send(reply, await envelope(async () => ({ status: "ok", result: await work() }), log));
 
 	// The body schema documents the route; parsing happens in the handler so failures keep the envelope.
 	const documented = (
 		summary: string,
-		body: z.ZodObject | undefined,
+		body: z.ZodType | undefined,
 		response: Record<number, unknown> = ENVELOPE_RESPONSES,
 	) => ({
 		...validatedByHandler,
@@ -329,14 +575,15 @@ export const entitlementsRoutes: FastifyPluginAsync<{
 		});
 	}
 
-	for (const call of clientCalls(service)) {
+	for (const call of clientCalls(service, legacyService, protocols, devEndpoints)) {
 		app.post(
 			call.path,
 			{ ...documented(call.summary, call.body), config: onionReachable },
-			(request, reply) => answer(request.log, reply, () => call.run(request.body)),
+			async (request, reply) =>
+				send(reply, await envelope((context) => call.run(request.body, context), request.log)),
 		);
 		rawRoutes.add("POST", call.path, async (_request, { body, requestId }) => {
-			const { status, bytes } = await envelope(() => call.run(body), app.log, {
+			const { status, bytes } = await envelope((context) => call.run(body, context), app.log, {
 				request_id: requestId,
 				route: call.path,
 			});

@@ -55,6 +55,7 @@ type EntitlementTables = {
 	pro_apple_notifications: { uuid: string; expires_at_ms: Int };
 	pro_google_notifications: { message_id: string; event_at_ms: Int };
 	pro_apple_catch_up: { singleton: number; checkpoint_ms: Int };
+	pro_legacy_runtime: { singleton: number; gen_index_salt: Uint8Array };
 	pro_google_reconciles: {
 		purchase_token: string;
 		revision: Int;
@@ -645,6 +646,20 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 			.values({ singleton: 1, checkpoint_ms: atMs })
 			.onConflict((conflict) => conflict.column("singleton").doUpdateSet({ checkpoint_ms: atMs }))
 			.execute();
+	}
+
+	async legacyGenIndexSalt(fresh: Uint8Array): Promise<Uint8Array> {
+		await this.#db
+			.insertInto("pro_legacy_runtime")
+			.values({ singleton: 1, gen_index_salt: fresh })
+			.onConflict((conflict) => conflict.column("singleton").doNothing())
+			.execute();
+		const row = await this.#db
+			.selectFrom("pro_legacy_runtime")
+			.select("gen_index_salt")
+			.where("singleton", "=", 1)
+			.executeTakeFirstOrThrow();
+		return new Uint8Array(row.gen_index_salt);
 	}
 
 	async pruneGoogleNotifications(beforeMs: number): Promise<number> {
