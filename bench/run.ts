@@ -21,6 +21,7 @@ import pg from "pg";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
 import { generateProofRequest, randomKeyPair } from "../test/support/pro-client.ts";
+import { legacyGenerateProofRequest } from "../test/support/pro-legacy-client.ts";
 
 /** Every request a POST of `sizeBytes`; distinct bodies make each upload new content (no dedupe). */
 interface UploadShape {
@@ -765,10 +766,18 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		if (status !== "ok") throw new Error(`generate_pro_proof answered ${status}`);
 		const signedRequest = () =>
 			generateProofRequest(master, rotating, Math.floor(Date.now() / 1_000));
+		const legacySignedRequest = () => legacyGenerateProofRequest(master, rotating, Date.now());
+		const legacyProbe = await fetch(`${base}/generate_pro_proof`, {
+			method: "POST",
+			body: JSON.stringify(legacySignedRequest()),
+		});
+		const legacyStatus = ((await legacyProbe.json()) as { status: number }).status;
+		if (legacyStatus !== 0) throw new Error(`legacy generate_pro_proof answered ${legacyStatus}`);
 		return {
 			ratioColumns: [
 				{ header: "÷floor", baselineIndex: 0 },
-				{ header: "÷http", baselineIndex: 1 },
+				// Each protocol against the ceiling doing its own crypto.
+				{ header: "÷http", baselineIndex: (row) => (row >= 3 ? 3 : 1) },
 			],
 			targets: [
 				proofCryptoBaseline("2 verifies + 1 sign, node:crypto (baseline)"),
@@ -781,6 +790,17 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					label: "POST /generate_pro_proof",
 					url: `${base}/generate_pro_proof`,
 					postJson: signedRequest,
+					goals: [{ ratioAtLeast: 0.75, column: "÷http" }],
+				},
+				{
+					label: "legacy v0 crypto on raw node:http (ceil)",
+					url: `http://127.0.0.1:${httpCeiling.port}/`,
+					postJson: legacySignedRequest,
+				},
+				{
+					label: "POST /generate_pro_proof, legacy v0",
+					url: `${base}/generate_pro_proof`,
+					postJson: legacySignedRequest,
 					goals: [{ ratioAtLeast: 0.75, column: "÷http" }],
 				},
 			],

@@ -21,6 +21,7 @@ import {
 	legacyGenerateProofRequest,
 	legacyProDetailsRequest,
 	legacyProofSignatureValid,
+	legacySetRefundRequest,
 } from "../support/pro-legacy-client.ts";
 
 const DEV_PUBKEY = "fc947730f49eb01427a66e050733294d9e520e545c7a27125a780634e0860a27";
@@ -293,6 +294,65 @@ for (const backend of appBackends()) {
 			expect(
 				await call("/add_pro_payment", { ...rangeproof, payment_tx: { provider: 3 } }),
 			).toEqual({ status: 2, errors: ["Bad payment provider given"] });
+		});
+
+		it("set_payment_refund_requested records the holder's refund request on their own App Store payment only", async () => {
+			const master = randomKeyPair();
+			const apple = { provider: 2 as const, apple_tx_id: `DEV.${randomUUID()}` };
+			expect(
+				(await call("/add_pro_payment", legacyAddPaymentRequest(master, randomKeyPair(), apple)))
+					.status,
+			).toBe(0);
+			const askedAt = nowMs() - 5_000;
+			expect(
+				await call(
+					"/set_payment_refund_requested",
+					legacySetRefundRequest(master, nowMs(), askedAt, apple),
+				),
+			).toEqual({ status: 0, result: { version: 0, updated: true } });
+			const details = (await call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 5)))
+				.result;
+			expect(details.refund_requested_unix_ts_ms).toBe(askedAt);
+			expect(details.items[0].refund_requested_unix_ts_ms).toBe(askedAt);
+			// Upstream updated whichever account's payment the id named; here another key changes nothing.
+			const stranger = randomKeyPair();
+			expect(
+				await call(
+					"/set_payment_refund_requested",
+					legacySetRefundRequest(stranger, nowMs(), 0, apple),
+				),
+			).toEqual({ status: 0, result: { version: 0, updated: false } });
+			expect(
+				(await call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 5))).result
+					.refund_requested_unix_ts_ms,
+			).toBe(askedAt);
+			expect(
+				(
+					await call(
+						"/set_payment_refund_requested",
+						legacySetRefundRequest(master, nowMs(), 0, apple),
+					)
+				).result.updated,
+			).toBe(true);
+			expect(
+				(await call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 5))).result
+					.refund_requested_unix_ts_ms,
+			).toBe(0);
+			const google = { provider: 1 as const, google_payment_token: "t", google_order_id: "o" };
+			expect(
+				await call(
+					"/set_payment_refund_requested",
+					legacySetRefundRequest(master, nowMs(), 1, google),
+				),
+			).toEqual({ status: 2, errors: ["Bad payment provider given"] });
+			expect(
+				(
+					await call(
+						"/set_payment_refund_requested",
+						legacySetRefundRequest(master, nowMs() - 90_000, 1, apple),
+					)
+				).status,
+			).toBe(2);
 		});
 
 		it("answers legacy calls through onion requests v4", async () => {

@@ -93,6 +93,37 @@ export function legacyAddPaymentRequest(
 	};
 }
 
+export function legacySetRefundRequest(
+	master: KeyPair,
+	unixTsMs: number,
+	refundRequestedUnixTsMs: number,
+	paymentTx: LegacyPaymentTx,
+) {
+	const ids =
+		paymentTx.provider === 1
+			? concat(text(paymentTx.google_payment_token), text(paymentTx.google_order_id))
+			: text(paymentTx.apple_tx_id);
+	const hash = digest(
+		"ProSetRefundReq_",
+		concat(
+			Uint8Array.of(0),
+			master.publicKey,
+			u64le(unixTsMs),
+			u64le(refundRequestedUnixTsMs),
+			Uint8Array.of(paymentTx.provider),
+			ids,
+		),
+	);
+	return {
+		version: 0,
+		master_pkey: master.hex,
+		master_sig: signWith(master, hash),
+		unix_ts_ms: unixTsMs,
+		refund_requested_unix_ts_ms: refundRequestedUnixTsMs,
+		payment_tx: paymentTx,
+	};
+}
+
 /** `signer` is the master key unless a test signs with another to be refused. */
 export function legacyProDetailsRequest(
 	master: KeyPair,

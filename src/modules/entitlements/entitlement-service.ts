@@ -697,6 +697,26 @@ export class EntitlementService {
 		});
 	}
 
+	/**
+	 * Records (or, with null, withdraws) the holder's refund request on one of their own payments; false when
+	 * the payment is unknown or belongs to another account (upstream updated any account's payment).
+	 */
+	async setRefundRequested(
+		masterPkey: Uint8Array,
+		provider: PaymentProvider,
+		externalId: string,
+		refundRequestedAtMs: number | null,
+	): Promise<boolean> {
+		return this.#ledger.transaction(async (tx) => {
+			const payment = await tx.findPayment(provider, externalId);
+			if (payment?.userId == null) return false;
+			const owner = await tx.findUserById(payment.userId);
+			if (owner === null || !Buffer.from(owner.masterPkey).equals(masterPkey)) return false;
+			await tx.updatePayment(payment.id, { refundRequestedAtMs });
+			return true;
+		});
+	}
+
 	/** The account and its current generation, pending payments claimed first (the legacy protocol's view). */
 	account(masterPkey: Uint8Array, atMs: number) {
 		return this.#currentAccount(masterPkey, atMs);

@@ -41,6 +41,8 @@ export interface ProPayment extends NewPayment {
 	readonly userId: number | null;
 	readonly redeemedAtMs: number | null;
 	readonly revokedAtMs: number | null;
+	/** When the holder asked the store for a refund (legacy v0 clients tell the backend); null if not. */
+	readonly refundRequestedAtMs: number | null;
 }
 
 export interface UserEntitlementUpdate {
@@ -78,6 +80,7 @@ export interface LedgerTransaction {
 			readonly expiryAtMs?: number;
 			readonly gracePeriodMs?: number | null;
 			readonly revokedAtMs?: number | null;
+			readonly refundRequestedAtMs?: number | null;
 		},
 	): Promise<void>;
 	findUserById(userId: number): Promise<ProUser | null>;

@@ -30,6 +30,7 @@ import {
 	LegacyStatus,
 	LegacyUserStatus,
 	proofDigest,
+	setPaymentRefundRequestedDigest,
 } from "./legacy-protocol.ts";
 import { ProtocolError } from "./protocol.ts";
 
@@ -46,6 +47,8 @@ const DEV_GRACE_MS = 60_000;
 /** What a legacy proof may cover at most, before rounding up to the next UTC midnight (upstream's month). */
 const LEGACY_PROOF_CLAMP_MS = 30 * DAY_MS;
 const LEGACY_RETRY_IN_S = 86_400;
+/** Upstream answered every payment at once; a page as large as 0.2.0's keeps one answer bounded. */
+const DETAILS_PAGE_CAP = 100;
 const SALT_BYTES = 16;
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -113,7 +116,7 @@ function legacyPaymentItem(payment: ProPayment, atMs: number) {
 		grace_period_duration_ms: payment.gracePeriodMs ?? 0,
 		platform_refund_expiry_unix_ts_ms: payment.platformRefundExpiryAtMs,
 		revoked_unix_ts_ms: payment.revokedAtMs ?? 0,
-		refund_requested_unix_ts_ms: 0,
+		refund_requested_unix_ts_ms: payment.refundRequestedAtMs ?? 0,
 		...storeIdentifiers(payment),
 	};
 }
@@ -309,6 +312,38 @@ export class LegacyEntitlementService {
 	}
 
 	/**
+	 * §4.5 (iOS): the holder tells the backend they asked Apple for a refund (0 withdraws it). Only the
+	 * holder's own payment is updated, unlike upstream (§12).
+	 */
+	async setPaymentRefundRequested(request: {
+		readonly masterPkey: Uint8Array;
+		readonly masterSig: Uint8Array;
+		readonly unixTsMs: number;
+		readonly refundRequestedUnixTsMs: number;
+		readonly payment: LegacyPaymentTx;
+	}) {
+		const { masterPkey, unixTsMs, refundRequestedUnixTsMs, payment } = request;
+		if (payment.provider !== LegacyProvider.appStore)
+			throw new LegacyProtocolError(LegacyStatus.parseError, "Bad payment provider given");
+		this.#checkTimestamp(unixTsMs, LegacyStatus.parseError);
+		const digest = setPaymentRefundRequestedDigest(
+			masterPkey,
+			unixTsMs,
+			refundRequestedUnixTsMs,
+			payment,
+		);
+		if (!verifies(masterPkey, digest, request.masterSig))
+			throw new LegacyProtocolError(LegacyStatus.parseError, "Signature failed to be verified");
+		const updated = await this.#service.setRefundRequested(
+			masterPkey,
+			"app_store",
+			payment.appleTxId,
+			refundRequestedUnixTsMs === 0 ? null : refundRequestedUnixTsMs,
+		);
+		return { version: LEGACY_VERSION, updated };
+	}
+
+	/**
 	 * §4.3, without the legacy defect of §12: an item stays listed, and its `expiry_unix_ts_ms` lasts, until
 	 * every proof of the revoked generation has expired (the 0.2.0 retention), not until the account did.
 	 */
@@ -360,7 +395,11 @@ export class LegacyEntitlementService {
 		const { user, generation } = account;
 		const coverage = this.#service.coverageOf(user);
 		const isRevoked = generation === null || generation.revokedAtMs !== null;
-		const page = count === 0 ? [] : await this.#ledger.paymentPage(user.id, null, count);
+		const page =
+			count === 0
+				? []
+				: await this.#ledger.paymentPage(user.id, null, Math.min(count, DETAILS_PAGE_CAP));
+		const latest = await this.#ledger.latestPayment(user.id);
 		return {
 			version: LEGACY_VERSION,
 			status:
@@ -368,7 +407,7 @@ export class LegacyEntitlementService {
 			auto_renewing: user.autoRenewing,
 			expiry_unix_ts_ms: coverage,
 			grace_period_duration_ms: user.autoRenewing ? coverage - user.expiryAtMs : 0,
-			refund_requested_unix_ts_ms: 0,
+			refund_requested_unix_ts_ms: latest?.refundRequestedAtMs ?? 0,
 			payments_total: await this.#ledger.countPayments(user.id),
 			error_report: 0,
 			items: page.map((payment) => legacyPaymentItem(payment, unixTsMs)),

@@ -114,6 +114,15 @@ const legacyAddPaymentBody = z.object({
 	dev_auto_renewing: z.boolean().optional(),
 });
 
+const legacyRefundBody = z.object({
+	version: legacyVersion,
+	master_pkey: hex64,
+	master_sig: hex128,
+	unix_ts_ms: milliseconds,
+	refund_requested_unix_ts_ms: milliseconds,
+	payment_tx: legacyPaymentTx,
+});
+
 /** The payment a legacy body names, in the shape its signed digest takes. */
 function legacyPaymentOf(tx: z.infer<typeof legacyPaymentTx>): LegacyPaymentTx {
 	const required = (key: "google_payment_token" | "google_order_id" | "apple_tx_id") => {
@@ -483,6 +492,24 @@ function clientCalls(
 									},
 								}
 							: {}),
+					});
+				}),
+			},
+		},
+		{
+			path: "/set_payment_refund_requested",
+			summary:
+				"Legacy v0 (iOS): record that the holder asked Apple to refund one of their payments (0 withdraws it).",
+			body: legacyRefundBody,
+			handlers: {
+				legacy: legacy(async (fields: Record<string, unknown>) => {
+					const body = checkFields(legacyRefundBody, fields, failLegacy);
+					return legacyService.setPaymentRefundRequested({
+						masterPkey: bytes(body.master_pkey),
+						masterSig: bytes(body.master_sig),
+						unixTsMs: body.unix_ts_ms,
+						refundRequestedUnixTsMs: body.refund_requested_unix_ts_ms,
+						payment: legacyPaymentOf(body.payment_tx),
 					});
 				}),
 			},

@@ -50,6 +50,7 @@ type EntitlementTables = {
 		grace_period_ms: Int | null;
 		platform_refund_expiry_at_ms: Int;
 		revoked_at_ms: Int | null;
+		refund_requested_at_ms: Generated<Int | null>;
 	};
 	pro_revocation_ticket: { singleton: number; ticket: Int };
 	pro_apple_notifications: { uuid: string; expires_at_ms: Int };
@@ -116,6 +117,7 @@ function paymentOf(row: PaymentRow): ProPayment {
 		expiryAtMs: toNumber(row.expiry_at_ms),
 		gracePeriodMs: toNullableNumber(row.grace_period_ms),
 		platformRefundExpiryAtMs: toNumber(row.platform_refund_expiry_at_ms),
+		refundRequestedAtMs: toNullableNumber(row.refund_requested_at_ms),
 		revokedAtMs: toNullableNumber(row.revoked_at_ms),
 	};
 }
@@ -306,11 +308,15 @@ class SqlLedgerTransaction implements LedgerTransaction {
 			readonly expiryAtMs?: number;
 			readonly gracePeriodMs?: number | null;
 			readonly revokedAtMs?: number | null;
+			readonly refundRequestedAtMs?: number | null;
 		},
 	): Promise<void> {
 		await this.#tx
 			.updateTable("pro_payments")
 			.set({
+				...(change.refundRequestedAtMs === undefined
+					? {}
+					: { refund_requested_at_ms: change.refundRequestedAtMs }),
 				...(change.autoRenewing === undefined
 					? {}
 					: { auto_renewing: toFlag(change.autoRenewing) }),
