@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
-import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { postJsonThroughOnion, sodiumReady } from "../support/onion-client.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -247,6 +247,35 @@ for (const backend of appBackends()) {
 			expect(status.result.latest_payment.plan).toBe("3m");
 		});
 
+		it("signs a proof exactly at the entitlement's deadline and refuses one a millisecond later (upstream test.py)", async () => {
+			const master = randomKeyPair();
+			const payment = { provider: 2 as const, apple_tx_id: `DEV.${randomUUID()}` };
+			const added = await call(
+				"/add_pro_payment",
+				legacyAddPaymentRequest(master, randomKeyPair(), payment, {
+					dev_duration_ms: 2 * DAY_MS,
+					dev_auto_renewing: false,
+				}),
+			);
+			expect(added.status, JSON.stringify(added)).toBe(0);
+			const deadline = added.result.expiry_unix_ts_ms as number;
+			expect(deadline).toBe(nowMs() + 2 * DAY_MS);
+			testApp.clock.advanceMs(deadline - nowMs());
+			const atDeadline = await legacyProof(master);
+			expect(atDeadline.status).toBe(0);
+			expect(atDeadline.result.expiry_unix_ts_ms).toBe(deadline);
+			expect(
+				(await call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 0))).result.status,
+			).toBe(1);
+			testApp.clock.advanceMs(1);
+			const late = await legacyProof(master);
+			expect(late.status).toBe(1);
+			expect(late.errors[0]).toContain("entitlement expired");
+			expect(
+				(await call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 0))).result.status,
+			).toBe(2);
+		});
+
 		it("add_pro_payment claims an App Store payment that carries no appAccountToken, as legacy iOS makes them", async () => {
 			const master = randomKeyPair();
 			const apple = { provider: 2 as const, apple_tx_id: `DEV.${Date.now()}` };
@@ -367,20 +396,8 @@ for (const backend of appBackends()) {
 				["/get_pro_details", legacyProDetailsRequest(master, nowMs(), 5)],
 				["/get_pro_revocations", { version: 0, ticket: 0 }],
 			] as const) {
-				const request = buildOnionRequest(
-					serverPublic,
-					v4Plaintext(
-						{ method: "POST", endpoint, headers: { "content-type": "application/json" } },
-						Buffer.from(JSON.stringify(body)),
-					),
-					{ cipher: "xchacha20" },
-				);
-				const response = await testApp.app.inject({
-					method: "POST",
-					url: "/oxen/v4/lsrpc",
-					payload: request.body,
-				});
-				const reply = JSON.parse(request.openReply(response.rawPayload).body.toString());
+				const opened = await postJsonThroughOnion(testApp.app, serverPublic, endpoint, body);
+				const reply = JSON.parse(opened.body.toString());
 				expect(reply.status, endpoint).toBe(0);
 				if (endpoint === "/generate_pro_proof")
 					expect(legacyProofSignatureValid(DEV_PUBKEY, reply.result)).toBe(true);

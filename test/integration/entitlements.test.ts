@@ -16,7 +16,7 @@ import {
 	buildTestAppOn,
 	type TestApp,
 } from "../support/build-test-app.ts";
-import { buildOnionRequest, sodiumReady, v4Plaintext } from "../support/onion-client.ts";
+import { postJsonThroughOnion, sodiumReady } from "../support/onion-client.ts";
 import { statusOfPartialPost } from "../support/partial-post.ts";
 import {
 	generateProofRequest,
@@ -507,24 +507,13 @@ for (const backend of appBackends()) {
 			const master = randomKeyPair();
 			await buy(master);
 			for (const cipher of ["xchacha20", "aes-gcm"] as const) {
-				const request = buildOnionRequest(
+				const { meta, body } = await postJsonThroughOnion(
+					testApp.app,
 					serverPublic,
-					v4Plaintext(
-						{
-							method: "POST",
-							endpoint: "/generate_pro_proof",
-							headers: { "content-type": "application/json" },
-						},
-						Buffer.from(JSON.stringify(generateProofRequest(master, randomKeyPair(), now()))),
-					),
-					{ cipher },
+					"/generate_pro_proof",
+					generateProofRequest(master, randomKeyPair(), now()),
+					cipher,
 				);
-				const response = await testApp.app.inject({
-					method: "POST",
-					url: "/oxen/v4/lsrpc",
-					payload: request.body,
-				});
-				const { meta, body } = request.openReply(response.rawPayload);
 				expect(meta).toEqual({ code: 200, headers: { "content-type": "application/json" } });
 				const proof = JSON.parse(body.toString());
 				expect(proof.status).toBe("ok");

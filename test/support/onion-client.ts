@@ -128,3 +128,40 @@ export function buildOnionRequest(
 		openReply: (reply) => parseReply(decrypt(reply)),
 	};
 }
+
+/** What can answer a request in process: a Fastify app's `inject`. */
+interface InjectsRequests {
+	inject(request: {
+		method: "POST";
+		url: string;
+		payload: Buffer;
+	}): Promise<{ rawPayload: Buffer }>;
+}
+
+/**
+ * POSTs a JSON body to `endpoint` through an onion request v4 to an in-process app, as a Session client
+ * does, and opens the reply.
+ */
+export async function postJsonThroughOnion(
+	app: InjectsRequests,
+	serverX25519Public: Uint8Array,
+	endpoint: string,
+	json: unknown,
+	cipher: ClientCipher = "xchacha20",
+): Promise<{ meta: Record<string, unknown>; body: Buffer }> {
+	const request = buildOnionRequest(
+		serverX25519Public,
+		v4Plaintext(
+			{ method: "POST", endpoint, headers: { "content-type": "application/json" } },
+			Buffer.from(JSON.stringify(json)),
+		),
+		{ cipher },
+	);
+	const response = await app.inject({
+		method: "POST",
+		url: "/oxen/v4/lsrpc",
+		payload: request.body,
+	});
+	const { meta, body } = request.openReply(response.rawPayload);
+	return { meta: meta as Record<string, unknown>, body: Buffer.from(body) };
+}

@@ -62,25 +62,22 @@ export type LegacyPaymentTx =
 	| { provider: 1; google_payment_token: string; google_order_id: string }
 	| { provider: 2; apple_tx_id: string };
 
+/** The provider byte, then the store's ids with no separator, as they enter a signed digest. */
+function paymentParts(paymentTx: LegacyPaymentTx): Uint8Array[] {
+	return paymentTx.provider === 1
+		? [Uint8Array.of(1), text(paymentTx.google_payment_token), text(paymentTx.google_order_id)]
+		: [Uint8Array.of(2), text(paymentTx.apple_tx_id)];
+}
+
 export function legacyAddPaymentRequest(
 	master: KeyPair,
 	rotating: KeyPair,
 	paymentTx: LegacyPaymentTx,
 	extra: Record<string, unknown> = {},
 ) {
-	const ids =
-		paymentTx.provider === 1
-			? concat(text(paymentTx.google_payment_token), text(paymentTx.google_order_id))
-			: text(paymentTx.apple_tx_id);
 	const hash = digest(
 		"ProAddPayment___",
-		concat(
-			Uint8Array.of(0),
-			master.publicKey,
-			rotating.publicKey,
-			Uint8Array.of(paymentTx.provider),
-			ids,
-		),
+		concat(Uint8Array.of(0), master.publicKey, rotating.publicKey, ...paymentParts(paymentTx)),
 	);
 	return {
 		version: 0,
@@ -99,10 +96,6 @@ export function legacySetRefundRequest(
 	refundRequestedUnixTsMs: number,
 	paymentTx: LegacyPaymentTx,
 ) {
-	const ids =
-		paymentTx.provider === 1
-			? concat(text(paymentTx.google_payment_token), text(paymentTx.google_order_id))
-			: text(paymentTx.apple_tx_id);
 	const hash = digest(
 		"ProSetRefundReq_",
 		concat(
@@ -110,8 +103,7 @@ export function legacySetRefundRequest(
 			master.publicKey,
 			u64le(unixTsMs),
 			u64le(refundRequestedUnixTsMs),
-			Uint8Array.of(paymentTx.provider),
-			ids,
+			...paymentParts(paymentTx),
 		),
 	);
 	return {

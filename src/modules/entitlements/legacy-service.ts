@@ -53,7 +53,7 @@ const SALT_BYTES = 16;
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
-export function roundUpToNextUtcDay(ms: number): number {
+function roundUpToNextUtcDay(ms: number): number {
 	return Math.ceil(ms / DAY_MS) * DAY_MS;
 }
 
@@ -145,11 +145,12 @@ export class LegacyEntitlementService {
 		return genIndexHash(generationId, this.#salt);
 	}
 
-	#checkTimestamp(unixTsMs: number, status: 1 | 2): void {
+	/** Outside ±70 s of the backend's clock: status 2, as upstream. */
+	#checkTimestamp(unixTsMs: number): void {
 		const deltaMs = this.#clock.nowMs() - unixTsMs;
 		if (Math.abs(deltaMs) > TIMESTAMP_TOLERANCE_MS) {
 			throw new LegacyProtocolError(
-				status,
+				LegacyStatus.parseError,
 				`Timestamp is outside the tolerance window, delta was ${deltaMs / 1_000}s`,
 			);
 		}
@@ -164,7 +165,7 @@ export class LegacyEntitlementService {
 		readonly rotatingSig: Uint8Array;
 	}) {
 		const { masterPkey, rotatingPkey, unixTsMs, masterSig, rotatingSig } = request;
-		this.#checkTimestamp(unixTsMs, LegacyStatus.parseError);
+		this.#checkTimestamp(unixTsMs);
 		this.#checkSignatures(
 			generateProProofDigest(masterPkey, rotatingPkey, unixTsMs),
 			masterPkey,
@@ -325,7 +326,7 @@ export class LegacyEntitlementService {
 		const { masterPkey, unixTsMs, refundRequestedUnixTsMs, payment } = request;
 		if (payment.provider !== LegacyProvider.appStore)
 			throw new LegacyProtocolError(LegacyStatus.parseError, "Bad payment provider given");
-		this.#checkTimestamp(unixTsMs, LegacyStatus.parseError);
+		this.#checkTimestamp(unixTsMs);
 		const digest = setPaymentRefundRequestedDigest(
 			masterPkey,
 			unixTsMs,
@@ -375,7 +376,7 @@ export class LegacyEntitlementService {
 		readonly count: number;
 	}) {
 		const { masterPkey, masterSig, unixTsMs, count } = request;
-		this.#checkTimestamp(unixTsMs, LegacyStatus.parseError);
+		this.#checkTimestamp(unixTsMs);
 		if (!verifies(masterPkey, getProDetailsDigest(masterPkey, unixTsMs, count), masterSig))
 			throw new LegacyProtocolError(LegacyStatus.parseError, "Signature failed to be verified");
 		const account = await this.#service.account(masterPkey, unixTsMs);
