@@ -2,7 +2,7 @@
  * Ed25519 keys from a 32-byte seed with node:crypto (about 20× faster than pure-JS), and the X25519
  * key Session derives from them: libsodium crypto_sign_ed25519_sk_to_curve25519 = clamp(SHA-512(seed)[0..32]).
  */
-import { createHash, createPrivateKey, createPublicKey, type KeyObject } from "node:crypto";
+import { createHash, createPrivateKey, createPublicKey, type KeyObject, verify } from "node:crypto";
 
 const ED25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b657004220420", "hex");
 const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
@@ -82,4 +82,17 @@ export function publicKeyFromRaw(curve: "Ed25519" | "X25519", raw: Uint8Array): 
 		key: { kty: "OKP", crv: curve, x: Buffer.from(raw).toString("base64url") },
 		format: "jwk",
 	});
+}
+
+/** Whether `signature` is `publicKey`'s Ed25519 signature of `message`; false for a malformed key too. */
+export function verifiesEd25519(
+	publicKey: Uint8Array,
+	message: Uint8Array,
+	signature: Uint8Array,
+): boolean {
+	try {
+		return verify(null, message, publicKeyFromRaw("Ed25519", publicKey), signature);
+	} catch {
+		return false;
+	}
 }

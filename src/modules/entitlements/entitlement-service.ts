@@ -4,9 +4,9 @@
  * to a master key implicitly: every master-signed request first claims the account's unclaimed store
  * payments. Every state change runs in one ledger transaction.
  */
-import { createHash, randomBytes, randomUUID, sign, verify } from "node:crypto";
+import { createHash, randomBytes, randomUUID, sign } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import { type Ed25519KeyPair, publicKeyFromRaw } from "#lib/ed25519";
+import { type Ed25519KeyPair, verifiesEd25519 } from "#lib/ed25519";
 import {
 	type AccountEntitlement,
 	coverageEnd,
@@ -91,14 +91,6 @@ export function claimsOf(masterPkey: Uint8Array) {
 		{ provider: "google_play" as const, claimKey: hex(masterPkey) },
 		{ provider: "app_store" as const, claimKey: appAccountTokenFor(masterPkey) },
 	];
-}
-
-function verifies(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
-	try {
-		return verify(null, message, publicKeyFromRaw("Ed25519", publicKey), signature);
-	} catch {
-		return false;
-	}
 }
 
 function randomProofExpiryOffset(): number {
@@ -229,13 +221,13 @@ export class EntitlementService {
 		}
 		this.checkKeySanity(masterPkey, rotatingPkey, masterSig, rotatingSig);
 		const message = generateProofMessage(masterPkey, rotatingPkey, ts);
-		if (!verifies(masterPkey, message, masterSig)) {
+		if (!verifiesEd25519(masterPkey, message, masterSig)) {
 			throw new ProtocolError(
 				"bad_signature",
 				`Failed to verify signature from master key ${shortKey(masterPkey)}: Signature was forged or corrupt`,
 			);
 		}
-		if (!verifies(rotatingPkey, message, rotatingSig)) {
+		if (!verifiesEd25519(rotatingPkey, message, rotatingSig)) {
 			throw new ProtocolError(
 				"bad_signature",
 				`Failed to verify signature from rotating key ${shortKey(rotatingPkey)}: Signature was forged or corrupt`,
@@ -663,7 +655,7 @@ export class EntitlementService {
 				`Timestamp is outside the tolerance window, delta was ${deltaMs / SECOND_MS}s`,
 			);
 		}
-		if (!verifies(request.masterPkey, message, request.masterSig))
+		if (!verifiesEd25519(request.masterPkey, message, request.masterSig))
 			throw new ProtocolError("bad_signature", "Signature failed to be verified");
 		return requestAtMs;
 	}

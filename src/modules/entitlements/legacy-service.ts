@@ -4,9 +4,9 @@
  * both revocation lists — by its random tag in 0.2.0, by the hash of its salted index here (the generation
  * id is the legacy gen_index).
  */
-import { randomBytes, sign, verify } from "node:crypto";
+import { randomBytes, sign } from "node:crypto";
 import type { Clock } from "#lib/clock";
-import { type Ed25519KeyPair, publicKeyFromRaw } from "#lib/ed25519";
+import { type Ed25519KeyPair, verifiesEd25519 } from "#lib/ed25519";
 import {
 	DAY_MS,
 	type PaymentProvider,
@@ -68,14 +68,6 @@ const PLAN_CODE: Record<ProPlan, number> = {
 	"3m": LegacyPlan.threeMonths,
 	"1y": LegacyPlan.twelveMonths,
 };
-
-function verifies(publicKey: Uint8Array, digest: Uint8Array, signature: Uint8Array): boolean {
-	try {
-		return verify(null, digest, publicKeyFromRaw("Ed25519", publicKey), signature);
-	} catch {
-		return false;
-	}
-}
 
 /** The store's own identifiers of a payment, under the legacy field names. */
 function storeIdentifiers(payment: ProPayment): Record<string, string> {
@@ -190,7 +182,10 @@ export class LegacyEntitlementService {
 				throw new LegacyProtocolError(LegacyStatus.error, error.message);
 			throw error;
 		}
-		if (!verifies(masterPkey, digest, masterSig) || !verifies(rotatingPkey, digest, rotatingSig))
+		if (
+			!verifiesEd25519(masterPkey, digest, masterSig) ||
+			!verifiesEd25519(rotatingPkey, digest, rotatingSig)
+		)
 			throw new LegacyProtocolError(LegacyStatus.error, "Signature failed to be verified");
 	}
 
@@ -333,7 +328,7 @@ export class LegacyEntitlementService {
 			refundRequestedUnixTsMs,
 			payment,
 		);
-		if (!verifies(masterPkey, digest, request.masterSig))
+		if (!verifiesEd25519(masterPkey, digest, request.masterSig))
 			throw new LegacyProtocolError(LegacyStatus.parseError, "Signature failed to be verified");
 		const updated = await this.#service.setRefundRequested(
 			masterPkey,
@@ -377,7 +372,7 @@ export class LegacyEntitlementService {
 	}) {
 		const { masterPkey, masterSig, unixTsMs, count } = request;
 		this.#checkTimestamp(unixTsMs);
-		if (!verifies(masterPkey, getProDetailsDigest(masterPkey, unixTsMs, count), masterSig))
+		if (!verifiesEd25519(masterPkey, getProDetailsDigest(masterPkey, unixTsMs, count), masterSig))
 			throw new LegacyProtocolError(LegacyStatus.parseError, "Signature failed to be verified");
 		const account = await this.#service.account(masterPkey, unixTsMs);
 		if (account === null) {
