@@ -498,7 +498,12 @@ local function listen_for_invalidations(premature, config)
     end
     flush_positive_cache(cache)
     if not ngx.worker.exiting() then
-        ngx.timer.at(cache.reconnect_delay_ms / 1000, listen_for_invalidations, config)
+        local scheduled, timer_err = ngx.timer.at(cache.reconnect_delay_ms / 1000, listen_for_invalidations, config)
+        if not scheduled then
+            -- Safe (the cache stays off), but the operator must know it will not come back on its own.
+            ngx.log(ngx.ERR, "tollgate edge: cannot resubscribe to invalidations (", timer_err,
+                "): the positive cache stays off until nginx reloads")
+        end
     end
 end
 
