@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
-import { postJsonThroughOnion, sodiumReady } from "../support/onion-client.ts";
+import { buildOnionRequest, postJsonThroughOnion, sodiumReady } from "../support/onion-client.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -402,6 +402,38 @@ for (const backend of appBackends()) {
 				if (endpoint === "/generate_pro_proof")
 					expect(legacyProofSignatureValid(DEV_PUBKEY, reply.result)).toBe(true);
 			}
+		});
+
+		it("answers legacy calls through onion requests v3 as well", async () => {
+			const sodium = await sodiumReady();
+			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
+				Buffer.from(DEV_PUBKEY, "hex"),
+			);
+			const master = randomKeyPair();
+			await buy(master);
+			const request = buildOnionRequest(
+				serverPublic,
+				Buffer.from(
+					JSON.stringify({
+						method: "POST",
+						endpoint: "/generate_pro_proof",
+						headers: { "content-type": "application/json" },
+						body: JSON.stringify(legacyGenerateProofRequest(master, randomKeyPair(), nowMs())),
+					}),
+				),
+				{ cipher: "xchacha20" },
+			);
+			const response = await testApp.app.inject({
+				method: "POST",
+				url: "/loki/v3/lsrpc",
+				payload: request.body,
+			});
+			expect(response.statusCode).toBe(200);
+			const reply = JSON.parse(
+				Buffer.from(request.decrypt(Buffer.from(response.body, "base64"))).toString(),
+			);
+			expect(reply.status).toBe(0);
+			expect(legacyProofSignatureValid(DEV_PUBKEY, reply.result)).toBe(true);
 		});
 
 		it("serves only the protocols configured", async () => {
