@@ -5,8 +5,9 @@
  */
 import { randomUUID } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, opendir, rename, rm, stat, unlink } from "node:fs/promises";
+import { type FileHandle, mkdir, open, opendir, rename, rm, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import {
 	assertBlobKey,
 	type BlobRange,
@@ -19,6 +20,23 @@ import {
 const INCOMING_DIR = ".incoming";
 /** Node's 64 KiB default reads a 1 MiB file in 16 round trips to the thread pool, each a new Buffer. */
 const READ_CHUNK_BYTES = 256 * 1024;
+/** Blobs up to this size are read whole, in one read, rather than streamed. */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
+
+/**
+ * `size` bytes from the start of the open file. Blobs are replaced by rename, never changed in place, so the
+ * open handle's file stays whole; a file truncated behind the store's back ends the read early.
+ */
+async function readFully(handle: FileHandle, size: number): Promise<Buffer> {
+	const bytes = Buffer.allocUnsafe(size);
+	let filled = 0;
+	while (filled < size) {
+		const { bytesRead } = await handle.read(bytes, filled, size - filled, filled);
+		if (bytesRead === 0) break;
+		filled += bytesRead;
+	}
+	return bytes.subarray(0, filled);
+}
 
 function isMissing(error: unknown): boolean {
 	return error instanceof Error && "code" in error && error.code === "ENOENT";
@@ -98,6 +116,16 @@ export class FilesystemBlobStore implements FileBackedBlobStore {
 			await handle.close();
 			throw error;
 		});
+		if (range === undefined && size <= WHOLE_READ_MAX_BYTES) {
+			// One read and one write instead of a stream of chunks: each chunk costs a syscall and a
+			// pipe round here, and a blob this small is no memory concern.
+			try {
+				const bytes = await readFully(handle, size);
+				return { sizeBytes: size, stream: Readable.from([bytes], { objectMode: false }) };
+			} finally {
+				await handle.close();
+			}
+		}
 		const stream = createReadStream("", {
 			fd: handle,
 			highWaterMark: READ_CHUNK_BYTES,
