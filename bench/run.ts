@@ -146,20 +146,25 @@ function pinned(core: number, command: string, args: string[]): [string, string[
 const dataDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
 let serverCount = 0;
 
-/** Starts a bench server script pinned to core 0; resolves with its port once it listens. */
-async function startNodeServer(
-	script: string,
-	env: Record<string, string> = {},
-	scriptArgs: readonly string[] = [],
-): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
+interface StartedServer {
+	readonly child: ChildProcess;
+	readonly port: number;
+	readonly dataDir: string;
+}
+
+/**
+ * Spawns `nodeArgs` pinned to core 0 with a data directory of its own; resolves with the port once a line
+ * of its stdout matches `listening` (the port in its first group).
+ */
+async function startPinned(
+	name: string,
+	nodeArgs: readonly string[],
+	env: Record<string, string>,
+	listening: RegExp,
+): Promise<StartedServer> {
 	serverCount += 1;
 	const serverDataDir = join(dataDir, String(serverCount));
-	const [command, args] = pinned(0, process.execPath, [
-		"--import",
-		"tsx",
-		new URL(script, import.meta.url).pathname,
-		...(scriptArgs.length === 0 ? [] : ["0", ...scriptArgs]),
-	]);
+	const [command, args] = pinned(0, process.execPath, [...nodeArgs]);
 	const child = spawn(command, args, {
 		env: { ...process.env, TOLLGATE_DATA_DIR: serverDataDir, ...env },
 		stdio: ["ignore", "pipe", "inherit"],
@@ -167,51 +172,45 @@ async function startNodeServer(
 	let output = "";
 	for await (const chunk of child.stdout ?? []) {
 		output += String(chunk);
-		const match = /listening (\d+)/.exec(output);
+		const match = listening.exec(output);
 		if (match?.[1] !== undefined) {
 			child.stdout?.resume();
 			return { child, port: Number(match[1]), dataDir: serverDataDir };
 		}
 	}
-	throw new Error(`${script} did not start`);
+	throw new Error(`${name} did not start:\n${output}`);
+}
+
+/** Starts a bench server script pinned to core 0; resolves with its port once it listens. */
+function startNodeServer(
+	script: string,
+	env: Record<string, string> = {},
+	scriptArgs: readonly string[] = [],
+): Promise<StartedServer> {
+	return startPinned(
+		script,
+		[
+			"--import",
+			"tsx",
+			new URL(script, import.meta.url).pathname,
+			...(scriptArgs.length === 0 ? [] : ["0", ...scriptArgs]),
+		],
+		env,
+		/listening (\d+)/,
+	);
 }
 
 /**
  * `tollgate serve` itself, as an operator runs it (the build in dist/, info-level access lines, jobs off so
  * they take no CPU in the measurement), pinned to core 0; resolves with its port once it listens.
  */
-async function startTollgateServe(
-	env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; port: number; dataDir: string }> {
-	serverCount += 1;
-	const serverDataDir = join(dataDir, String(serverCount));
-	const bin = new URL("../bin/tollgate.js", import.meta.url).pathname;
-	const [command, args] = pinned(0, process.execPath, [bin, "serve"]);
-	const child = spawn(command, args, {
-		env: {
-			...process.env,
-			TOLLGATE_HTTP_PORT: "0",
-			TOLLGATE_DATA_DIR: serverDataDir,
-			TOLLGATE_JOBS_ENABLED: "0",
-			...env,
-		},
-		stdio: ["ignore", "pipe", "inherit"],
-	});
-	let output = "";
-	for await (const chunk of child.stdout ?? []) {
-		output += String(chunk);
-		const match = /Server listening at http:\/\/[^:]+:(\d+)/.exec(output);
-		if (match?.[1] !== undefined) {
-			child.stdout?.resume();
-			return { child, port: Number(match[1]), dataDir: serverDataDir };
-		}
-	}
-	throw new Error(`tollgate serve did not start:\n${output}`);
-}
-
-/** Uploads `data` and returns its file id. */
-async function uploadFile(tollgatePort: number, data: Buffer): Promise<string> {
-	return uploadTo(`http://127.0.0.1:${tollgatePort}`, data);
+function startTollgateServe(env: Record<string, string> = {}): Promise<StartedServer> {
+	return startPinned(
+		"tollgate serve",
+		[new URL("../bin/tollgate.js", import.meta.url).pathname, "serve"],
+		{ TOLLGATE_HTTP_PORT: "0", TOLLGATE_JOBS_ENABLED: "0", ...env },
+		/Server listening at http:\/\/[^:]+:(\d+)/,
+	);
 }
 
 /** Uploads `data` to any file server's POST /file and returns its id. */
@@ -699,8 +698,8 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		const streaming = await startNodeServer("servers/tollgate-server.ts");
 		const data = randomBytes(MIB);
 		const [id] = await Promise.all([
-			uploadFile(accel.port, data),
-			uploadFile(streaming.port, data),
+			uploadTo(`http://127.0.0.1:${accel.port}`, data),
+			uploadTo(`http://127.0.0.1:${streaming.port}`, data),
 		]);
 		const redirect = await fetch(`http://127.0.0.1:${accel.port}/file/${id}`);
 		const blobPath = (redirect.headers.get("x-accel-redirect") ?? "").slice(

@@ -8,7 +8,11 @@
 import { randomUUID } from "node:crypto";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
-import { buildOnionRequest, postJsonThroughOnion, sodiumReady } from "../support/onion-client.ts";
+import {
+	buildOnionRequest,
+	devServerOnionKey,
+	postJsonThroughOnion,
+} from "../support/onion-client.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -385,10 +389,7 @@ for (const backend of appBackends()) {
 		});
 
 		it("answers legacy calls through onion requests v4", async () => {
-			const sodium = await sodiumReady();
-			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				Buffer.from(DEV_PUBKEY, "hex"),
-			);
+			const serverPublic = await devServerOnionKey();
 			const master = randomKeyPair();
 			await buy(master);
 			for (const [endpoint, body] of [
@@ -405,10 +406,7 @@ for (const backend of appBackends()) {
 		});
 
 		it("answers legacy calls through onion requests v3 as well", async () => {
-			const sodium = await sodiumReady();
-			const serverPublic = sodium.crypto_sign_ed25519_pk_to_curve25519(
-				Buffer.from(DEV_PUBKEY, "hex"),
-			);
+			const serverPublic = await devServerOnionKey();
 			const master = randomKeyPair();
 			await buy(master);
 			const request = buildOnionRequest(
