@@ -203,14 +203,16 @@ export class FileService {
 
 	/** The live record, or null when there is none or it has expired (even before the sweep). */
 	async info(id: string): Promise<FileRecord | null> {
-		const record = await this.#records.find(id);
-		return record !== null && record.expiresAtMs > this.#clock.nowMs() ? record : null;
+		return this.#liveOrNull(await this.#records.find(id));
 	}
 
 	/** The live record with its inline bytes (null for a blob-store file), or null. */
 	async infoWithBytes(id: string): Promise<StoredFile | null> {
-		const stored = await this.#records.findWithBytes(id);
-		return stored !== null && stored.expiresAtMs > this.#clock.nowMs() ? stored : null;
+		return this.#liveOrNull(await this.#records.findWithBytes(id));
+	}
+
+	#liveOrNull<T extends FileRecord>(record: T | null): T | null {
+		return record !== null && record.expiresAtMs > this.#clock.nowMs() ? record : null;
 	}
 
 	/** The bytes of a blob-store file, whole or a range of them; null if the blob went missing. */
