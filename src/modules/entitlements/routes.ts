@@ -255,8 +255,13 @@ const PLANS: ReadonlyMap<string, ProPlan> = new Map([
 	["twelvemonth", "1y"],
 ]);
 
+/** A plan by any name either protocol uses ("1M", "12m", "OneMonth", "twelve_month"…); undefined if none. */
+function planNamed(text: string): ProPlan | undefined {
+	return PLANS.get(text.toLowerCase().replaceAll("_", ""));
+}
+
 function planOf(text: string): ProPlan {
-	const plan = PLANS.get(text.toLowerCase().replaceAll("_", ""));
+	const plan = planNamed(text);
 	if (plan === undefined)
 		throw new ProtocolError(
 			"invalid_request",
@@ -266,7 +271,7 @@ function planOf(text: string): ProPlan {
 }
 
 function legacyPlanOf(text: string): ProPlan {
-	const plan = PLANS.get(text.toLowerCase().replaceAll("_", ""));
+	const plan = planNamed(text);
 	if (plan === undefined)
 		throw failLegacy(
 			`Unrecognised dev_plan: ${text} (expected OneMonth, ThreeMonth or TwelveMonth)`,
