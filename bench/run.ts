@@ -266,16 +266,15 @@ function pinnedBaseline(label: string, script: string, args: readonly string[]):
 }
 
 /**
- * The upload baseline: `concurrency` loops writing the same bytes to new files beside Tollgate's data,
- * each file unlinked once written (outside the timing).
+ * The upload baseline: `concurrency` loops writing and fsyncing the same bytes to new files beside
+ * Tollgate's data, each file unlinked once written (outside the timing).
  */
-function fileWriteBaseline(label: string, sizeBytes: number, withFsync: boolean): LocalTarget {
+function fileWriteBaseline(label: string, sizeBytes: number): LocalTarget {
 	return pinnedBaseline(label, "servers/write-file-baseline.ts", [
 		join(dataDir, "write-baseline"),
 		String(SECONDS),
 		String(sizeBytes),
 		String(UPLOAD_CONNECTIONS),
-		withFsync ? "fsync" : "no-fsync",
 	]);
 }
 
@@ -824,7 +823,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				{ header: "÷ceil", baselineIndex: 1 },
 			],
 			targets: [
-				fileWriteBaseline("fs write + fsync 10 MiB (baseline)", sizeBytes, true),
+				fileWriteBaseline("fs write + fsync 10 MiB (baseline)", sizeBytes),
 				{
 					label: "raw node:http receive+hash+fsync (ceil)",
 					url: `http://127.0.0.1:${ceiling.port}/file`,

@@ -1,22 +1,17 @@
 /**
- * The upload baseline: `concurrency` loops each writing the same bytes to a new file in `dir` for
- * `seconds`, with fsync or without (the blob store fsyncs every upload). Each file is unlinked once its
- * write is timed, so a run does not fill the disk. Prints ops/s, p50 and p99 as JSON.
+ * The upload baseline: `concurrency` loops each writing the same bytes to a new file in `dir` and fsyncing
+ * it (as the blob store does every upload) for `seconds`. Each file is unlinked once its write is timed, so
+ * a run does not fill the disk. Prints ops/s, p50 and p99 as JSON.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, open, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 
-const [dir = "", secondsText, sizeText, concurrencyText, mode] = process.argv.slice(2);
+const [dir = "", secondsText, sizeText, concurrencyText] = process.argv.slice(2);
 const data = randomBytes(Number(sizeText));
-const withFsync = mode === "fsync";
 await mkdir(dir, { recursive: true });
 
 async function writeOnce(path: string): Promise<void> {
-	if (!withFsync) {
-		await writeFile(path, data);
-		return;
-	}
 	const handle = await open(path, "wx");
 	try {
 		await handle.writeFile(data);
