@@ -12,6 +12,7 @@ import type { Registry } from "prom-client";
 import type { z } from "zod";
 import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
+import type { X25519KeyPair } from "#lib/ed25519";
 import type { RawRoutes } from "../http/raw-routes.ts";
 import type { JobDefinition } from "../jobs/job-runner.ts";
 import type { ServiceKeys } from "../keys/service-keys.ts";
@@ -41,6 +42,11 @@ export interface ModuleContext<Section> {
 	readonly registry: Registry;
 	/** Hands a background job to the leased runner (once per cluster). */
 	registerJob(job: JobDefinition): void;
+	/**
+	 * Lets onion requests be encrypted to one more X25519 key, after the service's own: for a module whose
+	 * clients pin a key of their own (an imported backend's).
+	 */
+	acceptOnionKey(key: X25519KeyPair): void;
 	/** Services of the modules started before this one (see `dependsOn`). */
 	readonly services: Partial<ModuleServices>;
 }

@@ -164,9 +164,9 @@ export async function buildApp(config: SectionedConfig, deps: AppDependencies): 
 	});
 
 	const { x25519, legacyX25519 } = deps.keys;
-	await registerOnionTransport(app, {
-		serverKeys: legacyX25519 === undefined ? [x25519] : [x25519, legacyX25519],
-	});
+	// Read on every request: keys modules add while starting are tried after the service's.
+	const onionKeys = legacyX25519 === undefined ? [x25519] : [x25519, legacyX25519];
+	await registerOnionTransport(app, { serverKeys: onionKeys });
 
 	const services: Partial<ModuleServices> = {};
 	for (const module of MODULES) {
@@ -187,6 +187,7 @@ export async function buildApp(config: SectionedConfig, deps: AppDependencies): 
 					logger: deps.logger,
 					registry: deps.registry,
 					registerJob: deps.registerJob,
+					acceptOnionKey: (key) => onionKeys.push(key),
 					services,
 				},
 				config,

@@ -160,3 +160,33 @@ export function legacyProofSignatureValid(backendPubkeyHex: string, proof: Legac
 		Buffer.from(backendPubkeyHex, "hex"),
 	);
 }
+
+/** What the Python backend put in a proof to name its generation: BLAKE2b of the salted u64 index. */
+export function legacyGenIndexHash(genIndex: number, salt: Uint8Array): string {
+	return hex(blake2b(32, null, salt).update(u64le(genIndex)).digest());
+}
+
+/** A proof as the Python backend signs it with its key: what its clients already hold. */
+export function legacyProofSignedBy(
+	backendSeed: Uint8Array,
+	genIndexHash: string,
+	rotating: KeyPair,
+	expiryUnixTsMs: number,
+): LegacyProof {
+	const hash = digest(
+		"ProProof________",
+		concat(
+			Uint8Array.of(0),
+			Buffer.from(genIndexHash, "hex"),
+			rotating.publicKey,
+			u64le(expiryUnixTsMs),
+		),
+	);
+	const { privateKey } = sodium.crypto_sign_seed_keypair(backendSeed);
+	return {
+		gen_index_hash: genIndexHash,
+		rotating_pkey: rotating.hex,
+		expiry_unix_ts_ms: expiryUnixTsMs,
+		sig: hex(sodium.crypto_sign_detached(hash, privateKey)),
+	};
+}

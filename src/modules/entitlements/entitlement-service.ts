@@ -714,9 +714,15 @@ export class EntitlementService {
 		return this.#currentAccount(masterPkey, atMs);
 	}
 
-	/** How long the account may use Pro: paid-through plus grace and renewal allowance while renewing. */
-	coverageOf(user: ProUser): number {
-		return coverageEnd(user, this.#settings.renewalAllowanceMs);
+	/**
+	 * How long the account may use Pro under legacy v0 rules: paid-through plus, while renewing, the store's
+	 * grace, or where the store declared none the renewal allowance, standing in for the Python backend's
+	 * default grace (1 h): the deadline that backend computed for the same payments.
+	 */
+	legacyCoverageOf(user: ProUser): number {
+		return user.autoRenewing
+			? user.expiryAtMs + (user.gracePeriodMs ?? this.#settings.renewalAllowanceMs)
+			: user.expiryAtMs;
 	}
 
 	/**

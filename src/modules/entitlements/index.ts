@@ -44,6 +44,24 @@ export const entitlementsModule = defineModule({
 			load: async () => (await commands()).revoke,
 		},
 		{
+			name: "entitlements import",
+			summary: "Move a Python Session Pro backend's database into Tollgate (one transaction).",
+			details: [
+				"",
+				"<source> is the backend's SQLite file, its db_url (sqlite:///backend.db, postgresql://…) or a",
+				"postgres:// URL; it is only read. Brings its signing key, generation indexes and salt, users,",
+				"payments, revocations and store notification history into an empty Pro ledger. A second run",
+				"of the same source changes nothing and says so. See docs/migrate-from-session-pro-backend.md.",
+			],
+			arguments: ["source"],
+			options: {
+				"dry-run": {
+					description: "read the source and print what would be imported; write nothing",
+				},
+			},
+			load: async () => (await commands()).importBackend,
+		},
+		{
 			name: "entitlements show",
 			summary: "Print an account's Session Pro status and payments as JSON.",
 			details: ["", "Exits 1 when the key has no account."],

@@ -97,6 +97,14 @@ export interface LedgerTransaction {
 	requireGoogleAck(purchaseToken: string, productId: string, purchasedAtMs: number): Promise<void>;
 }
 
+/** A revocation brought over from the Python backend, listed on the legacy list only. */
+export interface ImportedRevocation {
+	readonly genIndex: number;
+	/** When it takes effect from (0: from the start; older backends did not record it). */
+	readonly createdAtMs: number;
+	readonly listedUntilMs: number;
+}
+
 export interface GoogleReconcileClaim {
 	readonly purchaseToken: string;
 	readonly revision: number;
@@ -160,6 +168,12 @@ export interface EntitlementLedger {
 	setAppleCatchUpCheckpoint(atMs: number): Promise<void>;
 	/** The legacy protocol's generation-index salt: the stored one, or `fresh` stored now if there is none. */
 	legacyGenIndexSalt(fresh: Uint8Array): Promise<Uint8Array>;
+	/** The signing key seed imported from the Python backend, which its clients pin; null without an import. */
+	importedBackendSeed(): Promise<Uint8Array | null>;
+	/** Imported revocations still listed after `listedAfterMs`, by gen_index. */
+	importedRevocations(listedAfterMs: number): Promise<ImportedRevocation[]>;
+	/** Forgets imported revocations listed no later than `beforeMs`; the ticket stays (pruning never bumps it). */
+	pruneImportedRevocations(beforeMs: number): Promise<number>;
 	/** Forgets Pub/Sub message ids of events before `beforeMs` (past Pub/Sub's retention). */
 	pruneGoogleNotifications(beforeMs: number): Promise<number>;
 }

@@ -204,7 +204,7 @@ export class LegacyEntitlementService {
 				LegacyStatus.error,
 				`User ${hex(masterPkey)} payment has been revoked`,
 			);
-		const coverage = this.#service.coverageOf(user);
+		const coverage = this.#service.legacyCoverageOf(user);
 		const expiryMs = Math.min(roundUpToNextUtcDay(unixTsMs + LEGACY_PROOF_CLAMP_MS), coverage);
 		if (unixTsMs > expiryMs) {
 			throw new LegacyProtocolError(
@@ -342,6 +342,7 @@ export class LegacyEntitlementService {
 	/**
 	 * §4.3, without the legacy defect of §12: an item stays listed, and its `expiry_unix_ts_ms` lasts, until
 	 * every proof of the revoked generation has expired (the 0.2.0 retention), not until the account did.
+	 * Revocations imported from the Python backend come first, by gen_index, as it listed them.
 	 */
 	async revocations(clientTicket: number) {
 		const ticket = await this.#ledger.revocationTicket();
@@ -350,8 +351,19 @@ export class LegacyEntitlementService {
 			clientTicket < ticket
 				? await this.#ledger.revokedGenerationsSince(nowMs - REVOCATION_RETAIN_FOR_MS)
 				: [];
+		const imported = clientTicket < ticket ? await this.#ledger.importedRevocations(nowMs) : [];
 		const items = [];
+		for (const revocation of imported) {
+			items.push({
+				gen_index_hash: hex(await this.#genIndexHash(revocation.genIndex)),
+				expiry_unix_ts_ms: revocation.listedUntilMs,
+				effective_unix_ts_ms: Math.min(revocation.createdAtMs + DAY_MS, revocation.listedUntilMs),
+			});
+		}
+		// An imported account whose current generation the Python backend had revoked is listed once.
+		const listed = new Set(imported.map((revocation) => revocation.genIndex));
 		for (const generation of revoked) {
+			if (listed.has(generation.id)) continue;
 			const revokedAtMs = generation.revokedAtMs ?? 0;
 			const expiryMs = roundUpToNextUtcDay(revokedAtMs + REVOCATION_RETAIN_FOR_MS);
 			items.push({
@@ -389,7 +401,7 @@ export class LegacyEntitlementService {
 			};
 		}
 		const { user, generation } = account;
-		const coverage = this.#service.coverageOf(user);
+		const coverage = this.#service.legacyCoverageOf(user);
 		const isRevoked = generation === null || generation.revokedAtMs !== null;
 		const page =
 			count === 0

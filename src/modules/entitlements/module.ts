@@ -8,7 +8,7 @@ import { Environment } from "@apple/app-store-server-library";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
-import type { Ed25519KeyPair } from "#lib/ed25519";
+import { type Ed25519KeyPair, ed25519FromSeed, x25519FromEd25519Seed } from "#lib/ed25519";
 import type { RawRoutes } from "../../http/raw-routes.ts";
 import type { JobDefinition } from "../../jobs/job-runner.ts";
 import type { ModuleImplementation } from "../contract.ts";
@@ -39,7 +39,7 @@ export function createEntitlementService(
 interface EntitlementsModuleOptions {
 	readonly config: EntitlementsConfig;
 	readonly ledger: EntitlementLedger;
-	/** The service key: it signs proofs, and clients pin its public key. */
+	/** It signs proofs, and clients pin its public key (proSigningKey). */
 	readonly signingKey: Ed25519KeyPair;
 	readonly clock: Clock;
 	readonly logger: Logger;
@@ -50,12 +50,33 @@ interface EntitlementsModuleOptions {
 	readonly rawRoutes: RawRoutes;
 }
 
+/**
+ * The key proofs are signed with: the Python backend's, once imported (its clients pin it), else the
+ * service key.
+ */
+export async function proSigningKey(
+	ledger: EntitlementLedger,
+	serviceKey: Ed25519KeyPair,
+): Promise<{ readonly key: Ed25519KeyPair; readonly importedSeed: Uint8Array | null }> {
+	const importedSeed = await ledger.importedBackendSeed();
+	return {
+		key: importedSeed === null ? serviceKey : ed25519FromSeed(importedSeed),
+		importedSeed,
+	};
+}
+
 export const implementation: ModuleImplementation<EntitlementsConfig> = {
-	async register({ section, config, app, rawRoutes, storage, keys, clock, logger, registerJob }) {
+	async register(context) {
+		const { section, config, app, rawRoutes, storage, keys, clock, logger, registerJob } = context;
+		const ledger = new SqlEntitlementLedger(storage.sql.db);
+		const signing = await proSigningKey(ledger, keys.ed25519);
+		// Its clients reach it through onion requests encrypted to the imported key, as before the move.
+		if (signing.importedSeed !== null)
+			context.acceptOnionKey(x25519FromEd25519Seed(signing.importedSeed));
 		await registerEntitlements(app, {
 			config: section,
-			ledger: new SqlEntitlementLedger(storage.sql.db),
-			signingKey: keys.ed25519,
+			ledger,
+			signingKey: signing.key,
 			clock,
 			logger,
 			devEndpoints: config.dev,
@@ -82,6 +103,7 @@ async function registerEntitlements(
 		intervalMs: PRUNE_INTERVAL_MS,
 		run: async ({ nowMs }) => {
 			await ledger.pruneRevokedGenerations(nowMs - REVOCATION_RETAIN_FOR_MS);
+			await ledger.pruneImportedRevocations(nowMs);
 			await ledger.pruneAppleNotifications(nowMs);
 			await ledger.pruneGoogleNotifications(nowMs - GOOGLE_NOTIFICATION_RETAIN_FOR_MS);
 		},

@@ -5,6 +5,7 @@ import type { PaymentProvider, ProPlan } from "../entitlement.ts";
 import type {
 	EntitlementLedger,
 	GoogleReconcileClaim,
+	ImportedRevocation,
 	LedgerTransaction,
 	NewPayment,
 	PendingGoogleAck,
@@ -18,7 +19,7 @@ import type {
 type Int = number | string;
 type Bool = number | boolean;
 
-type EntitlementTables = {
+export type EntitlementTables = {
 	pro_users: {
 		id: Generated<Int>;
 		master_pkey: Uint8Array;
@@ -57,6 +58,13 @@ type EntitlementTables = {
 	pro_google_notifications: { message_id: string; event_at_ms: Int };
 	pro_apple_catch_up: { singleton: number; checkpoint_ms: Int };
 	pro_legacy_runtime: { singleton: number; gen_index_salt: Uint8Array };
+	pro_legacy_revocations: { gen_index: Int; created_at_ms: Int; listed_until_ms: Int };
+	pro_legacy_import: {
+		singleton: number;
+		backend_seed: Uint8Array;
+		imported_at_ms: Int;
+		summary: string;
+	};
 	pro_google_reconciles: {
 		purchase_token: string;
 		revision: Int;
@@ -69,7 +77,7 @@ type EntitlementTables = {
 	pro_google_acks: { purchase_token: string; product_id: string; purchased_at_ms: Int };
 };
 
-type Tables = FoundationTables & EntitlementTables;
+export type Tables = FoundationTables & EntitlementTables;
 type Db = Kysely<Tables> | Transaction<Tables>;
 type UserRow = Selectable<EntitlementTables["pro_users"]>;
 type GenerationRow = Selectable<EntitlementTables["pro_generations"]>;
@@ -666,6 +674,37 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 			.where("singleton", "=", 1)
 			.executeTakeFirstOrThrow();
 		return new Uint8Array(row.gen_index_salt);
+	}
+
+	async importedBackendSeed(): Promise<Uint8Array | null> {
+		const row = await this.#db
+			.selectFrom("pro_legacy_import")
+			.select("backend_seed")
+			.where("singleton", "=", 1)
+			.executeTakeFirst();
+		return row === undefined ? null : new Uint8Array(row.backend_seed);
+	}
+
+	async importedRevocations(listedAfterMs: number): Promise<ImportedRevocation[]> {
+		const rows = await this.#db
+			.selectFrom("pro_legacy_revocations")
+			.selectAll()
+			.where("listed_until_ms", ">", listedAfterMs)
+			.orderBy("gen_index")
+			.execute();
+		return rows.map((row) => ({
+			genIndex: toNumber(row.gen_index),
+			createdAtMs: toNumber(row.created_at_ms),
+			listedUntilMs: toNumber(row.listed_until_ms),
+		}));
+	}
+
+	async pruneImportedRevocations(beforeMs: number): Promise<number> {
+		const result = await this.#db
+			.deleteFrom("pro_legacy_revocations")
+			.where("listed_until_ms", "<=", beforeMs)
+			.executeTakeFirst();
+		return Number(result.numDeletedRows);
 	}
 
 	async pruneGoogleNotifications(beforeMs: number): Promise<number> {
