@@ -5,7 +5,7 @@ export const entitlementsConfigSection = z
 	.strictObject({
 		enabled: z.boolean().default(false).meta({
 			description:
-				"Serve the Session Pro backend routes (/status, /generate_pro_proof, …), signing proofs with the service key.",
+				"Serve the Session Pro backend routes (/status, /generate_pro_proof, …), signing proofs with the service key, or with the Python backend's key once `tollgate entitlements import` brought it over.",
 		}),
 		protocols: z
 			.array(z.enum(["0.2.0", "v0"]))

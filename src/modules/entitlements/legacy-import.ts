@@ -217,6 +217,11 @@ export class LegacyImportError extends Error {}
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 const GOOGLE_NOTIFICATION_EXPIRY_AFTER_EVENT_MS = 8 * DAY_MS;
+/**
+ * The backend kept an App Store notification's UUID (1+12+24+48+72) minutes past it where Apple retries
+ * for as many hours (§12): imported UUIDs are kept the difference longer, as long as Tollgate keeps its own.
+ */
+const APPLE_RESEND_WINDOW_SHORTFALL_MS = (1 + 12 + 24 + 48 + 72) * (HOUR_MS - 60_000);
 const TAG_BYTES = 32;
 
 const PROVIDERS: ReadonlyMap<number, PaymentProvider> = new Map([
@@ -497,7 +502,10 @@ async function copy(
 	);
 	const apple = await source.appleNotifications();
 	await writer.insertAppleNotifications(
-		apple.map((row) => ({ uuid: row.uuid, expiresAtMs: row.expiryMs })),
+		apple.map((row) => ({
+			uuid: row.uuid,
+			expiresAtMs: row.expiryMs + APPLE_RESEND_WINDOW_SHORTFALL_MS,
+		})),
 	);
 	const google = await source.googleNotifications();
 	await writer.insertGoogleNotifications(
