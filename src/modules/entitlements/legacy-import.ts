@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { ed25519FromSeed } from "#lib/ed25519";
 import {
 	DAY_MS,
+	HOUR_MS,
 	type PaymentProvider,
 	type ProPlan,
 	REVOCATION_RETAIN_FOR_MS,
