@@ -15,6 +15,7 @@ import {
 	type SubscriptionState,
 	startFakeGoogle,
 } from "../support/fake-google.ts";
+import { postJsonThroughOnion, serverOnionKey } from "../support/onion-client.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -23,6 +24,12 @@ import {
 	proStatusRequest,
 	randomKeyPair,
 } from "../support/pro-client.ts";
+import {
+	legacyAddPaymentRequest,
+	legacyGenerateProofRequest,
+	legacyProDetailsRequest,
+	legacyProofSignatureValid,
+} from "../support/pro-legacy-client.ts";
 
 const DAY_MS = 86_400_000;
 const PURCHASED = 4;
@@ -524,6 +531,206 @@ for (const backend of appBackends()) {
 			await runGoogleJob();
 			expect(google.reads.get(token)).toBe(2);
 			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: false });
+		});
+
+		// Upstream test.py (specs/session-pro.md §13.2, §13.7), seen by a legacy v0 client that claims with
+		// /add_pro_payment and reads /get_pro_details, partly through onion requests.
+		const legacyClaim = (master: KeyPair, token: string, orderId: string) =>
+			call(
+				"/add_pro_payment",
+				legacyAddPaymentRequest(master, randomKeyPair(), {
+					provider: 1,
+					google_payment_token: token,
+					google_order_id: orderId,
+				}),
+			);
+		const legacyDetails = (master: KeyPair) =>
+			call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 10)).then(
+				(reply) => reply.result,
+			);
+		const legacyRevocations = (ticket: number) =>
+			call("/get_pro_revocations", { version: 0, ticket }).then((reply) => reply.result);
+
+		/** A purchase Play reports but nobody has claimed yet, as a legacy client finds it. */
+		async function purchase(master: KeyPair) {
+			const token = newToken();
+			const state = subscribed(master);
+			google.setSubscription(token, state);
+			google.publish(rtdn(PURCHASED, token));
+			await runGoogleJob();
+			return { token, state };
+		}
+
+		it("legacy v0 (test.py same_user_stacks_subscription_and_auto_redeem): a claim answers a proof, a second claim AlreadyRedeemed, a renewal binds to the same key without one", async () => {
+			const master = randomKeyPair();
+			const { token, state } = await purchase(master);
+			const claimed = await legacyClaim(master, token, state.orderId);
+			expect(claimed.status).toBe(0);
+			const signingKey = (await call("/status", {})).result.signing_pubkey as string;
+			expect(legacyProofSignatureValid(signingKey, claimed.result)).toBe(true);
+			expect(await legacyClaim(master, token, state.orderId)).toEqual({
+				status: 100,
+				errors: ["Payment was already redeemed"],
+			});
+			// Another key cannot claim it.
+			expect((await legacyClaim(randomKeyPair(), token, state.orderId)).status).toBe(101);
+
+			testApp.clock.advanceMs(30 * DAY_MS - 3_600_000);
+			const renewedExpiry = await renewIntoNextOrder(token, state, RENEWED);
+			const details = await legacyDetails(master);
+			expect(details).toMatchObject({
+				status: 1,
+				auto_renewing: true,
+				payments_total: 2,
+				// The store declared no grace: the backend's default hour.
+				grace_period_duration_ms: 3_600_000,
+				expiry_unix_ts_ms: renewedExpiry + 3_600_000,
+			});
+			expect(details.items.map((item: { status: number }) => item.status)).toEqual([2, 2]);
+			expect(details.items[0]).toMatchObject({
+				google_payment_token: token,
+				google_order_id: `${state.orderId}..0`,
+			});
+			expect(details.items[0].redeemed_unix_ts_ms).toBeGreaterThan(0);
+			// Stacking and renewing revoke nothing.
+			expect((await legacyRevocations(0)).items).toEqual([]);
+
+			// Cancelling turns auto-renew off, and with it the grace.
+			google.setSubscription(token, {
+				...state,
+				orderId: `${state.orderId}..0`,
+				state: "SUBSCRIPTION_STATE_CANCELED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: renewedExpiry,
+			});
+			google.publish(rtdn(CANCELED, token));
+			await runGoogleJob();
+			const serverKey = await serverOnionKey(Buffer.from(signingKey, "hex"));
+			const throughOnion = await postJsonThroughOnion(
+				testApp.app,
+				serverKey,
+				"/get_pro_details",
+				legacyProDetailsRequest(master, nowMs(), 1),
+			);
+			expect(JSON.parse(throughOnion.body.toString()).result).toMatchObject({
+				status: 1,
+				auto_renewing: false,
+				grace_period_duration_ms: 0,
+				expiry_unix_ts_ms: renewedExpiry,
+			});
+		});
+
+		it("legacy v0 (test.py google scenario 1M → cancel → un-cancel → refund): the refund revokes the proofs a legacy client holds", async () => {
+			const master = randomKeyPair();
+			const { token, state } = await purchase(master);
+			const claimed = await legacyClaim(master, token, state.orderId);
+			expect(claimed.status).toBe(0);
+
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_CANCELED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+			});
+			google.publish(rtdn(CANCELED, token));
+			await runGoogleJob();
+			expect(await legacyDetails(master)).toMatchObject({ status: 1, auto_renewing: false });
+			google.setSubscription(token, { ...state, acknowledged: true });
+			google.publish(rtdn(RESTARTED, token));
+			await runGoogleJob();
+			expect(await legacyDetails(master)).toMatchObject({ status: 1, auto_renewing: true });
+
+			// Unlike upstream, cancelling revoked the proofs that outlasted the shortened entitlement (as in
+			// 0.2.0: one ledger); the refund revokes the generation that followed.
+			const { ticket } = await legacyRevocations(0);
+			const afterRestart = await call(
+				"/generate_pro_proof",
+				legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
+			);
+			testApp.clock.advanceMs(60_000);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_EXPIRED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: nowMs() + 1_000,
+			});
+			google.publish(rtdn(REVOKED, token));
+			await runGoogleJob();
+			const revocations = await legacyRevocations(ticket);
+			expect(revocations.ticket).toBe(ticket + 1);
+			const listed = revocations.items.map(
+				(item: { gen_index_hash: string }) => item.gen_index_hash,
+			);
+			expect(listed).toContain(claimed.result.gen_index_hash);
+			expect(listed).toContain(afterRestart.result.gen_index_hash);
+			const details = await legacyDetails(master);
+			expect(details).toMatchObject({ status: 2, auto_renewing: false });
+			expect(details.items[0]).toMatchObject({ status: 4 });
+			expect(
+				(
+					await call(
+						"/generate_pro_proof",
+						legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
+					)
+				).status,
+			).toBe(1);
+		});
+
+		it("legacy v0 (test.py google scenario buy → grace → hold → recover): grace covers the account, hold ends it, recovery restores it", async () => {
+			const master = randomKeyPair();
+			const { token, state } = await purchase(master);
+			expect((await legacyClaim(master, token, state.orderId)).status).toBe(0);
+
+			testApp.clock.advanceMs(30 * DAY_MS);
+			await failRenewalIntoGrace(token, state, 3 * DAY_MS);
+			expect(await legacyDetails(master)).toMatchObject({
+				status: 1,
+				grace_period_duration_ms: 3 * DAY_MS,
+				expiry_unix_ts_ms: state.expiryMs + 3 * DAY_MS,
+			});
+			// A proof is still signed inside the grace, up to its end.
+			const inGrace = await call(
+				"/generate_pro_proof",
+				legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
+			);
+			expect(inGrace.status).toBe(0);
+			expect(inGrace.result.expiry_unix_ts_ms).toBeLessThanOrEqual(state.expiryMs + 3 * DAY_MS);
+
+			testApp.clock.advanceMs(3 * DAY_MS + 2 * 3_600_000);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_ON_HOLD",
+				acknowledged: true,
+			});
+			google.publish(rtdn(ON_HOLD, token));
+			await runGoogleJob();
+			expect((await legacyDetails(master)).status).toBe(2);
+
+			testApp.clock.advanceMs(5 * DAY_MS);
+			const recoveredExpiry = await renewIntoNextOrder(token, state, RECOVERED);
+			expect(await legacyDetails(master)).toMatchObject({
+				status: 1,
+				expiry_unix_ts_ms: recoveredExpiry + 3_600_000,
+				payments_total: 2,
+			});
+		});
+
+		it("legacy v0 (test.py google scenario: purchase never redeemed, then developer refund): the claim finds no payment", async () => {
+			const master = randomKeyPair();
+			const { token, state } = await purchase(master);
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_EXPIRED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: nowMs() + 1_000,
+			});
+			google.publish(rtdn(REVOKED, token));
+			await runGoogleJob();
+			expect(await legacyClaim(master, token, state.orderId)).toMatchObject({ status: 101 });
+			expect((await legacyDetails(master)).status).toBe(0);
 		});
 	});
 }
