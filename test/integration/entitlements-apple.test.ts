@@ -20,6 +20,13 @@ import {
 	proStatusRequest,
 	randomKeyPair,
 } from "../support/pro-client.ts";
+import {
+	legacyAddPaymentRequest,
+	legacyGenerateProofRequest,
+	legacyProDetailsRequest,
+	legacyProofSignatureValid,
+	legacySetRefundRequest,
+} from "../support/pro-legacy-client.ts";
 
 const BUNDLE_ID = "com.example.session";
 const MONTH_PRODUCT = "com.getsession.org.pro_sub_1_month";
@@ -378,6 +385,132 @@ for (const backend of appBackends()) {
 			});
 			expect(missing.statusCode).toBe(400);
 			expect(missing.json().error_description).toContain("signedPayload");
+		});
+
+		// Upstream test.py test_platform_apple (specs/session-pro.md §13.6), seen by a legacy v0 iOS client:
+		// it sets no appAccountToken, claims with /add_pro_payment and reads /get_pro_details.
+		const legacyPurchase = (id: string, original: string, product = MONTH_PRODUCT) =>
+			transaction(randomKeyPair(), {
+				id,
+				original,
+				purchasedAtMs: nowMs(),
+				product,
+				extra: { appAccountToken: undefined },
+			});
+		const legacyClaim = (master: KeyPair, appleTxId: string) =>
+			call(
+				"/add_pro_payment",
+				legacyAddPaymentRequest(master, randomKeyPair(), { provider: 2, apple_tx_id: appleTxId }),
+			);
+		const legacyDetails = (master: KeyPair) =>
+			call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 10)).then(
+				(reply) => reply.result,
+			);
+
+		it("legacy v0 (test.py platform_apple): a renewal claimed without appAccountToken gives a valid proof; refund request, decline and refund follow", async () => {
+			const master = randomKeyPair();
+			const original = `${Date.now()}1`;
+			await notify(
+				notification("SUBSCRIBED", { signedTransactionInfo: legacyPurchase(original, original) }),
+			);
+			testApp.clock.advanceMs(30 * DAY_MS);
+			const renewalId = `${original}2`;
+			const renewal = legacyPurchase(renewalId, original);
+			expect(
+				(await notify(notification("DID_RENEW", { signedTransactionInfo: renewal }))).statusCode,
+			).toBe(200);
+			const claimed = await legacyClaim(master, renewalId);
+			expect(claimed.status).toBe(0);
+			const signingKey = (await call("/status", {})).result.signing_pubkey as string;
+			expect(legacyProofSignatureValid(signingKey, claimed.result)).toBe(true);
+			expect((await legacyClaim(randomKeyPair(), renewalId)).status).toBe(101);
+
+			const requestedAt = nowMs() - 1_000;
+			const requested = await call(
+				"/set_payment_refund_requested",
+				legacySetRefundRequest(master, nowMs(), requestedAt, {
+					provider: 2,
+					apple_tx_id: renewalId,
+				}),
+			);
+			expect(requested).toEqual({ status: 0, result: { version: 0, updated: true } });
+			expect((await legacyDetails(master)).refund_requested_unix_ts_ms).toBe(requestedAt);
+			// Apple declines: the request is cleared (upstream crashed here, §12).
+			expect(
+				(await notify(notification("REFUND_DECLINED", { signedTransactionInfo: renewal })))
+					.statusCode,
+			).toBe(200);
+			expect((await legacyDetails(master)).refund_requested_unix_ts_ms).toBe(0);
+			// CONSUMPTION_REQUEST changes nothing.
+			await notify(notification("CONSUMPTION_REQUEST", { signedTransactionInfo: renewal }));
+			expect((await legacyDetails(master)).status).toBe(1);
+
+			const refunded = transaction(randomKeyPair(), {
+				id: renewalId,
+				original,
+				purchasedAtMs: nowMs(),
+				extra: { appAccountToken: undefined, revocationDate: nowMs(), revocationReason: 1 },
+			});
+			await notify(notification("REFUND", { signedTransactionInfo: refunded }));
+			const revocations = (await call("/get_pro_revocations", { version: 0, ticket: 0 })).result;
+			expect(
+				revocations.items.map((item: { gen_index_hash: string }) => item.gen_index_hash),
+			).toContain(claimed.result.gen_index_hash);
+			expect(await legacyDetails(master)).toMatchObject({ status: 2, auto_renewing: false });
+			expect(
+				(
+					await call(
+						"/generate_pro_proof",
+						legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
+					)
+				).status,
+			).toBe(1);
+		});
+
+		it("legacy v0 (test.py platform_apple): an upgrade revokes the old plan and the new one counts; a downgrade changes nothing", async () => {
+			const master = randomKeyPair();
+			const original = `${Date.now()}5`;
+			await notify(
+				notification("SUBSCRIBED", {
+					signedTransactionInfo: legacyPurchase(
+						original,
+						original,
+						"com.getsession.org.pro_sub_3_months",
+					),
+				}),
+			);
+			const claimed = await legacyClaim(master, original);
+			expect(claimed.status).toBe(0);
+			testApp.clock.advanceMs(DAY_MS);
+			const upgradeId = `${original}6`;
+			const upgrade = legacyPurchase(upgradeId, original, "com.getsession.org.pro_sub_12_months");
+			await notify(
+				notification(
+					"DID_CHANGE_RENEWAL_PREF",
+					{ signedTransactionInfo: upgrade },
+					{ subtype: "UPGRADE" },
+				),
+			);
+			const afterUpgrade = await legacyDetails(master);
+			expect(
+				afterUpgrade.items.map((item: { apple_tx_id: string; status: number; plan: number }) => [
+					item.apple_tx_id,
+					item.status,
+					item.plan,
+				]),
+			).toEqual([
+				[upgradeId, 2, 3],
+				[original, 4, 2],
+			]);
+			expect(afterUpgrade.status).toBe(1);
+			await notify(
+				notification(
+					"DID_CHANGE_RENEWAL_PREF",
+					{ signedTransactionInfo: upgrade },
+					{ subtype: "DOWNGRADE" },
+				),
+			);
+			expect(await legacyDetails(master)).toEqual(afterUpgrade);
 		});
 	});
 }

@@ -287,9 +287,15 @@ async function applyNotification(
 			await events.setGracePeriod("app_store", lineage(), Math.max(graceEndsAtMs - expiresAtMs, 0));
 			return;
 		}
+		case "REFUND_DECLINED":
+			// Upstream meant this and crashed instead (§12); a legacy iOS client set the request.
+			await events.declineRefund(
+				"app_store",
+				required(required(transaction, "signedTransactionInfo").transactionId, "transactionId"),
+			);
+			return;
 		case "TEST":
 		case "EXPIRED":
-		case "REFUND_DECLINED":
 		case "GRACE_PERIOD_EXPIRED":
 		case "CONSUMPTION_REQUEST":
 		case "PRICE_INCREASE":

@@ -150,6 +150,8 @@ export interface StoreEvents {
 		externalId: string,
 		autoRenewing: boolean,
 	): Promise<boolean>;
+	/** Apple declined a refund the holder asked for: the payment no longer shows a request. */
+	declineRefund(provider: PaymentProvider, externalId: string): Promise<boolean>;
 	/** False when this notification was handled before (Apple resends until it gets a 200). */
 	recordAppleNotification(uuid: string, expiresAtMs: number): Promise<boolean>;
 
@@ -522,6 +524,12 @@ export class EntitlementService {
 					if (payment === null) return false;
 					await tx.updatePayment(payment.id, { revokedAtMs: null, autoRenewing });
 					await refreshOwners([payment]);
+					return true;
+				},
+				declineRefund: async (provider, externalId) => {
+					const payment = await tx.findPayment(provider, externalId);
+					if (payment === null) return false;
+					await tx.updatePayment(payment.id, { refundRequestedAtMs: null });
 					return true;
 				},
 				recordAppleNotification: (uuid, expiresAtMs) =>
