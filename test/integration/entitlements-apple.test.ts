@@ -13,6 +13,7 @@ import { appAccountTokenFor } from "../../src/modules/entitlements/entitlement-s
 import { type AppleFixture, createAppleFixture } from "../support/apple-fixture.ts";
 import { appBackends, buildTestAppOn, type TestApp } from "../support/build-test-app.ts";
 import { type FakeAppStoreApi, startFakeAppStoreApi } from "../support/fake-app-store-api.ts";
+import { postJsonThroughOnion, serverOnionKey } from "../support/onion-client.ts";
 import {
 	generateProofRequest,
 	type KeyPair,
@@ -441,9 +442,19 @@ for (const backend of appBackends()) {
 					.statusCode,
 			).toBe(200);
 			expect((await legacyDetails(master)).refund_requested_unix_ts_ms).toBe(0);
-			// CONSUMPTION_REQUEST changes nothing.
+			// CONSUMPTION_REQUEST changes nothing; the client sees it through an onion request too.
 			await notify(notification("CONSUMPTION_REQUEST", { signedTransactionInfo: renewal }));
-			expect((await legacyDetails(master)).status).toBe(1);
+			const throughOnion = await postJsonThroughOnion(
+				testApp.app,
+				await serverOnionKey(Buffer.from(signingKey, "hex")),
+				"/get_pro_details",
+				legacyProDetailsRequest(master, nowMs(), 1),
+			);
+			expect(JSON.parse(throughOnion.body.toString()).result).toMatchObject({
+				status: 1,
+				refund_requested_unix_ts_ms: 0,
+				items: [expect.objectContaining({ apple_tx_id: renewalId, status: 2 })],
+			});
 
 			const refunded = transaction(randomKeyPair(), {
 				id: renewalId,
