@@ -36,7 +36,7 @@ const badMasterKey = (text: string) => `<master_pkey> must be 64 hex characters,
 async function entitlements(context: Context): Promise<EntitlementService> {
 	const storage = await context.storage();
 	const keys = await context.keys();
-	const ledger = new SqlEntitlementLedger(storage.sql.db);
+	const ledger = new SqlEntitlementLedger(storage.sql);
 	const signing = await proSigningKey(ledger, keys.ed25519);
 	return createEntitlementService(context.section, ledger, signing.key, systemClock);
 }

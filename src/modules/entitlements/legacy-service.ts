@@ -50,6 +50,7 @@ const LEGACY_RETRY_IN_S = 86_400;
 /** Upstream answered every payment at once; a page as large as 0.2.0's keeps one answer bounded. */
 const DETAILS_PAGE_CAP = 100;
 const SALT_BYTES = 16;
+const GEN_INDEX_HASHES_KEPT = 10_000;
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
@@ -119,6 +120,8 @@ export class LegacyEntitlementService {
 	readonly #signingKey: Ed25519KeyPair;
 	readonly #clock: Clock;
 	#salt: Uint8Array | null = null;
+	/** An account asks for proofs under one generation again and again: its hash is a BLAKE2b each time. */
+	readonly #genIndexHashes = new Map<number, Uint8Array>();
 
 	constructor(
 		service: EntitlementService,
@@ -133,8 +136,13 @@ export class LegacyEntitlementService {
 	}
 
 	async #genIndexHash(generationId: number): Promise<Uint8Array> {
+		const known = this.#genIndexHashes.get(generationId);
+		if (known !== undefined) return known;
 		this.#salt ??= await this.#ledger.legacyGenIndexSalt(randomBytes(SALT_BYTES));
-		return genIndexHash(generationId, this.#salt);
+		const hash = genIndexHash(generationId, this.#salt);
+		if (this.#genIndexHashes.size >= GEN_INDEX_HASHES_KEPT) this.#genIndexHashes.clear();
+		this.#genIndexHashes.set(generationId, hash);
+		return hash;
 	}
 
 	/** Outside ±70 s of the backend's clock: status 2, as upstream. */

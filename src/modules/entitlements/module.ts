@@ -68,7 +68,7 @@ export async function proSigningKey(
 export const implementation: ModuleImplementation<EntitlementsConfig> = {
 	async register(context) {
 		const { section, config, app, rawRoutes, storage, keys, clock, logger, registerJob } = context;
-		const ledger = new SqlEntitlementLedger(storage.sql.db);
+		const ledger = new SqlEntitlementLedger(storage.sql);
 		const signing = await proSigningKey(ledger, keys.ed25519);
 		// Its clients reach it through onion requests encrypted to the imported key, as before the move.
 		if (signing.importedSeed !== null)

@@ -1,6 +1,6 @@
 /** The entitlements module's ledger in SQL; one implementation for SQLite and PostgreSQL. */
 import { type Generated, type Kysely, type Selectable, sql, type Transaction } from "kysely";
-import type { FoundationTables } from "../../../storage/index.ts";
+import type { FoundationTables, SqlDatabase } from "../../../storage/index.ts";
 import type { PaymentProvider, ProPlan } from "../entitlement.ts";
 import type {
 	EntitlementLedger,
@@ -411,11 +411,56 @@ class SqlLedgerTransaction implements LedgerTransaction {
 	}
 }
 
-export class SqlEntitlementLedger implements EntitlementLedger {
-	readonly #db: Kysely<Tables>;
+type AccountRow = UserRow & {
+	generation_token: Uint8Array | null;
+	generation_issued_at_ms: Int | null;
+	generation_revoked_at_ms: Int | null;
+	has_unclaimed: Bool;
+};
 
-	constructor(db: Kysely<FoundationTables>) {
-		this.#db = db.withTables<EntitlementTables>();
+export class SqlEntitlementLedger implements EntitlementLedger {
+	readonly #database: SqlDatabase;
+	readonly #db: Kysely<Tables>;
+	/** The account read, prepared once per number of claims (clients send the same every time). */
+	readonly #accountReads = new Map<number, (...parameters: unknown[]) => Promise<AccountRow[]>>();
+
+	constructor(database: SqlDatabase) {
+		this.#database = database;
+		this.#db = database.db.withTables<EntitlementTables>();
+	}
+
+	/**
+	 * Every signed request starts here: one statement run straight on the engine, anchored on a one-row
+	 * table so that pending payments are seen before the account exists. Parameters: each claim's provider
+	 * and claim key, then the master key.
+	 */
+	#accountRead(claimCount: number) {
+		let read = this.#accountReads.get(claimCount);
+		if (read === undefined) {
+			const claimed =
+				claimCount === 0
+					? sql`FALSE`
+					: sql.join(
+							Array.from(
+								{ length: claimCount },
+								() => sql`(p.provider = ${""} AND p.claim_key = ${""})`,
+							),
+							sql` OR `,
+						);
+			const query =
+				sql<AccountRow>`SELECT u.id, u.master_pkey, u.current_generation_id, u.expiry_at_ms,
+					u.grace_period_ms, u.auto_renewing, u.proof_expiry_offset_s,
+					g.token AS generation_token, g.issued_at_ms AS generation_issued_at_ms,
+					g.revoked_at_ms AS generation_revoked_at_ms,
+					EXISTS (SELECT 1 FROM pro_payments p
+						WHERE p.user_id IS NULL AND p.revoked_at_ms IS NULL AND (${claimed})) AS has_unclaimed
+				FROM (SELECT 1 AS anchor) AS anchor
+				LEFT JOIN pro_users u ON u.master_pkey = ${Buffer.alloc(0)}
+				LEFT JOIN pro_generations g ON g.id = u.current_generation_id`.compile(this.#db);
+			read = this.#database.preparedRead(query);
+			this.#accountReads.set(claimCount, read);
+		}
+		return read;
 	}
 
 	transaction<T>(work: (tx: LedgerTransaction) => Promise<T>): Promise<T> {
@@ -429,33 +474,10 @@ export class SqlEntitlementLedger implements EntitlementLedger {
 		readonly account: { readonly user: ProUser; readonly generation: ProGeneration | null } | null;
 		readonly hasUnclaimedPayments: boolean;
 	}> {
-		// Every signed request starts here: one statement (a raw template, which Kysely need not build),
-		// anchored on a one-row table so that pending payments are seen before the account exists.
-		const claimed =
-			claims.length === 0
-				? sql`FALSE`
-				: sql.join(
-						claims.map(
-							(claim) => sql`(p.provider = ${claim.provider} AND p.claim_key = ${claim.claimKey})`,
-						),
-						sql` OR `,
-					);
-		const { rows } = await sql<
-			UserRow & {
-				generation_token: Uint8Array | null;
-				generation_issued_at_ms: Int | null;
-				generation_revoked_at_ms: Int | null;
-				has_unclaimed: Bool;
-			}
-		>`SELECT u.id, u.master_pkey, u.current_generation_id, u.expiry_at_ms, u.grace_period_ms,
-				u.auto_renewing, u.proof_expiry_offset_s,
-				g.token AS generation_token, g.issued_at_ms AS generation_issued_at_ms,
-				g.revoked_at_ms AS generation_revoked_at_ms,
-				EXISTS (SELECT 1 FROM pro_payments p
-					WHERE p.user_id IS NULL AND p.revoked_at_ms IS NULL AND (${claimed})) AS has_unclaimed
-			FROM (SELECT 1 AS anchor) AS anchor
-			LEFT JOIN pro_users u ON u.master_pkey = ${Buffer.from(masterPkey)}
-			LEFT JOIN pro_generations g ON g.id = u.current_generation_id`.execute(this.#db);
+		const rows = await this.#accountRead(claims.length)(
+			...claims.flatMap((claim) => [claim.provider, claim.claimKey]),
+			Buffer.from(masterPkey),
+		);
 		const row = rows[0];
 		const hasUnclaimedPayments = Boolean(row?.has_unclaimed);
 		if (row?.id == null) return { account: null, hasUnclaimedPayments };
