@@ -4,6 +4,10 @@
  */
 export const ERROR_CATALOGUE = {
 	invalid_request: { status: 400, message: "The request is malformed or a field is invalid." },
+	invalid_grant: {
+		status: 400,
+		message: "The login, link or grant is invalid, expired or already used.",
+	},
 	unauthorized: { status: 401, message: "Missing or invalid credentials." },
 	forbidden: { status: 403, message: "The credentials do not allow this." },
 	not_found: { status: 404, message: "No such resource." },

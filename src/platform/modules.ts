@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { FoundationConfig } from "#config";
 import { entitlementsModule } from "#modules/entitlements";
 import { filesModule } from "#modules/files";
+import { identityModule } from "#modules/identity";
 import { sessionsModule } from "#modules/sessions";
 import type { ServiceKeys } from "../keys/service-keys.ts";
 import type {
@@ -96,6 +97,7 @@ export const MODULES = [
 	platformModule(sessionsModule),
 	platformModule(filesModule),
 	platformModule(entitlementsModule),
+	platformModule(identityModule),
 ] as const;
 
 /** Where every module's migrations are, for the migrator (all modules', enabled or not: one schema). */

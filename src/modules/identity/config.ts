@@ -1,0 +1,45 @@
+/** The `[identity]` config section: the OpenID Connect provider and its OPAQUE accounts (docs/config.md). */
+import { z } from "zod";
+
+function isHttpUrl(text: string): boolean {
+	if (!URL.canParse(text)) return false;
+	const url = new URL(text);
+	return (
+		(url.protocol === "https:" || url.protocol === "http:") && url.search === "" && url.hash === ""
+	);
+}
+
+export const identityConfigSection = z
+	.strictObject({
+		enabled: z.boolean().default(true).meta({
+			description:
+				"Serve the identity provider: accounts whose passwords the server never sees (OPAQUE) and, on them, OpenID Connect.",
+		}),
+		issuer: z
+			.string()
+			.refine(isHttpUrl, "an http(s) URL without query or fragment")
+			.optional()
+			.meta({
+				description:
+					"The provider's public base URL (what clients and set-password links use). Unset: http://<http.host>:<http.port>.",
+			}),
+		secrets_key: z
+			.string()
+			.regex(
+				/^([0-9a-fA-F]{64}|[A-Za-z0-9_-]{43})$/,
+				"32 bytes as 64 hex or 43 base64url characters",
+			)
+			.optional()
+			.meta({
+				description:
+					"Key that seals the provider's secrets (OPAQUE server setup, signing keys) in the database: 32 bytes as hex or base64url. Set the same on every instance. Unset: a key file in <data_dir> made on first start (one machine only); dev mode: a fixed dev key.",
+				secret: true,
+			}),
+		set_password_link_hours: z.number().int().min(1).max(720).default(168).meta({
+			description:
+				"How long a set-password link (from `tollgate identity users add`) stays valid; it works once.",
+		}),
+	})
+	.prefault({});
+
+export type IdentityConfig = z.output<typeof identityConfigSection>;

@@ -1,0 +1,94 @@
+/**
+ * The key that seals the identity provider's secrets at rest (AES-256-GCM, the secret's name as associated
+ * data, so a sealed value cannot be moved to another name). A stolen database alone then yields neither
+ * the OPAQUE server setup (which would allow offline guessing against every record) nor a signing key.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+
+const KEY_BYTES = 32;
+const NONCE_BYTES = 12;
+const TAG_BYTES = 16;
+const FORMAT_VERSION = 1;
+/** Public, like the service's dev key: dev mode only. */
+const DEV_KEY = Buffer.alloc(KEY_BYTES, 0x1d);
+const KEY_FILE = "identity-secrets.key";
+
+export class SecretsKey {
+	readonly #key: Buffer;
+
+	constructor(key: Uint8Array) {
+		if (key.length !== KEY_BYTES) throw new Error(`the secrets key must be ${KEY_BYTES} bytes`);
+		this.#key = Buffer.from(key);
+	}
+
+	seal(name: string, plaintext: Uint8Array): Buffer {
+		const nonce = randomBytes(NONCE_BYTES);
+		const cipher = createCipheriv("aes-256-gcm", this.#key, nonce);
+		cipher.setAAD(Buffer.from(name, "utf8"));
+		const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+		return Buffer.concat([Buffer.of(FORMAT_VERSION), nonce, body, cipher.getAuthTag()]);
+	}
+
+	/** Null when the value was sealed with another key or under another name, or was altered. */
+	open(name: string, sealed: Uint8Array): Buffer | null {
+		const bytes = Buffer.from(sealed);
+		if (bytes.length < 1 + NONCE_BYTES + TAG_BYTES || bytes[0] !== FORMAT_VERSION) return null;
+		const nonce = bytes.subarray(1, 1 + NONCE_BYTES);
+		const tag = bytes.subarray(bytes.length - TAG_BYTES);
+		const decipher = createDecipheriv("aes-256-gcm", this.#key, nonce);
+		decipher.setAAD(Buffer.from(name, "utf8"));
+		decipher.setAuthTag(tag);
+		try {
+			return Buffer.concat([
+				decipher.update(bytes.subarray(1 + NONCE_BYTES, bytes.length - TAG_BYTES)),
+				decipher.final(),
+			]);
+		} catch {
+			return null;
+		}
+	}
+}
+
+function decodeKey(text: string): Buffer {
+	return text.length === 64 ? Buffer.from(text, "hex") : Buffer.from(text, "base64url");
+}
+
+/**
+ * `identity.secrets_key` when set; in dev mode the public dev key; else a key file in the data dir,
+ * made on first start ("wx": of two processes starting at once, the second reads the first's).
+ */
+export async function resolveSecretsKey(options: {
+	readonly configured: string | undefined;
+	readonly isDev: boolean;
+	readonly dataDir: string;
+	readonly logger: Logger;
+}): Promise<SecretsKey> {
+	if (options.configured !== undefined) return new SecretsKey(decodeKey(options.configured));
+	if (options.isDev) {
+		options.logger.warn(
+			"dev mode: identity secrets are sealed with the public dev key; never run dev mode in production",
+		);
+		return new SecretsKey(DEV_KEY);
+	}
+	await mkdir(options.dataDir, { recursive: true });
+	const path = join(options.dataDir, KEY_FILE);
+	const created = await writeFile(path, `${randomBytes(KEY_BYTES).toString("base64url")}\n`, {
+		flag: "wx",
+		mode: 0o600,
+	}).then(
+		() => true,
+		(error: unknown) => {
+			if (error instanceof Error && "code" in error && error.code === "EEXIST") return false;
+			throw error;
+		},
+	);
+	if (created)
+		options.logger.info(
+			{ path },
+			"created the identity secrets key file; set identity.secrets_key instead to run more than one instance",
+		);
+	return new SecretsKey(decodeKey((await readFile(path, "utf8")).trim()));
+}
