@@ -238,5 +238,33 @@ for (const backend of appBackends()) {
 				.find((line) => line.includes('"opaque_server_setup"'));
 			expect(sealedRow).toMatch(/"sealed":"<\d+ bytes>"/);
 		});
+
+		it("limits login attempts per account and per client address, with Retry-After, in the key-value store", async () => {
+			await testApp.close();
+			testApp = await buildTestApp({
+				...deployment.overrides,
+				identity: { attempts_per_account: 3, attempts_per_address: 4, attempt_window_seconds: 600 },
+			});
+			const start = (email: string) =>
+				testApp.app.inject({
+					method: "POST",
+					url: "/identity/login/start",
+					payload: {
+						email,
+						start_login_request: opaque.client.startLogin({ password: PASSWORD }).startLoginRequest,
+					},
+				});
+			for (let attempt = 0; attempt < 3; attempt++)
+				expect((await start("carol@example.org")).statusCode).toBe(200);
+			const limited = await start("CAROL@example.org");
+			expect(limited.statusCode).toBe(429);
+			expect(limited.json().error).toBe("rate_limited");
+			const retryAfter = Number(limited.headers["retry-after"]);
+			expect(retryAfter).toBeGreaterThan(0);
+			expect(retryAfter).toBeLessThanOrEqual(600);
+			// Another account from the same address still has attempts, until the address's run out.
+			expect((await start("dave@example.org")).statusCode).toBe(200);
+			expect((await start("erin@example.org")).statusCode).toBe(429);
+		});
 	});
 }

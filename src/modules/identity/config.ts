@@ -39,6 +39,17 @@ export const identityConfigSection = z
 			description:
 				"How long a set-password link (from `tollgate identity users add`) stays valid; it works once.",
 		}),
+		attempts_per_account: z.number().int().min(1).max(10_000).default(10).meta({
+			description:
+				"Login and set-password attempts one account (or link) may start per attempt_window_seconds, across all instances; more get 429 with Retry-After.",
+		}),
+		attempts_per_address: z.number().int().min(1).max(100_000).default(60).meta({
+			description:
+				"Login and set-password attempts one client address may start per attempt_window_seconds (set http.trust_proxy behind nginx).",
+		}),
+		attempt_window_seconds: z.number().int().min(1).max(86_400).default(900).meta({
+			description: "The window the attempt limits count in.",
+		}),
 	})
 	.prefault({});
 

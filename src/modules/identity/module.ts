@@ -10,6 +10,7 @@ import type { Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
 import { AccountService } from "./account-service.ts";
 import type { IdentityConfig } from "./config.ts";
+import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
 import { resolveSecretsKey } from "./secrets-key.ts";
 import { SqlAccountStore } from "./storage/sql-account-store.ts";
@@ -47,7 +48,16 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 	async register({ section, config, app, storage, clock, logger }) {
 		const accounts = await openAccounts({ section, config, storage, clock, logger });
 		const prefix = issuerOf(section, config).pathname.replace(/\/+$/, "");
-		await app.register(identityRoutes, { accounts, prefix });
+		const windowMs = section.attempt_window_seconds * 1_000;
+		await app.register(identityRoutes, {
+			accounts,
+			prefix,
+			limits: {
+				limiter: new AttemptLimiter(storage.kv),
+				perAccount: { attempts: section.attempts_per_account, windowMs },
+				perAddress: { attempts: section.attempts_per_address, windowMs },
+			},
+		});
 		return {};
 	},
 };

@@ -3,10 +3,18 @@
  * log in, each as a two-message OPAQUE exchange. The password itself never reaches the server; every value
  * is base64url as @serenity-kit/opaque writes it.
  */
+import type { FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses } from "../../http/openapi.ts";
-import type { AccountService } from "./account-service.ts";
+import { type AccountService, normalisedEmail } from "./account-service.ts";
+import { type AttemptLimiter, type Limit, RateLimited, subjectOf } from "./rate-limit.ts";
+
+export interface AttemptLimits {
+	readonly limiter: AttemptLimiter;
+	readonly perAccount: Limit;
+	readonly perAddress: Limit;
+}
 
 /** OPAQUE messages are a few hundred bytes; a bound keeps junk out of the library. */
 const opaqueMessage = z
@@ -23,10 +31,24 @@ const oneTimeToken = z
 export const identityRoutes: FastifyPluginAsyncZod<{
 	accounts: AccountService;
 	prefix: string;
-}> = async (plain, { accounts, prefix }) => {
+	limits: AttemptLimits;
+}> = async (plain, { accounts, prefix, limits }) => {
 	const app = plain.withTypeProvider<ZodTypeProvider>();
 	const tags = ["identity"];
-	const failures = errorResponses(400, 503);
+	const failures = errorResponses(400, 429, 503);
+	/** One attempt against the account's bucket and the address's; 429 with Retry-After past either. */
+	const attempt = async (reply: FastifyReply, account: string, address: string) => {
+		try {
+			await limits.limiter.attempt([
+				{ key: `account:${subjectOf(account)}`, limit: limits.perAccount },
+				{ key: `address:${address}`, limit: limits.perAddress },
+			]);
+		} catch (error) {
+			if (error instanceof RateLimited)
+				reply.header("retry-after", String(error.retryAfterSeconds));
+			throw error;
+		}
+	};
 
 	app.post(
 		`${prefix}/identity/password/start`,
@@ -40,12 +62,15 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 				response: { 200: z.object({ registration_response: z.string() }), ...failures },
 			},
 		},
-		async (request) => ({
-			registration_response: await accounts.startRegistration(
-				request.body.token,
-				request.body.registration_request,
-			),
-		}),
+		async (request, reply) => {
+			await attempt(reply, `link:${request.body.token}`, request.ip);
+			return {
+				registration_response: await accounts.startRegistration(
+					request.body.token,
+					request.body.registration_request,
+				),
+			};
+		},
 	);
 
 	app.post(
@@ -82,7 +107,8 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 				},
 			},
 		},
-		async (request) => {
+		async (request, reply) => {
+			await attempt(reply, `email:${normalisedEmail(request.body.email)}`, request.ip);
 			const started = await accounts.startLogin(
 				request.body.email,
 				request.body.start_login_request,
