@@ -22,9 +22,11 @@ export interface FailureLog {
 	info(fields: object, message: string): void;
 }
 
+/** A status's general code is the catalogue's first with it (invalid_request before invalid_grant). */
 const CODE_BY_STATUS: ReadonlyMap<number, ErrorCode> = new Map(
 	Object.keys(ERROR_CATALOGUE)
 		.filter(isErrorCode)
+		.reverse()
 		.map((code) => [ERROR_CATALOGUE[code].status, code]),
 );
 
