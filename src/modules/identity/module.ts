@@ -1,6 +1,6 @@
 /**
- * The identity module started: its sealed secrets opened, the account service, and the account API under
- * the issuer's path.
+ * The identity module started: its sealed secrets opened, the account service, the account API under the
+ * issuer's path, and the leased sweep of expired provider models.
  */
 
 import type { Logger } from "pino";
@@ -14,8 +14,10 @@ import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
 import { resolveSecretsKey } from "./secrets-key.ts";
 import { SqlAccountStore } from "./storage/sql-account-store.ts";
+import { sweepExpiredOidcModels } from "./storage/sql-oidc-adapter.ts";
 
 const HOUR_MS = 3_600_000;
+const SWEEP_INTERVAL_MS = 15 * 60_000;
 
 /** `identity.issuer`, else the address the service listens on. */
 export function issuerOf(section: IdentityConfig, config: FoundationConfig): URL {
@@ -45,8 +47,15 @@ export async function openAccounts(options: {
 }
 
 export const implementation: ModuleImplementation<IdentityConfig> = {
-	async register({ section, config, app, storage, clock, logger }) {
+	async register({ section, config, app, storage, clock, logger, registerJob }) {
 		const accounts = await openAccounts({ section, config, storage, clock, logger });
+		registerJob({
+			name: "identity.sweep-oidc-models",
+			intervalMs: SWEEP_INTERVAL_MS,
+			run: async ({ nowMs }) => {
+				await sweepExpiredOidcModels(storage.sql.db, nowMs);
+			},
+		});
 		const prefix = issuerOf(section, config).pathname.replace(/\/+$/, "");
 		const windowMs = section.attempt_window_seconds * 1_000;
 		await app.register(identityRoutes, {

@@ -1,0 +1,124 @@
+/**
+ * oidc-provider's Adapter over SQL (SQLite and PostgreSQL): one table for every model, indexed by grant, uid
+ * and user code as oidc-provider looks them up. Consuming is one conditional UPDATE: of concurrent requests
+ * spending one authorization code or refresh token, exactly one succeeds; the others get invalid_grant.
+ */
+import type { Kysely } from "kysely";
+import type { Adapter, AdapterPayload } from "oidc-provider";
+import type { Clock } from "#lib/clock";
+import type { FoundationTables } from "../../../storage/index.ts";
+
+type Int = number | string;
+
+type OidcTables = {
+	identity_oidc_models: {
+		model: string;
+		id: string;
+		payload: string;
+		grant_id: string | null;
+		uid: string | null;
+		user_code: string | null;
+		expires_at_ms: Int | null;
+		consumed_at_s: Int | null;
+	};
+};
+
+type Db = Kysely<FoundationTables & OidcTables>;
+
+/** Thrown when a second request spends what the first already spent (mapped to invalid_grant). */
+export class AlreadyConsumedError extends Error {}
+
+export class SqlOidcAdapter implements Adapter {
+	readonly #db: Db;
+	readonly #model: string;
+	readonly #clock: Clock;
+
+	constructor(db: Kysely<FoundationTables>, model: string, clock: Clock) {
+		this.#db = db.withTables<OidcTables>();
+		this.#model = model;
+		this.#clock = clock;
+	}
+
+	async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+		const row = {
+			payload: JSON.stringify(payload),
+			grant_id: payload.grantId ?? null,
+			uid: payload.uid ?? null,
+			user_code: payload.userCode ?? null,
+			expires_at_ms: typeof expiresIn === "number" ? this.#clock.nowMs() + expiresIn * 1_000 : null,
+		};
+		await this.#db
+			.insertInto("identity_oidc_models")
+			.values({ model: this.#model, id, consumed_at_s: null, ...row })
+			.onConflict((conflict) => conflict.columns(["model", "id"]).doUpdateSet(row))
+			.execute();
+	}
+
+	async #findWhere(
+		column: "id" | "uid" | "user_code",
+		value: string,
+	): Promise<AdapterPayload | undefined> {
+		const row = await this.#db
+			.selectFrom("identity_oidc_models")
+			.select(["payload", "expires_at_ms", "consumed_at_s"])
+			.where("model", "=", this.#model)
+			.where(column, "=", value)
+			.executeTakeFirst();
+		if (row === undefined) return undefined;
+		if (row.expires_at_ms !== null && Number(row.expires_at_ms) <= this.#clock.nowMs())
+			return undefined;
+		const payload = JSON.parse(row.payload) as AdapterPayload;
+		return row.consumed_at_s === null
+			? payload
+			: { ...payload, consumed: Number(row.consumed_at_s) };
+	}
+
+	find(id: string): Promise<AdapterPayload | undefined> {
+		return this.#findWhere("id", id);
+	}
+
+	findByUid(uid: string): Promise<AdapterPayload | undefined> {
+		return this.#findWhere("uid", uid);
+	}
+
+	findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+		return this.#findWhere("user_code", userCode);
+	}
+
+	async consume(id: string): Promise<void> {
+		const result = await this.#db
+			.updateTable("identity_oidc_models")
+			.set({ consumed_at_s: Math.floor(this.#clock.nowMs() / 1_000) })
+			.where("model", "=", this.#model)
+			.where("id", "=", id)
+			.where("consumed_at_s", "is", null)
+			.executeTakeFirst();
+		if (Number(result.numUpdatedRows) === 0)
+			throw new AlreadyConsumedError(`${this.#model} already consumed`);
+	}
+
+	async destroy(id: string): Promise<void> {
+		await this.#db
+			.deleteFrom("identity_oidc_models")
+			.where("model", "=", this.#model)
+			.where("id", "=", id)
+			.execute();
+	}
+
+	async revokeByGrantId(grantId: string): Promise<void> {
+		await this.#db.deleteFrom("identity_oidc_models").where("grant_id", "=", grantId).execute();
+	}
+}
+
+/** Deletes what expired before `beforeMs` (a leased job); returns how many rows. */
+export async function sweepExpiredOidcModels(
+	db: Kysely<FoundationTables>,
+	beforeMs: number,
+): Promise<number> {
+	const result = await db
+		.withTables<OidcTables>()
+		.deleteFrom("identity_oidc_models")
+		.where("expires_at_ms", "<=", beforeMs)
+		.executeTakeFirst();
+	return Number(result.numDeletedRows);
+}
