@@ -1,10 +1,13 @@
 /** The identity module's operator commands (described in index.ts, loaded when one runs). */
+import { randomBytes } from "node:crypto";
 import { systemClock } from "#lib/clock";
 import type { CommandOptions, ModuleCommandContext } from "../contract.ts";
 import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import type { IdentityConfig } from "./config.ts";
-import { issuerOf, openAccounts } from "./module.ts";
+import { issuerOf, openIdentity } from "./module.ts";
+import { SIGNING_ALGORITHMS } from "./signing-keys.ts";
+import { SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 type Context = ModuleCommandContext<IdentityConfig>;
 
@@ -17,13 +20,14 @@ function usageFailure(reason: string): number {
 }
 
 async function accounts(context: Context): Promise<AccountService> {
-	return openAccounts({
+	const opened = await openIdentity({
 		section: context.section,
 		config: context.config,
 		storage: await context.storage(),
 		clock: systemClock,
 		logger: context.logger,
 	});
+	return opened.accounts;
 }
 
 function describe(user: IdentityUser) {
@@ -136,3 +140,78 @@ function roleChange(isMember: boolean) {
 
 export const addRole = roleChange(true);
 export const removeRole = roleChange(false);
+
+const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
+
+async function clientModels(context: Context) {
+	const storage = await context.storage();
+	return new SqlOidcAdapter(storage.sql.db, "Client", systemClock);
+}
+
+const listOf = (value: CommandOptions[string]) =>
+	typeof value === "string"
+		? value
+				.split(",")
+				.map((item) => item.trim())
+				.filter(Boolean)
+		: [];
+
+export async function addClient(
+	context: Context,
+	[clientId = ""]: readonly string[],
+	options: CommandOptions,
+): Promise<number> {
+	if (!CLIENT_ID.test(clientId))
+		return usageFailure(
+			`<client_id> must be letters, digits and _.:- (at most 128), got '${clientId}'`,
+		);
+	const redirectUris = listOf(options["redirect-uri"]);
+	const badUri = redirectUris.find((uri) => !URL.canParse(uri) || new URL(uri).hash !== "");
+	if (badUri !== undefined)
+		return usageFailure(`--redirect-uri must be absolute URLs without a fragment, got '${badUri}'`);
+	const grantTypes = listOf(options["grant-types"]);
+	const chosen = grantTypes.length === 0 ? ["authorization_code", "refresh_token"] : grantTypes;
+	const badGrant = chosen.find((grant) => !(GRANT_TYPES as readonly string[]).includes(grant));
+	if (badGrant !== undefined)
+		return usageFailure(`--grant-types: unknown grant type '${badGrant}'`);
+	if (chosen.includes("authorization_code") && redirectUris.length === 0)
+		return usageFailure("--redirect-uri is required for the authorization_code grant");
+	const requestedAlg = options["id-token-alg"];
+	const idTokenAlg = SIGNING_ALGORITHMS.find((alg) => alg === requestedAlg);
+	if (requestedAlg !== undefined && idTokenAlg === undefined)
+		return usageFailure(`--id-token-alg must be EdDSA, ES256 or RS256, got '${requestedAlg}'`);
+	const isConfidential = options.confidential === true || chosen.includes("client_credentials");
+	const models = await clientModels(context);
+	if ((await models.find(clientId)) !== undefined) {
+		process.stderr.write(`tollgate: client ${clientId} exists\n`);
+		return 1;
+	}
+	const secret = isConfidential ? randomBytes(32).toString("base64url") : undefined;
+	await models.upsert(clientId, {
+		client_id: clientId,
+		...(secret === undefined
+			? { token_endpoint_auth_method: "none" }
+			: { client_secret: secret, token_endpoint_auth_method: "client_secret_basic" }),
+		redirect_uris: redirectUris,
+		post_logout_redirect_uris: listOf(options["post-logout-uri"]),
+		grant_types: chosen,
+		response_types: chosen.includes("authorization_code") ? ["code"] : [],
+		...(idTokenAlg === undefined ? {} : { id_token_signed_response_alg: idTokenAlg }),
+	});
+	process.stdout.write(
+		`client_id: ${clientId}\n${secret === undefined ? "" : `client_secret: ${secret}\n`}`,
+	);
+	return 0;
+}
+
+export async function removeClient(context: Context, [clientId = ""]: readonly string[]) {
+	const models = await clientModels(context);
+	if ((await models.find(clientId)) === undefined) {
+		process.stderr.write(`tollgate: no client ${clientId}\n`);
+		return 1;
+	}
+	await models.destroy(clientId);
+	process.stdout.write(`removed: ${clientId}\n`);
+	return 0;
+}

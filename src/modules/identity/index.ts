@@ -80,6 +80,42 @@ export const identityModule = defineModule({
 			arguments: ["user", "role"],
 			load: async () => (await commands()).removeRole,
 		},
+		{
+			name: "identity clients add",
+			summary:
+				"Register an OAuth client (public with PKCE by default); prints its secret once if confidential.",
+			details: [
+				"",
+				"Redirect URIs are matched exactly. A confidential client (--confidential, or any client with",
+				"client_credentials) authenticates with client_secret_basic; consent is implied for every client",
+				"registered here.",
+			],
+			arguments: ["client_id"],
+			options: {
+				"redirect-uri": {
+					value: "uri[,uri…]",
+					description: "where authorization responses may go",
+				},
+				"post-logout-uri": { value: "uri[,uri…]", description: "where logout may return to" },
+				"grant-types": {
+					value: "grant[,grant…]",
+					description: "authorization_code,refresh_token (default), client_credentials",
+				},
+				confidential: { description: "a client that keeps a secret (a server)" },
+				"id-token-alg": {
+					value: "EdDSA|ES256|RS256",
+					description: "id_token signature (default RS256)",
+				},
+			},
+			load: async () => (await commands()).addClient,
+		},
+		{
+			name: "identity clients remove",
+			summary: "Remove an OAuth client.",
+			details: [],
+			arguments: ["client_id"],
+			load: async () => (await commands()).removeClient,
+		},
 	],
 	load: async () => (await import("./module.ts")).implementation,
 });

@@ -1,65 +1,100 @@
 /**
- * The identity module started: its sealed secrets opened, the account service, the account API under the
- * issuer's path, and the leased sweep of expired provider models.
+ * The identity module started: its sealed secrets opened, the account service and its API, the OpenID
+ * Connect provider on those accounts, and the leased jobs (expired provider models swept, retired signing
+ * keys dropped once their tokens have expired).
  */
-
+import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
 import type { Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
 import { AccountService } from "./account-service.ts";
+import type { AccountStore } from "./account-store.ts";
 import type { IdentityConfig } from "./config.ts";
+import { oidcRoutes } from "./oidc-routes.ts";
+import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
 import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
-import { resolveSecretsKey } from "./secrets-key.ts";
+import { resolveSecretsKey, type SecretsKey } from "./secrets-key.ts";
+import { SigningKeys } from "./signing-keys.ts";
 import { SqlAccountStore } from "./storage/sql-account-store.ts";
 import { sweepExpiredOidcModels } from "./storage/sql-oidc-adapter.ts";
+import { SqlSigningKeyStore } from "./storage/sql-signing-keys.ts";
 
 const HOUR_MS = 3_600_000;
 const SWEEP_INTERVAL_MS = 15 * 60_000;
+const COOKIE_KEYS_NAME = "oidc_cookie_keys";
+/** A retired key stays published while any token it signed may still be presented. */
+export const RETIRED_KEY_PUBLISHED_MS =
+	(Math.max(TOKEN_LIFETIMES.idToken, TOKEN_LIFETIMES.accessToken) + TOKEN_LIFETIMES.leeway) * 1_000;
 
 /** `identity.issuer`, else the address the service listens on. */
 export function issuerOf(section: IdentityConfig, config: FoundationConfig): URL {
 	return new URL(section.issuer ?? `http://${config.http.host}:${config.http.port}`);
 }
 
-export async function openAccounts(options: {
+interface OpenedIdentity {
+	readonly accounts: AccountService;
+	readonly store: AccountStore;
+	readonly secretsKey: SecretsKey;
+	readonly signingKeys: SigningKeys;
+}
+
+export async function openIdentity(options: {
 	readonly section: IdentityConfig;
 	readonly config: FoundationConfig;
 	readonly storage: Pick<Storage, "sql" | "kv">;
 	readonly clock: Clock;
 	readonly logger: Logger;
-}): Promise<AccountService> {
+}): Promise<OpenedIdentity> {
 	const { section, config, storage, clock, logger } = options;
-	return AccountService.open({
-		store: new SqlAccountStore(storage.sql.db),
+	const store = new SqlAccountStore(storage.sql.db);
+	const secretsKey = await resolveSecretsKey({
+		configured: section.secrets_key,
+		isDev: config.dev,
+		dataDir: config.data_dir,
+		logger,
+	});
+	const accounts = await AccountService.open({
+		store,
 		kv: storage.kv,
-		secretsKey: await resolveSecretsKey({
-			configured: section.secrets_key,
-			isDev: config.dev,
-			dataDir: config.data_dir,
-			logger,
-		}),
+		secretsKey,
 		clock,
 		setPasswordLinkMs: section.set_password_link_hours * HOUR_MS,
 	});
+	const signingKeys = new SigningKeys(new SqlSigningKeyStore(storage.sql.db), secretsKey);
+	return { accounts, store, secretsKey, signingKeys };
+}
+
+/** The keys oidc-provider signs its cookies with, made by the first instance, sealed like the rest. */
+async function cookieKeys(opened: OpenedIdentity, nowMs: number): Promise<string[]> {
+	const fresh = opened.secretsKey.seal(COOKIE_KEYS_NAME, randomBytes(32));
+	const sealed = await opened.store.sealedSecret(COOKIE_KEYS_NAME, fresh, nowMs);
+	const key = opened.secretsKey.open(COOKIE_KEYS_NAME, sealed);
+	if (key === null)
+		throw new Error(
+			"the provider's cookie key was sealed with another identity.secrets_key: set the same key on every instance",
+		);
+	return [key.toString("base64url")];
 }
 
 export const implementation: ModuleImplementation<IdentityConfig> = {
 	async register({ section, config, app, storage, clock, logger, registerJob }) {
-		const accounts = await openAccounts({ section, config, storage, clock, logger });
+		const opened = await openIdentity({ section, config, storage, clock, logger });
 		registerJob({
-			name: "identity.sweep-oidc-models",
+			name: "identity.sweep",
 			intervalMs: SWEEP_INTERVAL_MS,
 			run: async ({ nowMs }) => {
 				await sweepExpiredOidcModels(storage.sql.db, nowMs);
+				await opened.signingKeys.dropExpired(nowMs);
 			},
 		});
-		const prefix = issuerOf(section, config).pathname.replace(/\/+$/, "");
+		const issuer = issuerOf(section, config);
+		const prefix = issuer.pathname.replace(/\/+$/, "");
 		const windowMs = section.attempt_window_seconds * 1_000;
 		await app.register(identityRoutes, {
-			accounts,
+			accounts: opened.accounts,
 			prefix,
 			limits: {
 				limiter: new AttemptLimiter(storage.kv),
@@ -67,6 +102,19 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 				perAddress: { attempts: section.attempts_per_address, windowMs },
 			},
 		});
+		await opened.signingKeys.ensure(clock.nowMs());
+		const provider = await createProvider({
+			issuer,
+			db: storage.sql.db,
+			accounts: opened.store,
+			jwks: await opened.signingKeys.privateJwks(),
+			cookieKeys: await cookieKeys(opened, clock.nowMs()),
+			clock,
+			logger,
+			interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
+			trustProxy: config.http.trust_proxy,
+		});
+		await app.register(oidcRoutes, { provider, accounts: opened.accounts, prefix });
 		return {};
 	},
 };

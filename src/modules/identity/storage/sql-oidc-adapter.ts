@@ -25,18 +25,26 @@ type OidcTables = {
 
 type Db = Kysely<FoundationTables & OidcTables>;
 
-/** Thrown when a second request spends what the first already spent (mapped to invalid_grant). */
+/** Thrown, by default, when a second request spends what the first already spent. */
 export class AlreadyConsumedError extends Error {}
 
 export class SqlOidcAdapter implements Adapter {
 	readonly #db: Db;
 	readonly #model: string;
 	readonly #clock: Clock;
+	readonly #alreadyConsumed: () => Error;
 
-	constructor(db: Kysely<FoundationTables>, model: string, clock: Clock) {
+	/** `alreadyConsumed` makes the error a second spend throws (oidc-provider's invalid_grant). */
+	constructor(
+		db: Kysely<FoundationTables>,
+		model: string,
+		clock: Clock,
+		alreadyConsumed: () => Error = () => new AlreadyConsumedError(`${model} already consumed`),
+	) {
 		this.#db = db.withTables<OidcTables>();
 		this.#model = model;
 		this.#clock = clock;
+		this.#alreadyConsumed = alreadyConsumed;
 	}
 
 	async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
@@ -93,8 +101,7 @@ export class SqlOidcAdapter implements Adapter {
 			.where("id", "=", id)
 			.where("consumed_at_s", "is", null)
 			.executeTakeFirst();
-		if (Number(result.numUpdatedRows) === 0)
-			throw new AlreadyConsumedError(`${this.#model} already consumed`);
+		if (Number(result.numUpdatedRows) === 0) throw this.#alreadyConsumed();
 	}
 
 	async destroy(id: string): Promise<void> {

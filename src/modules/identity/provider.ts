@@ -1,0 +1,138 @@
+/**
+ * The OpenID Connect provider: panva's oidc-provider (OpenID-certified) over Tollgate's storage, signing
+ * with the sealed keys, its accounts the OPAQUE ones. Endpoints live under `<issuer>/oidc/`, discovery at
+ * `<issuer>/.well-known/openid-configuration`. A login interaction is finished by the OPAQUE login API;
+ * consent is implied for the clients an operator registered (they are first-party).
+ */
+import type { Kysely } from "kysely";
+import type { Configuration, KoaContextWithOIDC, Provider } from "oidc-provider";
+import type { Logger } from "pino";
+import type { Clock } from "#lib/clock";
+import type { FoundationTables } from "../../storage/index.ts";
+import type { AccountStore } from "./account-store.ts";
+import type { PrivateJwk } from "./signing-keys.ts";
+import { SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
+
+/** The original's public-client lifetimes (specs/identity-dodeka.md §1), in seconds. */
+export const TOKEN_LIFETIMES = {
+	idToken: 3_300,
+	accessToken: 3_600,
+	refreshFamily: 30 * 86_400,
+	leeway: 180,
+} as const;
+
+/** oidc-provider warns on Node 20 through console.warn at import; that is a notice for our log, not an error. */
+async function importOidcProvider(logger: Logger): Promise<typeof import("oidc-provider")> {
+	const { console: output } = globalThis;
+	const warn = output.warn;
+	output.warn = (...parts: unknown[]) => logger.info({ module: "oidc-provider" }, parts.join(" "));
+	try {
+		return await import("oidc-provider");
+	} finally {
+		output.warn = warn;
+	}
+}
+
+export async function createProvider(options: {
+	readonly issuer: URL;
+	readonly db: Kysely<FoundationTables>;
+	readonly accounts: AccountStore;
+	readonly jwks: readonly PrivateJwk[];
+	readonly cookieKeys: readonly string[];
+	readonly clock: Clock;
+	readonly logger: Logger;
+	readonly interactionPath: (uid: string) => string;
+	readonly trustProxy: boolean;
+}): Promise<Provider> {
+	const { default: OidcProvider, errors } = await importOidcProvider(options.logger);
+	const alreadyConsumed = () => new errors.InvalidGrant("grant request is invalid");
+	const configuration: Configuration = {
+		adapter: (model: string) =>
+			new SqlOidcAdapter(options.db, model, options.clock, alreadyConsumed),
+		async findAccount(_ctx: KoaContextWithOIDC, sub: string) {
+			const user = await options.accounts.findUserById(sub);
+			if (user === null || user.disabledAtMs !== null) return undefined;
+			return {
+				accountId: user.id,
+				claims: () => ({
+					sub: user.id,
+					email: user.email,
+					email_verified: user.emailVerified,
+					name: user.displayName ?? undefined,
+					roles: [...user.roles],
+				}),
+			};
+		},
+		claims: {
+			openid: ["sub", "amr"],
+			email: ["email", "email_verified"],
+			profile: ["name"],
+			roles: ["roles"],
+		},
+		scopes: ["openid", "offline_access", "email", "profile", "roles"],
+		jwks: { keys: options.jwks.map((jwk) => ({ ...jwk })) },
+		cookies: { keys: [...options.cookieKeys] },
+		// Errors answered where no client can take them (a bad redirect URI): JSON, as the rest of the API.
+		renderError(ctx, out) {
+			ctx.type = "json";
+			ctx.body = out;
+		},
+		// OAuth 2.1: no implicit or hybrid responses.
+		responseTypes: ["code", "none"],
+		pkce: { required: () => true },
+		rotateRefreshToken: true,
+		clockTolerance: TOKEN_LIFETIMES.leeway,
+		ttl: {
+			IdToken: TOKEN_LIFETIMES.idToken,
+			AccessToken: TOKEN_LIFETIMES.accessToken,
+			AuthorizationCode: 60,
+			Interaction: 600,
+			Session: 14 * 86_400,
+			Grant: TOKEN_LIFETIMES.refreshFamily,
+			ClientCredentials: 600,
+			// A rotated refresh token lives only as long as what is left of the family's 30 days.
+			RefreshToken(_ctx, token) {
+				const nowS = Math.floor(options.clock.nowMs() / 1_000);
+				const familyStart = token.iiat ?? token.iat ?? nowS;
+				return Math.max(familyStart + TOKEN_LIFETIMES.refreshFamily - nowS, 1);
+			},
+		},
+		features: {
+			devInteractions: { enabled: false },
+			clientCredentials: { enabled: true },
+			introspection: { enabled: true },
+			revocation: { enabled: true },
+			userinfo: { enabled: true },
+			rpInitiatedLogout: { enabled: true },
+			pushedAuthorizationRequests: { enabled: true },
+			dPoP: { enabled: true },
+		},
+		enabledJWA: {
+			idTokenSigningAlgValues: ["EdDSA", "ES256", "RS256"],
+			userinfoSigningAlgValues: ["EdDSA", "ES256", "RS256"],
+			introspectionSigningAlgValues: ["EdDSA", "ES256", "RS256"],
+		},
+		routes: {
+			authorization: "/oidc/auth",
+			token: "/oidc/token",
+			userinfo: "/oidc/me",
+			jwks: "/oidc/jwks",
+			introspection: "/oidc/token/introspection",
+			revocation: "/oidc/token/revocation",
+			end_session: "/oidc/session/end",
+			pushed_authorization_request: "/oidc/request",
+		},
+		interactions: { url: (_ctx, interaction) => options.interactionPath(interaction.uid) },
+	};
+	const provider = new OidcProvider(options.issuer.href.replace(/\/$/, ""), configuration);
+	provider.proxy = options.trustProxy;
+	// Its faults go to our log once, with the request's context, not to stderr by Koa.
+	provider.app.silent = true;
+	provider.on("server_error", (_ctx, error) => {
+		options.logger.error(
+			{ err: error, module: "oidc-provider" },
+			"the identity provider failed a request",
+		);
+	});
+	return provider;
+}

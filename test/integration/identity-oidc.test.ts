@@ -1,0 +1,294 @@
+/**
+ * The identity provider driven by openid-client (a certified relying-party library) over real HTTP:
+ * discovery, authorization code with PKCE where the login is the OPAQUE exchange (@serenity-kit/opaque's
+ * client, as the browser will run it), id_token validation, userinfo, refresh rotation, and a rotated
+ * refresh token used again revoking the whole grant. On SQLite and PostgreSQL.
+ * @see issue 14
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import * as opaque from "@serenity-kit/opaque";
+import * as client from "openid-client";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+	type AppBackend,
+	appBackends,
+	buildTestApp,
+	type TestApp,
+} from "../support/build-test-app.ts";
+import { runTollgate } from "../support/cli.ts";
+import { createTestPostgresDatabase, postgresAdminUrl } from "../support/engines.ts";
+
+await opaque.ready;
+
+const PASSWORD = "tr0ub4dor&3 but longer";
+const REDIRECT_URI = "http://127.0.0.1:9/callback";
+
+function freePort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.once("error", reject);
+		server.listen(0, "127.0.0.1", () => {
+			const address = server.address();
+			const port = typeof address === "object" && address !== null ? address.port : 0;
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+/** The cookies a browser would keep for the provider (names only matter here). */
+class CookieJar {
+	readonly #cookies = new Map<string, string>();
+
+	store(response: Response): void {
+		for (const line of response.headers.getSetCookie()) {
+			const [pair = ""] = line.split(";");
+			const separator = pair.indexOf("=");
+			const name = pair.slice(0, separator).trim();
+			const value = pair.slice(separator + 1).trim();
+			if (value === "" || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name);
+			else this.#cookies.set(name, value);
+		}
+	}
+
+	header(): string {
+		return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+	}
+}
+
+interface Deployment {
+	readonly env: Record<string, string>;
+	readonly overrides: Record<string, unknown>;
+	drop(): Promise<void>;
+}
+
+async function deploy(backend: AppBackend, dir: string, issuer: string, port: number) {
+	const base = {
+		TOLLGATE_DATA_DIR: dir,
+		TOLLGATE_IDENTITY_ISSUER: issuer,
+		...(backend.isDev ? { TOLLGATE_DEV: "1" } : {}),
+	};
+	const overrides = {
+		data_dir: dir,
+		dev: backend.isDev,
+		http: { port },
+		identity: { issuer },
+	};
+	if (backend.name === "SQLite") return { env: base, overrides, drop: async () => {} };
+	const database = await createTestPostgresDatabase(postgresAdminUrl() ?? "");
+	return {
+		env: { ...base, TOLLGATE_DATABASE_URL: database.url },
+		overrides: { ...overrides, database: { url: database.url } },
+		drop: () => database.drop(),
+	} satisfies Deployment;
+}
+
+for (const backend of appBackends()) {
+	describe.skipIf(backend.skip)(`identity provider with openid-client (${backend.name})`, () => {
+		let dir: string;
+		let issuer: string;
+		let deployment: Deployment;
+		let testApp: TestApp;
+
+		beforeEach(async () => {
+			dir = await mkdtemp(join(tmpdir(), "tollgate-oidc-"));
+			const port = await freePort();
+			issuer = `http://127.0.0.1:${port}`;
+			deployment = await deploy(backend, dir, issuer, port);
+			testApp = await buildTestApp(deployment.overrides);
+			testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
+			await testApp.app.listen({ host: "127.0.0.1", port });
+		});
+		afterEach(async () => {
+			await testApp.close();
+			await deployment.drop();
+			await rm(dir, { recursive: true, force: true });
+		});
+
+		async function cli(...args: string[]) {
+			const result = await runTollgate(args, deployment.env);
+			expect(result.code, result.stderr).toBe(0);
+			return result.stdout;
+		}
+
+		/** An account with a password, set through its link as the browser would. */
+		async function userWithPassword(email: string): Promise<string> {
+			const added = await cli("identity", "users", "add", email, "--role", "staff");
+			const token = new URLSearchParams(
+				new URL(/set_password_url: (\S+)/.exec(added)?.[1] ?? "").hash.slice(1),
+			).get("token");
+			const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
+				password: PASSWORD,
+			});
+			const started = (await (
+				await fetch(`${issuer}/identity/password/start`, {
+					method: "POST",
+					headers: { "content-type": "application/json" },
+					body: JSON.stringify({ token, registration_request: registrationRequest }),
+				})
+			).json()) as { registration_response: string };
+			const { registrationRecord } = opaque.client.finishRegistration({
+				clientRegistrationState,
+				registrationResponse: started.registration_response,
+				password: PASSWORD,
+			});
+			const finished = await fetch(`${issuer}/identity/password/finish`, {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify({ token, registration_record: registrationRecord }),
+			});
+			expect(finished.status).toBe(204);
+			return /user_id: (\S+)/.exec(added)?.[1] ?? "";
+		}
+
+		/** The browser's side of an authorization: redirects followed, the login done with OPAQUE. */
+		async function authorize(authorizationUrl: URL, email: string): Promise<URL> {
+			const jar = new CookieJar();
+			let next = authorizationUrl.href;
+			for (let hop = 0; hop < 10; hop++) {
+				const response = await fetch(next, {
+					redirect: "manual",
+					headers: { cookie: jar.header() },
+				});
+				jar.store(response);
+				const location = response.headers.get("location");
+				if (location !== null) {
+					const target = new URL(location, next);
+					if (target.href.startsWith(REDIRECT_URI)) return target;
+					next = target.href;
+					continue;
+				}
+				expect(response.status, await response.clone().text()).toBe(200);
+				const interaction = (await response.json()) as {
+					login_start: string;
+					login_finish: string;
+				};
+				const { clientLoginState, startLoginRequest } = opaque.client.startLogin({
+					password: PASSWORD,
+				});
+				const started = (await (
+					await fetch(new URL(interaction.login_start, issuer), {
+						method: "POST",
+						headers: { "content-type": "application/json" },
+						body: JSON.stringify({ email, start_login_request: startLoginRequest }),
+					})
+				).json()) as { login_id: string; login_response: string };
+				const finishLoginRequest = opaque.client.finishLogin({
+					clientLoginState,
+					loginResponse: started.login_response,
+					password: PASSWORD,
+				})?.finishLoginRequest;
+				const finished = await fetch(new URL(interaction.login_finish, issuer), {
+					method: "POST",
+					headers: { "content-type": "application/json", cookie: jar.header() },
+					body: JSON.stringify({
+						login_id: started.login_id,
+						finish_login_request: finishLoginRequest,
+					}),
+				});
+				expect(finished.status, await finished.clone().text()).toBe(200);
+				next = ((await finished.json()) as { redirect_to: string }).redirect_to;
+			}
+			throw new Error("the authorization did not come back to the client");
+		}
+
+		it("code + PKCE with an OPAQUE login: id_token, userinfo, refresh rotation; reusing a rotated refresh token revokes the grant", async () => {
+			const userId = await userWithPassword("alice@example.org");
+			await cli(
+				"identity",
+				"clients",
+				"add",
+				"spa",
+				"--redirect-uri",
+				REDIRECT_URI,
+				"--id-token-alg",
+				"EdDSA",
+			);
+			const config = await client.discovery(new URL(issuer), "spa", undefined, client.None(), {
+				execute: [client.allowInsecureRequests],
+			});
+			expect(config.serverMetadata().code_challenge_methods_supported).toEqual(["S256"]);
+			const verifier = client.randomPKCECodeVerifier();
+			const authorizationUrl = client.buildAuthorizationUrl(config, {
+				redirect_uri: REDIRECT_URI,
+				scope: "openid email roles offline_access",
+				prompt: "consent",
+				code_challenge: await client.calculatePKCECodeChallenge(verifier),
+				code_challenge_method: "S256",
+			});
+			const callback = await authorize(authorizationUrl, "Alice@Example.org");
+			// RFC 9207: the issuer comes back with the code.
+			expect(callback.searchParams.get("iss")).toBe(issuer);
+			const tokens = await client.authorizationCodeGrant(config, callback, {
+				pkceCodeVerifier: verifier,
+				idTokenExpected: true,
+			});
+			const claims = tokens.claims();
+			expect(claims).toMatchObject({ sub: userId, iss: issuer, aud: "spa", amr: ["pwd"] });
+			expect(
+				JSON.parse(Buffer.from(tokens.id_token?.split(".")[0] ?? "", "base64url").toString()).alg,
+			).toBe("EdDSA");
+			const userinfo = await client.fetchUserInfo(config, tokens.access_token, userId);
+			expect(userinfo).toMatchObject({ sub: userId, email: "alice@example.org", roles: ["staff"] });
+
+			const first = tokens.refresh_token ?? "";
+			const rotated = await client.refreshTokenGrant(config, first);
+			expect(rotated.refresh_token).toBeDefined();
+			expect(rotated.refresh_token).not.toBe(first);
+			// The rotated-away token used again: refused, and the grant is revoked with it.
+			await expect(client.refreshTokenGrant(config, first)).rejects.toMatchObject({
+				error: "invalid_grant",
+			});
+			await expect(
+				client.refreshTokenGrant(config, rotated.refresh_token ?? ""),
+			).rejects.toMatchObject({
+				error: "invalid_grant",
+			});
+			// A tampered refresh token is invalid_grant too, never a 500.
+			await expect(client.refreshTokenGrant(config, `${first}x`)).rejects.toMatchObject({
+				error: "invalid_grant",
+			});
+
+			// A code is single-use: presented again, it is refused and what it gave is revoked (RFC 6749 §4.1.2).
+			const again = client.randomPKCECodeVerifier();
+			const secondCallback = await authorize(
+				client.buildAuthorizationUrl(config, {
+					redirect_uri: REDIRECT_URI,
+					scope: "openid offline_access",
+					prompt: "consent",
+					code_challenge: await client.calculatePKCECodeChallenge(again),
+					code_challenge_method: "S256",
+				}),
+				"alice@example.org",
+			);
+			const second = await client.authorizationCodeGrant(config, secondCallback, {
+				pkceCodeVerifier: again,
+			});
+			await expect(
+				client.authorizationCodeGrant(config, secondCallback, { pkceCodeVerifier: again }),
+			).rejects.toMatchObject({ error: "invalid_grant" });
+			await expect(
+				client.refreshTokenGrant(config, second.refresh_token ?? ""),
+			).rejects.toMatchObject({ error: "invalid_grant" });
+		});
+
+		it("refuses an authorization without PKCE or to a redirect URI it does not know", async () => {
+			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
+			const noPkce = await fetch(
+				`${issuer}/oidc/auth?client_id=spa&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}`,
+				{ redirect: "manual" },
+			);
+			const noPkceTarget = new URL(noPkce.headers.get("location") ?? "http://x/");
+			expect(noPkceTarget.searchParams.get("error")).toBe("invalid_request");
+			const elsewhere = await fetch(
+				`${issuer}/oidc/auth?client_id=spa&response_type=code&scope=openid&code_challenge=${"a".repeat(43)}&code_challenge_method=S256&redirect_uri=${encodeURIComponent("https://evil.example/callback")}`,
+				{ redirect: "manual" },
+			);
+			// Never redirected to an unregistered URI.
+			expect(elsewhere.headers.get("location") ?? "").not.toContain("evil.example");
+			expect(elsewhere.status).toBe(400);
+		});
+	});
+}
