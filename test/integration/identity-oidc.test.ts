@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as opaque from "@serenity-kit/opaque";
+import { createRemoteJWKSet, jwtVerify } from "jose";
 import * as client from "openid-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -289,6 +290,107 @@ for (const backend of appBackends()) {
 			// Never redirected to an unregistered URI.
 			expect(elsewhere.headers.get("location") ?? "").not.toContain("evil.example");
 			expect(elsewhere.status).toBe(400);
+		});
+
+		/** A whole authorization for `clientId`, as the SPA does it; returns the token response. */
+		async function signIn(config: client.Configuration, email: string) {
+			const verifier = client.randomPKCECodeVerifier();
+			const callback = await authorize(
+				client.buildAuthorizationUrl(config, {
+					redirect_uri: REDIRECT_URI,
+					scope: "openid email",
+					code_challenge: await client.calculatePKCECodeChallenge(verifier),
+					code_challenge_method: "S256",
+				}),
+				email,
+			);
+			return client.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+		}
+
+		const discover = (clientId: string, auth: client.ClientAuth = client.None()) =>
+			client.discovery(new URL(issuer), clientId, undefined, auth, {
+				execute: [client.allowInsecureRequests],
+			});
+
+		const headerOf = (jwt: string) =>
+			JSON.parse(Buffer.from(jwt.split(".")[0] ?? "", "base64url").toString()) as {
+				alg: string;
+				kid: string;
+			};
+
+		it("signs id_tokens with the algorithm each client asks for (EdDSA, ES256, RS256), verifiable with the JWKS; a rotated key keeps verifying", async () => {
+			const userId = await userWithPassword("bob@example.org");
+			const jwks = createRemoteJWKSet(new URL(`${issuer}/oidc/jwks`));
+			const idTokens = new Map<string, string>();
+			for (const alg of ["EdDSA", "ES256", "RS256"]) {
+				await cli(
+					"identity",
+					"clients",
+					"add",
+					`app-${alg}`,
+					"--redirect-uri",
+					REDIRECT_URI,
+					"--id-token-alg",
+					alg,
+				);
+				const tokens = await signIn(await discover(`app-${alg}`), "bob@example.org");
+				const idToken = tokens.id_token ?? "";
+				expect(headerOf(idToken).alg).toBe(alg);
+				const verified = await jwtVerify(idToken, jwks, { issuer, audience: `app-${alg}` });
+				expect(verified.payload.sub).toBe(userId);
+				idTokens.set(alg, idToken);
+			}
+
+			// Rotation: new keys sign after a restart; the old ones stay published, so old tokens verify.
+			expect(await cli("identity", "keys", "rotate")).toMatch(
+				/^EdDSA: \S+\nES256: \S+\nRS256: \S+\n/,
+			);
+			await testApp.close();
+			testApp = await buildTestApp(deployment.overrides);
+			testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
+			await testApp.app.listen({ host: "127.0.0.1", port: Number(new URL(issuer).port) });
+			const published = (await (await fetch(`${issuer}/oidc/jwks`)).json()) as {
+				keys: { kid: string }[];
+			};
+			const oldKid = headerOf(idTokens.get("EdDSA") ?? "").kid;
+			expect(published.keys.map((key) => key.kid)).toContain(oldKid);
+			const afterRotation = await signIn(await discover("app-EdDSA"), "bob@example.org");
+			expect(headerOf(afterRotation.id_token ?? "").kid).not.toBe(oldKid);
+			const freshJwks = createRemoteJWKSet(new URL(`${issuer}/oidc/jwks`));
+			await jwtVerify(idTokens.get("EdDSA") ?? "", freshJwks, { issuer, audience: "app-EdDSA" });
+			await jwtVerify(afterRotation.id_token ?? "", freshJwks, { issuer, audience: "app-EdDSA" });
+		});
+
+		it("client credentials for a confidential client; its tokens introspect as active until revoked; its secret is sealed at rest", async () => {
+			const added = await cli(
+				"identity",
+				"clients",
+				"add",
+				"worker",
+				"--grant-types",
+				"client_credentials",
+			);
+			const secret = /client_secret: (\S+)/.exec(added)?.[1] ?? "";
+			expect(secret.length).toBeGreaterThan(30);
+			const config = await discover("worker", client.ClientSecretBasic(secret));
+			const tokens = await client.clientCredentialsGrant(config);
+			expect(tokens.token_type.toLowerCase()).toBe("bearer");
+			expect(await client.tokenIntrospection(config, tokens.access_token)).toMatchObject({
+				active: true,
+				client_id: "worker",
+			});
+			await client.tokenRevocation(config, tokens.access_token);
+			expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
+			// A wrong secret is refused: 401 with a Basic challenge (RFC 6749 §5.2).
+			await expect(
+				client.clientCredentialsGrant(
+					await discover("worker", client.ClientSecretBasic(`${secret}x`)),
+				),
+			).rejects.toMatchObject({ status: 401, code: "OAUTH_WWW_AUTHENTICATE_CHALLENGE" });
+
+			const tables = await runTollgate(["print-tables"], deployment.env);
+			expect(tables.stdout).toContain("identity_oidc_models");
+			expect(tables.stdout).not.toContain(secret);
 		});
 	});
 }

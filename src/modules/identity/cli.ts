@@ -5,7 +5,8 @@ import type { CommandOptions, ModuleCommandContext } from "../contract.ts";
 import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import type { IdentityConfig } from "./config.ts";
-import { issuerOf, openIdentity } from "./module.ts";
+import { CLIENT_RECORDS_NAME, issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS } from "./module.ts";
+import { textSealer } from "./secrets-key.ts";
 import { SIGNING_ALGORITHMS } from "./signing-keys.ts";
 import { SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
@@ -20,14 +21,7 @@ function usageFailure(reason: string): number {
 }
 
 async function accounts(context: Context): Promise<AccountService> {
-	const opened = await openIdentity({
-		section: context.section,
-		config: context.config,
-		storage: await context.storage(),
-		clock: systemClock,
-		logger: context.logger,
-	});
-	return opened.accounts;
+	return (await identity(context)).accounts;
 }
 
 function describe(user: IdentityUser) {
@@ -144,9 +138,32 @@ export const removeRole = roleChange(false);
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
 
+async function identity(context: Context) {
+	return openIdentity({
+		section: context.section,
+		config: context.config,
+		storage: await context.storage(),
+		clock: systemClock,
+		logger: context.logger,
+	});
+}
+
+/** Client records as the provider reads them: sealed at rest (a confidential client's secret). */
 async function clientModels(context: Context) {
-	const storage = await context.storage();
-	return new SqlOidcAdapter(storage.sql.db, "Client", systemClock);
+	const [storage, opened] = [await context.storage(), await identity(context)];
+	return new SqlOidcAdapter(storage.sql.db, "Client", systemClock, {
+		sealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
+	});
+}
+
+export async function rotateKeys(context: Context): Promise<number> {
+	const opened = await identity(context);
+	const created = await opened.signingKeys.rotate(systemClock.nowMs(), RETIRED_KEY_PUBLISHED_MS);
+	for (const key of created) process.stdout.write(`${key.alg}: ${key.kid}\n`);
+	process.stdout.write(
+		`the old keys stay published for ${RETIRED_KEY_PUBLISHED_MS / 1_000} s; restart every instance to sign with the new ones\n`,
+	);
+	return 0;
 }
 
 const listOf = (value: CommandOptions[string]) =>

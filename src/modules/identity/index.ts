@@ -110,6 +110,17 @@ export const identityModule = defineModule({
 			load: async () => (await commands()).addClient,
 		},
 		{
+			name: "identity keys rotate",
+			summary:
+				"Make new signing keys (EdDSA, ES256, RS256); the old ones stay in the JWKS until their tokens expire.",
+			details: [
+				"",
+				"Restart every instance afterwards: each signs with the newest keys it loaded at start. A leased job",
+				"drops a retired key once the longest token it signed has expired.",
+			],
+			load: async () => (await commands()).rotateKeys,
+		},
+		{
 			name: "identity clients remove",
 			summary: "Remove an OAuth client.",
 			details: [],

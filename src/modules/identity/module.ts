@@ -16,7 +16,7 @@ import { oidcRoutes } from "./oidc-routes.ts";
 import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
 import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
-import { resolveSecretsKey, type SecretsKey } from "./secrets-key.ts";
+import { resolveSecretsKey, type SecretsKey, textSealer } from "./secrets-key.ts";
 import { SigningKeys } from "./signing-keys.ts";
 import { SqlAccountStore } from "./storage/sql-account-store.ts";
 import { sweepExpiredOidcModels } from "./storage/sql-oidc-adapter.ts";
@@ -25,6 +25,7 @@ import { SqlSigningKeyStore } from "./storage/sql-signing-keys.ts";
 const HOUR_MS = 3_600_000;
 const SWEEP_INTERVAL_MS = 15 * 60_000;
 const COOKIE_KEYS_NAME = "oidc_cookie_keys";
+export const CLIENT_RECORDS_NAME = "oidc_client";
 /** A retired key stays published while any token it signed may still be presented. */
 export const RETIRED_KEY_PUBLISHED_MS =
 	(Math.max(TOKEN_LIFETIMES.idToken, TOKEN_LIFETIMES.accessToken) + TOKEN_LIFETIMES.leeway) * 1_000;
@@ -113,6 +114,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			logger,
 			interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
 			trustProxy: config.http.trust_proxy,
+			clientSealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
 		});
 		await app.register(oidcRoutes, { provider, accounts: opened.accounts, prefix });
 		return {};

@@ -11,7 +11,7 @@ import type { Clock } from "#lib/clock";
 import type { FoundationTables } from "../../storage/index.ts";
 import type { AccountStore } from "./account-store.ts";
 import type { PrivateJwk } from "./signing-keys.ts";
-import { SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
+import { type PayloadSealer, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 /** The original's public-client lifetimes (specs/identity-dodeka.md §1), in seconds. */
 export const TOKEN_LIFETIMES = {
@@ -43,12 +43,17 @@ export async function createProvider(options: {
 	readonly logger: Logger;
 	readonly interactionPath: (uid: string) => string;
 	readonly trustProxy: boolean;
+	/** Seals client records (their secrets) at rest. */
+	readonly clientSealer: PayloadSealer;
 }): Promise<Provider> {
 	const { default: OidcProvider, errors } = await importOidcProvider(options.logger);
 	const alreadyConsumed = () => new errors.InvalidGrant("grant request is invalid");
 	const configuration: Configuration = {
 		adapter: (model: string) =>
-			new SqlOidcAdapter(options.db, model, options.clock, alreadyConsumed),
+			new SqlOidcAdapter(options.db, model, options.clock, {
+				alreadyConsumed,
+				sealer: model === "Client" ? options.clientSealer : undefined,
+			}),
 		async findAccount(_ctx: KoaContextWithOIDC, sub: string) {
 			const user = await options.accounts.findUserById(sub);
 			if (user === null || user.disabledAtMs !== null) return undefined;
@@ -127,7 +132,7 @@ export async function createProvider(options: {
 	const provider = new OidcProvider(options.issuer.href.replace(/\/$/, ""), configuration);
 	provider.proxy = options.trustProxy;
 	// Its faults go to our log once, with the request's context, not to stderr by Koa.
-	provider.app.silent = true;
+	provider.silent = true;
 	provider.on("server_error", (_ctx, error) => {
 		options.logger.error(
 			{ err: error, module: "oidc-provider" },

@@ -52,6 +52,19 @@ export class SecretsKey {
 	}
 }
 
+/** A model's payloads sealed under one name, as text for a TEXT column. */
+export function textSealer(key: SecretsKey, name: string) {
+	return {
+		seal: (json: string) => key.seal(name, Buffer.from(json, "utf8")).toString("base64url"),
+		open(sealed: string): string {
+			const opened = key.open(name, Buffer.from(sealed, "base64url"));
+			if (opened === null)
+				throw new Error(`a ${name} record was sealed with another identity.secrets_key`);
+			return opened.toString("utf8");
+		},
+	};
+}
+
 function decodeKey(text: string): Buffer {
 	return text.length === 64 ? Buffer.from(text, "hex") : Buffer.from(text, "base64url");
 }

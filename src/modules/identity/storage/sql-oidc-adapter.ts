@@ -25,6 +25,12 @@ type OidcTables = {
 
 type Db = Kysely<FoundationTables & OidcTables>;
 
+/** Encrypts a model's payload JSON at rest, and opens it again (throwing if it cannot). */
+export interface PayloadSealer {
+	seal(json: string): string;
+	open(sealed: string): string;
+}
+
 /** Thrown, by default, when a second request spends what the first already spent. */
 export class AlreadyConsumedError extends Error {}
 
@@ -33,23 +39,35 @@ export class SqlOidcAdapter implements Adapter {
 	readonly #model: string;
 	readonly #clock: Clock;
 	readonly #alreadyConsumed: () => Error;
+	readonly #sealer: PayloadSealer | undefined;
 
-	/** `alreadyConsumed` makes the error a second spend throws (oidc-provider's invalid_grant). */
+	/**
+	 * `alreadyConsumed` makes the error a second spend throws (oidc-provider's invalid_grant); `sealer`,
+	 * when given, encrypts this model's payloads at rest (clients: their secrets).
+	 */
 	constructor(
 		db: Kysely<FoundationTables>,
 		model: string,
 		clock: Clock,
-		alreadyConsumed: () => Error = () => new AlreadyConsumedError(`${model} already consumed`),
+		options: {
+			readonly alreadyConsumed?: () => Error;
+			readonly sealer?: PayloadSealer | undefined;
+		} = {},
 	) {
 		this.#db = db.withTables<OidcTables>();
 		this.#model = model;
 		this.#clock = clock;
-		this.#alreadyConsumed = alreadyConsumed;
+		this.#alreadyConsumed =
+			options.alreadyConsumed ?? (() => new AlreadyConsumedError(`${model} already consumed`));
+		this.#sealer = options.sealer;
 	}
 
 	async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
 		const row = {
-			payload: JSON.stringify(payload),
+			payload:
+				this.#sealer === undefined
+					? JSON.stringify(payload)
+					: this.#sealer.seal(JSON.stringify(payload)),
 			grant_id: payload.grantId ?? null,
 			uid: payload.uid ?? null,
 			user_code: payload.userCode ?? null,
@@ -75,7 +93,8 @@ export class SqlOidcAdapter implements Adapter {
 		if (row === undefined) return undefined;
 		if (row.expires_at_ms !== null && Number(row.expires_at_ms) <= this.#clock.nowMs())
 			return undefined;
-		const payload = JSON.parse(row.payload) as AdapterPayload;
+		const text = this.#sealer === undefined ? row.payload : this.#sealer.open(row.payload);
+		const payload = JSON.parse(text) as AdapterPayload;
 		return row.consumed_at_s === null
 			? payload
 			: { ...payload, consumed: Number(row.consumed_at_s) };
