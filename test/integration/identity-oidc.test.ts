@@ -392,5 +392,127 @@ for (const backend of appBackends()) {
 			expect(tables.stdout).toContain("identity_oidc_models");
 			expect(tables.stdout).not.toContain(secret);
 		});
+
+		it("PAR and DPoP: a pushed request authorizes; the tokens are bound to the client's key; a replayed proof is refused", async () => {
+			const userId = await userWithPassword("carol@example.org");
+			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
+			const config = await discover("spa");
+			const dpop = client.getDPoPHandle(config, await client.randomDPoPKeyPair("ES256"));
+			const verifier = client.randomPKCECodeVerifier();
+			const pushed = await client.buildAuthorizationUrlWithPAR(
+				config,
+				{
+					redirect_uri: REDIRECT_URI,
+					scope: "openid offline_access",
+					prompt: "consent",
+					code_challenge: await client.calculatePKCECodeChallenge(verifier),
+					code_challenge_method: "S256",
+				},
+				{ DPoP: dpop },
+			);
+			expect(pushed.searchParams.get("request_uri")).toMatch(/^urn:ietf:params:oauth:request_uri:/);
+			const callback = await authorize(pushed, "carol@example.org");
+			const tokens = await client.authorizationCodeGrant(
+				config,
+				callback,
+				{ pkceCodeVerifier: verifier },
+				undefined,
+				{ DPoP: dpop },
+			);
+			expect(tokens.token_type.toLowerCase()).toBe("dpop");
+			const userinfoEndpoint = config.serverMetadata().userinfo_endpoint ?? "";
+			// As a plain bearer token it is worth nothing.
+			const asBearer = await fetch(userinfoEndpoint, {
+				headers: { authorization: `Bearer ${tokens.access_token}` },
+			});
+			expect(asBearer.status).toBe(401);
+
+			let captured: { url: string; headers: Headers } | undefined;
+			config[client.customFetch] = async (url, options) => {
+				captured = { url, headers: new Headers(options.headers) };
+				return fetch(url, options as RequestInit);
+			};
+			expect(
+				await client.fetchUserInfo(config, tokens.access_token, userId, { DPoP: dpop }),
+			).toMatchObject({
+				sub: userId,
+			});
+			// The same request again, proof and all: its proof's jti was seen, so it is refused.
+			const replayed = await fetch(captured?.url ?? "", { headers: captured?.headers ?? {} });
+			expect(replayed.status).toBe(401);
+			expect(replayed.headers.get("www-authenticate") ?? "").toMatch(
+				/^DPoP .*error="invalid_(token|dpop_proof)"/,
+			);
+
+			// The refresh token is bound to the key too.
+			await expect(
+				client.refreshTokenGrant(config, tokens.refresh_token ?? ""),
+			).rejects.toMatchObject({
+				error: "invalid_grant",
+			});
+			const refreshed = await client.refreshTokenGrant(
+				config,
+				tokens.refresh_token ?? "",
+				undefined,
+				{
+					DPoP: dpop,
+				},
+			);
+			expect(refreshed.token_type.toLowerCase()).toBe("dpop");
+		});
+
+		it("two refreshes of one token at once: exactly one succeeds; a disabled user's refresh token stops working", async () => {
+			await userWithPassword("dave@example.org");
+			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
+			const config = await discover("spa");
+			const verifier = client.randomPKCECodeVerifier();
+			const callback = await authorize(
+				client.buildAuthorizationUrl(config, {
+					redirect_uri: REDIRECT_URI,
+					scope: "openid offline_access",
+					prompt: "consent",
+					code_challenge: await client.calculatePKCECodeChallenge(verifier),
+					code_challenge_method: "S256",
+				}),
+				"dave@example.org",
+			);
+			const tokens = await client.authorizationCodeGrant(config, callback, {
+				pkceCodeVerifier: verifier,
+			});
+			const refreshToken = tokens.refresh_token ?? "";
+			const outcomes = await Promise.allSettled([
+				client.refreshTokenGrant(config, refreshToken),
+				client.refreshTokenGrant(config, refreshToken),
+			]);
+			expect(outcomes.filter((outcome) => outcome.status === "fulfilled")).toHaveLength(1);
+			const failed = outcomes.find((outcome) => outcome.status === "rejected");
+			expect(failed?.status === "rejected" ? failed.reason : undefined).toMatchObject({
+				error: "invalid_grant",
+			});
+
+			// Whatever the race revoked, the account signs in afresh.
+			expect((await signIn(config, "dave@example.org")).access_token).toBeDefined();
+			const thirdVerifier = client.randomPKCECodeVerifier();
+			const third = await client.authorizationCodeGrant(
+				config,
+				await authorize(
+					client.buildAuthorizationUrl(config, {
+						redirect_uri: REDIRECT_URI,
+						scope: "openid offline_access",
+						prompt: "consent",
+						code_challenge: await client.calculatePKCECodeChallenge(thirdVerifier),
+						code_challenge_method: "S256",
+					}),
+					"dave@example.org",
+				),
+				{ pkceCodeVerifier: thirdVerifier },
+			);
+			await cli("identity", "users", "disable", "dave@example.org");
+			await expect(
+				client.refreshTokenGrant(config, third.refresh_token ?? ""),
+			).rejects.toMatchObject({
+				error: "invalid_grant",
+			});
+		});
 	});
 }
