@@ -16,6 +16,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import * as opaque from "@serenity-kit/opaque";
 import autocannon from "autocannon";
 import pg from "pg";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
@@ -384,6 +385,101 @@ const sessionsEnv = (keyPrefix: string) => ({
 	TOLLGATE_SESSIONS_SECRET: SESSIONS_SECRET,
 	TOLLGATE_SESSIONS_APP_API_KEYS: APP_KEY,
 });
+
+const BENCH_PASSWORD = "bench password";
+/** The client's Argon2 is the client's cost, not the server's: the cheapest stretching the library takes. */
+const CHEAP_KEY_STRETCHING = {
+	"argon2id-custom": { iterations: 1, memory: 8, parallelism: 1 },
+} as const;
+
+/**
+ * The library's own server side of a login, in this process: setup, one registered record, then
+ * startLogin + finishLogin for SECONDS, timing only the server calls (the client's are excluded).
+ */
+function opaqueLibraryLoop(): Measurement {
+	const serverSetup = opaque.server.createSetup();
+	const userIdentifier = "bench-user";
+	const registration = opaque.client.startRegistration({ password: BENCH_PASSWORD });
+	const { registrationResponse } = opaque.server.createRegistrationResponse({
+		serverSetup,
+		userIdentifier,
+		registrationRequest: registration.registrationRequest,
+	});
+	const { registrationRecord } = opaque.client.finishRegistration({
+		clientRegistrationState: registration.clientRegistrationState,
+		registrationResponse,
+		password: BENCH_PASSWORD,
+		keyStretching: CHEAP_KEY_STRETCHING,
+	});
+	let serverNs = 0n;
+	let logins = 0;
+	const until = Date.now() + SECONDS * 1_000;
+	while (Date.now() < until) {
+		const client = opaque.client.startLogin({ password: BENCH_PASSWORD });
+		let started = process.hrtime.bigint();
+		const { loginResponse, serverLoginState } = opaque.server.startLogin({
+			serverSetup,
+			userIdentifier,
+			registrationRecord,
+			startLoginRequest: client.startLoginRequest,
+		});
+		serverNs += process.hrtime.bigint() - started;
+		const finished = opaque.client.finishLogin({
+			clientLoginState: client.clientLoginState,
+			loginResponse,
+			password: BENCH_PASSWORD,
+			keyStretching: CHEAP_KEY_STRETCHING,
+		});
+		started = process.hrtime.bigint();
+		opaque.server.finishLogin({
+			finishLoginRequest: finished?.finishLoginRequest ?? "",
+			serverLoginState,
+		});
+		serverNs += process.hrtime.bigint() - started;
+		logins += 1;
+	}
+	return {
+		requestsPerSecond: logins / (Number(serverNs) / 1e9),
+		p50Ms: Number.NaN,
+		p99Ms: Number.NaN,
+	};
+}
+
+/** Logins over HTTP for SECONDS, one after another, per second of the server process's CPU. */
+async function opaqueHttpLogins(base: string, pid: number): Promise<Measurement> {
+	const post = async (path: string, body: unknown) =>
+		(await (
+			await fetch(`${base}${path}`, {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify(body),
+			})
+		).json()) as Record<string, string>;
+	const ticksBefore = cpuTicksOf(pid);
+	let logins = 0;
+	const until = Date.now() + SECONDS * 1_000;
+	while (Date.now() < until) {
+		const client = opaque.client.startLogin({ password: BENCH_PASSWORD });
+		const started = await post("/identity/login/start", {
+			email: "bench@example.org",
+			start_login_request: client.startLoginRequest,
+		});
+		const finished = opaque.client.finishLogin({
+			clientLoginState: client.clientLoginState,
+			loginResponse: started.login_response ?? "",
+			password: BENCH_PASSWORD,
+			keyStretching: CHEAP_KEY_STRETCHING,
+		});
+		const done = await post("/identity/login/finish", {
+			login_id: started.login_id,
+			finish_login_request: finished?.finishLoginRequest,
+		});
+		if (done.user_id === undefined) throw new Error(`login failed: ${JSON.stringify(done)}`);
+		logins += 1;
+	}
+	const cpuSeconds = (cpuTicksOf(pid) - ticksBefore) / CLOCK_TICKS_PER_SECOND;
+	return { requestsPerSecond: logins / cpuSeconds, p50Ms: Number.NaN, p99Ms: Number.NaN };
+}
 
 const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 	/** How long `tollgate --help` and a command's --help take, against starting Node itself. */
@@ -806,6 +902,64 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		};
 	},
 
+	"identity-login": async () => {
+		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_IDENTITY_ATTEMPTS_PER_ACCOUNT: "10000",
+			TOLLGATE_IDENTITY_ATTEMPT_WINDOW_SECONDS: "1",
+			TOLLGATE_IDENTITY_ATTEMPTS_PER_ADDRESS: "100000",
+		});
+		const base = tollgateBase(tollgate.port);
+		const added = await promisify(execFile)(
+			process.execPath,
+			[
+				new URL("../bin/tollgate.js", import.meta.url).pathname,
+				"identity",
+				"users",
+				"add",
+				"bench@example.org",
+			],
+			{ env: { ...process.env, TOLLGATE_DATA_DIR: tollgate.dataDir } },
+		);
+		const token = new URLSearchParams(
+			new URL(/set_password_url: (\S+)/.exec(added.stdout)?.[1] ?? "").hash.slice(1),
+		).get("token");
+		const registration = opaque.client.startRegistration({ password: BENCH_PASSWORD });
+		const registered = (await (
+			await fetch(`${base}/identity/password/start`, {
+				method: "POST",
+				headers: { "content-type": "application/json" },
+				body: JSON.stringify({ token, registration_request: registration.registrationRequest }),
+			})
+		).json()) as { registration_response: string };
+		const { registrationRecord } = opaque.client.finishRegistration({
+			clientRegistrationState: registration.clientRegistrationState,
+			registrationResponse: registered.registration_response,
+			password: BENCH_PASSWORD,
+			keyStretching: CHEAP_KEY_STRETCHING,
+		});
+		await fetch(`${base}/identity/password/finish`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ token, registration_record: registrationRecord }),
+		});
+		return {
+			unit: "logins/CPU-s",
+			ratioColumns: [{ header: "÷lib", baselineIndex: 0 }],
+			targets: [
+				{
+					label: "serenity server startLogin+finishLogin (baseline)",
+					measure: async () => opaqueLibraryLoop(),
+				},
+				{
+					label: "POST /identity/login/start + finish",
+					measure: async () => opaqueHttpLogins(base, tollgate.child.pid ?? 0),
+					goals: [{ ratioAtLeast: 0.7, column: "÷lib" }],
+				},
+			],
+			stop: () => stopAll([tollgate.child]),
+		};
+	},
+
 	"files-post": async () => {
 		const sizeBytes = 10 * MIB;
 		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
@@ -954,6 +1108,9 @@ async function drive(target: Target): Promise<Measurement> {
 	};
 }
 
+/** Rows measured without requests (a library loop, CPU per login) have no latency to show. */
+const latency = (ms: number) => (Number.isNaN(ms) ? "-" : ms.toFixed(2)).padStart(8);
+
 function median(values: number[]): number {
 	const sorted = [...values].sort((a, b) => a - b);
 	return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
@@ -1048,8 +1205,8 @@ async function main(): Promise<void> {
 			[
 				target.label.padEnd(40),
 				row.requestsPerSecond.toFixed(row.requestsPerSecond < 100 ? 1 : 0).padStart(10),
-				row.p50Ms.toFixed(2).padStart(8),
-				row.p99Ms.toFixed(2).padStart(8),
+				latency(row.p50Ms),
+				latency(row.p99Ms),
 				...(hasCpu
 					? [
 							(Number.isNaN(row.cpuMicrosPerRequest)
