@@ -107,6 +107,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 		const provider = await createProvider({
 			issuer,
 			db: storage.sql.db,
+			kv: storage.kv,
 			accounts: opened.store,
 			jwks: await opened.signingKeys.privateJwks(),
 			cookieKeys: await cookieKeys(opened, clock.nowMs()),

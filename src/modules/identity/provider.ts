@@ -8,9 +8,10 @@ import type { Kysely } from "kysely";
 import type { Configuration, KoaContextWithOIDC, Provider } from "oidc-provider";
 import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
-import type { FoundationTables } from "../../storage/index.ts";
+import type { FoundationTables, KeyValueStore } from "../../storage/index.ts";
 import type { AccountStore } from "./account-store.ts";
 import type { PrivateJwk } from "./signing-keys.ts";
+import { KeyValueOidcAdapter } from "./storage/key-value-oidc-adapter.ts";
 import { type PayloadSealer, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 /** The original's public-client lifetimes (specs/identity-dodeka.md §1), in seconds. */
@@ -33,9 +34,20 @@ async function importOidcProvider(logger: Logger): Promise<typeof import("oidc-p
 	}
 }
 
+/** Minutes-long models live in the key-value store; grants, sessions, tokens and clients in SQL. */
+const SHORT_LIVED_MODELS: ReadonlySet<string> = new Set([
+	"AuthorizationCode",
+	"Interaction",
+	"PushedAuthorizationRequest",
+	"DeviceCode",
+	"ReplayDetection",
+	"BackchannelAuthenticationRequest",
+]);
+
 export async function createProvider(options: {
 	readonly issuer: URL;
 	readonly db: Kysely<FoundationTables>;
+	readonly kv: KeyValueStore;
 	readonly accounts: AccountStore;
 	readonly jwks: readonly PrivateJwk[];
 	readonly cookieKeys: readonly string[];
@@ -50,10 +62,12 @@ export async function createProvider(options: {
 	const alreadyConsumed = () => new errors.InvalidGrant("grant request is invalid");
 	const configuration: Configuration = {
 		adapter: (model: string) =>
-			new SqlOidcAdapter(options.db, model, options.clock, {
-				alreadyConsumed,
-				sealer: model === "Client" ? options.clientSealer : undefined,
-			}),
+			SHORT_LIVED_MODELS.has(model)
+				? new KeyValueOidcAdapter(options.kv, model, alreadyConsumed)
+				: new SqlOidcAdapter(options.db, model, options.clock, {
+						alreadyConsumed,
+						sealer: model === "Client" ? options.clientSealer : undefined,
+					}),
 		async findAccount(_ctx: KoaContextWithOIDC, sub: string) {
 			const user = await options.accounts.findUserById(sub);
 			if (user === null || user.disabledAtMs !== null) return undefined;
