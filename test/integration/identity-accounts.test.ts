@@ -132,6 +132,9 @@ for (const backend of appBackends()) {
 			// E-mails match whatever their case and surrounding spaces.
 			const { started, finishLoginRequest } = await login(" ALICE@example.org", PASSWORD);
 			expect(finishLoginRequest).toBeDefined();
+			// Before the proof, nothing personal comes back: no user id, no e-mail.
+			expect(JSON.stringify(started)).not.toContain(alice.id);
+			expect(JSON.stringify(started)).not.toContain("alice@example.org");
 			const finished = await post("/identity/login/finish", {
 				login_id: started.login_id,
 				finish_login_request: finishLoginRequest,

@@ -514,5 +514,37 @@ for (const backend of appBackends()) {
 				error: "invalid_grant",
 			});
 		});
+
+		it("limits token requests per client address across instances: 429 with Retry-After", async () => {
+			const added = await cli(
+				"identity",
+				"clients",
+				"add",
+				"worker",
+				"--grant-types",
+				"client_credentials",
+			);
+			const secret = /client_secret: (\S+)/.exec(added)?.[1] ?? "";
+			await testApp.close();
+			const overrides = deployment.overrides as { identity: Record<string, unknown> };
+			testApp = await buildTestApp({
+				...deployment.overrides,
+				identity: { ...overrides.identity, token_requests_per_address: 2 },
+			});
+			await testApp.app.listen({ host: "127.0.0.1", port: Number(new URL(issuer).port) });
+			const config = await discover("worker", client.ClientSecretBasic(secret));
+			await client.clientCredentialsGrant(config);
+			await client.clientCredentialsGrant(config);
+			const limited = await fetch(`${issuer}/oidc/token`, {
+				method: "POST",
+				headers: {
+					authorization: `Basic ${Buffer.from(`worker:${secret}`).toString("base64")}`,
+					"content-type": "application/x-www-form-urlencoded",
+				},
+				body: "grant_type=client_credentials",
+			});
+			expect(limited.status).toBe(429);
+			expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+		});
 	});
 }

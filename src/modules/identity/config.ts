@@ -47,6 +47,10 @@ export const identityConfigSection = z
 			description:
 				"Login and set-password attempts one client address may start per attempt_window_seconds (set http.trust_proxy behind nginx).",
 		}),
+		token_requests_per_address: z.number().int().min(1).max(1_000_000).default(600).meta({
+			description:
+				"Token endpoint requests one client address may make per attempt_window_seconds, across all instances; more get 429 with Retry-After.",
+		}),
 		attempt_window_seconds: z.number().int().min(1).max(86_400).default(900).meta({
 			description: "The window the attempt limits count in.",
 		}),

@@ -94,11 +94,12 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 		const issuer = issuerOf(section, config);
 		const prefix = issuer.pathname.replace(/\/+$/, "");
 		const windowMs = section.attempt_window_seconds * 1_000;
+		const limiter = new AttemptLimiter(storage.kv);
 		await app.register(identityRoutes, {
 			accounts: opened.accounts,
 			prefix,
 			limits: {
-				limiter: new AttemptLimiter(storage.kv),
+				limiter,
 				perAccount: { attempts: section.attempts_per_account, windowMs },
 				perAddress: { attempts: section.attempts_per_address, windowMs },
 			},
@@ -117,7 +118,15 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			trustProxy: config.http.trust_proxy,
 			clientSealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
 		});
-		await app.register(oidcRoutes, { provider, accounts: opened.accounts, prefix });
+		await app.register(oidcRoutes, {
+			provider,
+			accounts: opened.accounts,
+			prefix,
+			tokenLimit: {
+				limiter,
+				perAddress: { attempts: section.token_requests_per_address, windowMs },
+			},
+		});
 		return {};
 	},
 };

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { AppError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
 import type { AccountService } from "./account-service.ts";
+import { type AttemptLimiter, type Limit, RateLimited } from "./rate-limit.ts";
 
 const uidParams = z.object({
 	uid: z
@@ -67,9 +68,23 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	provider: Provider;
 	accounts: AccountService;
 	prefix: string;
-}> = async (plain, { provider, accounts, prefix }) => {
+	/** Token requests one client address may make per window, across instances. */
+	tokenLimit: { readonly limiter: AttemptLimiter; readonly perAddress: Limit };
+}> = async (plain, { provider, accounts, prefix, tokenLimit }) => {
 	const callback = provider.callback();
-	const handOver = (request: FastifyRequest, reply: FastifyReply) => {
+	const tokenPath = `${prefix}/oidc/token`;
+	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
+		if (request.method === "POST" && request.routeOptions.url === tokenPath) {
+			try {
+				await tokenLimit.limiter.attempt([
+					{ key: `token:address:${request.ip}`, limit: tokenLimit.perAddress },
+				]);
+			} catch (error) {
+				if (error instanceof RateLimited)
+					reply.header("retry-after", String(error.retryAfterSeconds));
+				throw error;
+			}
+		}
 		reply.hijack();
 		// oidc-provider routes relative to the issuer: strip the issuer's path.
 		request.raw.url = (request.raw.url ?? "/").slice(prefix.length) || "/";
@@ -87,7 +102,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 					summary,
 					response: {
 						200: z.unknown().describe("The provider's answer (see the discovery document)."),
-						...errorResponses(400),
+						...errorResponses(400, 429),
 					},
 				},
 				handler: handOver,
