@@ -145,8 +145,11 @@ for (const backend of appBackends()) {
 		}
 
 		/** The browser's side of an authorization: redirects followed, the login done with OPAQUE. */
-		async function authorize(authorizationUrl: URL, email: string): Promise<URL> {
-			const jar = new CookieJar();
+		async function authorize(
+			authorizationUrl: URL,
+			email: string,
+			jar = new CookieJar(),
+		): Promise<URL> {
 			let next = authorizationUrl.href;
 			for (let hop = 0; hop < 10; hop++) {
 				const response = await fetch(next, {
@@ -545,6 +548,67 @@ for (const backend of appBackends()) {
 			});
 			expect(limited.status).toBe(429);
 			expect(Number(limited.headers.get("retry-after"))).toBeGreaterThan(0);
+		});
+
+		it("RP-initiated logout asks, then ends the session: the next authorization needs a login again", async () => {
+			await userWithPassword("frank@example.org");
+			const loggedOut = "http://127.0.0.1:9/logged-out";
+			await cli(
+				"identity",
+				"clients",
+				"add",
+				"spa",
+				"--redirect-uri",
+				REDIRECT_URI,
+				"--post-logout-uri",
+				loggedOut,
+			);
+			const config = await discover("spa");
+			const jar = new CookieJar();
+			const verifier = client.randomPKCECodeVerifier();
+			const authorizationUrl = client.buildAuthorizationUrl(config, {
+				redirect_uri: REDIRECT_URI,
+				scope: "openid",
+				code_challenge: await client.calculatePKCECodeChallenge(verifier),
+				code_challenge_method: "S256",
+			});
+			const tokens = await client.authorizationCodeGrant(
+				config,
+				await authorize(authorizationUrl, "frank@example.org", jar),
+				{ pkceCodeVerifier: verifier },
+			);
+			const asked = await fetch(
+				client.buildEndSessionUrl(config, {
+					id_token_hint: tokens.id_token ?? "",
+					post_logout_redirect_uri: loggedOut,
+				}),
+				{ headers: { cookie: jar.header() } },
+			);
+			jar.store(asked);
+			const page = await asked.text();
+			expect(page).not.toContain("googleapis");
+			const xsrf = /name="xsrf" value="([^"]+)"/.exec(page)?.[1] ?? "";
+			expect(xsrf).not.toBe("");
+			const confirmed = await fetch(`${issuer}/oidc/session/end/confirm`, {
+				method: "POST",
+				redirect: "manual",
+				headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+				body: new URLSearchParams({ xsrf, logout: "yes" }).toString(),
+			});
+			jar.store(confirmed);
+			expect(confirmed.status).toBe(303);
+			expect(confirmed.headers.get("location")).toBe(loggedOut);
+
+			// With the session gone, the same browser is asked to log in again.
+			let next = authorizationUrl.href;
+			let response = await fetch(next, { redirect: "manual", headers: { cookie: jar.header() } });
+			for (let hop = 0; hop < 5 && response.headers.get("location") !== null; hop++) {
+				jar.store(response);
+				next = new URL(response.headers.get("location") ?? "", next).href;
+				expect(next.startsWith(REDIRECT_URI)).toBe(false);
+				response = await fetch(next, { redirect: "manual", headers: { cookie: jar.header() } });
+			}
+			expect(await response.json()).toMatchObject({ prompt: "login" });
 		});
 	});
 }

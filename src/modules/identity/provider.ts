@@ -44,6 +44,25 @@ const SHORT_LIVED_MODELS: ReadonlySet<string> = new Set([
 	"BackchannelAuthenticationRequest",
 ]);
 
+/** A page of our own, no outside resources (oidc-provider's pulls in web fonts). The pages issue styles it. */
+function page(title: string, body: string): string {
+	return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
+}
+
+/** RP-initiated logout asks before it ends the session; `form` is oidc-provider's, with its xsrf token. */
+async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
+	ctx.type = "html";
+	ctx.body = page(
+		"Sign out",
+		`${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button><button type="submit" form="op.logoutForm">Stay signed in</button>`,
+	);
+}
+
+async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+	ctx.type = "html";
+	ctx.body = page("Signed out", "<p>You are signed out.</p>");
+}
+
 export async function createProvider(options: {
 	readonly issuer: URL;
 	readonly db: Kysely<FoundationTables>;
@@ -122,7 +141,7 @@ export async function createProvider(options: {
 			introspection: { enabled: true },
 			revocation: { enabled: true },
 			userinfo: { enabled: true },
-			rpInitiatedLogout: { enabled: true },
+			rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
 			pushedAuthorizationRequests: { enabled: true },
 			dPoP: { enabled: true },
 		},
