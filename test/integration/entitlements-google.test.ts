@@ -128,6 +128,19 @@ for (const backend of appBackends()) {
 			return { token, state };
 		}
 
+		/** A refund: Play revokes the subscription and it ends now. */
+		async function refund(token: string, state: SubscriptionState) {
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_EXPIRED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+				expiryMs: nowMs() + 1_000,
+			});
+			google.publish(rtdn(REVOKED, token));
+			await runGoogleJob();
+		}
+
 		/** A renewal that failed: Play extends expiryTime by the base plan's grace. */
 		async function failRenewalIntoGrace(token: string, state: SubscriptionState, graceMs: number) {
 			google.setSubscription(token, {
@@ -263,15 +276,7 @@ for (const backend of appBackends()) {
 
 			const ticket = (await call("/get_pro_revocations", { ticket: 0 })).result.ticket as number;
 			testApp.clock.advanceMs(60_000);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_EXPIRED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-				expiryMs: nowMs() + 1_000,
-			});
-			google.publish(rtdn(REVOKED, token));
-			await runGoogleJob();
+			await refund(token, state);
 			const revocations = (await call("/get_pro_revocations", { ticket })).result;
 			expect(revocations.ticket).toBe(ticket + 1);
 			expect(revocations.items).toContainEqual(
@@ -548,22 +553,19 @@ for (const backend of appBackends()) {
 			call("/get_pro_details", legacyProDetailsRequest(master, nowMs(), 10)).then(
 				(reply) => reply.result,
 			);
+		const legacyProofStatus = async (master: KeyPair) =>
+			(
+				await call(
+					"/generate_pro_proof",
+					legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
+				)
+			).status as number;
 		const legacyRevocations = (ticket: number) =>
 			call("/get_pro_revocations", { version: 0, ticket }).then((reply) => reply.result);
 
-		/** A purchase Play reports but nobody has claimed yet, as a legacy client finds it. */
-		async function purchase(master: KeyPair) {
-			const token = newToken();
-			const state = subscribed(master);
-			google.setSubscription(token, state);
-			google.publish(rtdn(PURCHASED, token));
-			await runGoogleJob();
-			return { token, state };
-		}
-
 		it("legacy v0 (test.py same_user_stacks_subscription_and_auto_redeem): a claim answers a proof, a second claim AlreadyRedeemed, a renewal binds to the same key without one", async () => {
 			const master = randomKeyPair();
-			const { token, state } = await purchase(master);
+			const { token, state } = await buy(master);
 			const claimed = await legacyClaim(master, token, state.orderId);
 			expect(claimed.status).toBe(0);
 			const signingKey = (await call("/status", {})).result.signing_pubkey as string;
@@ -623,7 +625,7 @@ for (const backend of appBackends()) {
 
 		it("legacy v0 (test.py google scenario 1M → cancel → un-cancel → refund): the refund revokes the proofs a legacy client holds", async () => {
 			const master = randomKeyPair();
-			const { token, state } = await purchase(master);
+			const { token, state } = await buy(master);
 			const claimed = await legacyClaim(master, token, state.orderId);
 			expect(claimed.status).toBe(0);
 
@@ -649,15 +651,7 @@ for (const backend of appBackends()) {
 				legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
 			);
 			testApp.clock.advanceMs(60_000);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_EXPIRED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-				expiryMs: nowMs() + 1_000,
-			});
-			google.publish(rtdn(REVOKED, token));
-			await runGoogleJob();
+			await refund(token, state);
 			const revocations = await legacyRevocations(ticket);
 			expect(revocations.ticket).toBe(ticket + 1);
 			const listed = revocations.items.map(
@@ -668,19 +662,12 @@ for (const backend of appBackends()) {
 			const details = await legacyDetails(master);
 			expect(details).toMatchObject({ status: 2, auto_renewing: false });
 			expect(details.items[0]).toMatchObject({ status: 4 });
-			expect(
-				(
-					await call(
-						"/generate_pro_proof",
-						legacyGenerateProofRequest(master, randomKeyPair(), nowMs()),
-					)
-				).status,
-			).toBe(1);
+			expect(await legacyProofStatus(master)).toBe(1);
 		});
 
 		it("legacy v0 (test.py google scenario buy → grace → hold → recover): grace covers the account, hold ends it, recovery restores it", async () => {
 			const master = randomKeyPair();
-			const { token, state } = await purchase(master);
+			const { token, state } = await buy(master);
 			expect((await legacyClaim(master, token, state.orderId)).status).toBe(0);
 
 			testApp.clock.advanceMs(30 * DAY_MS);
@@ -719,16 +706,8 @@ for (const backend of appBackends()) {
 
 		it("legacy v0 (test.py google scenario: purchase never redeemed, then developer refund): the claim finds no payment", async () => {
 			const master = randomKeyPair();
-			const { token, state } = await purchase(master);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_EXPIRED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-				expiryMs: nowMs() + 1_000,
-			});
-			google.publish(rtdn(REVOKED, token));
-			await runGoogleJob();
+			const { token, state } = await buy(master);
+			await refund(token, state);
 			expect(await legacyClaim(master, token, state.orderId)).toMatchObject({ status: 101 });
 			expect((await legacyDetails(master)).status).toBe(0);
 		});

@@ -296,12 +296,19 @@ for (const backend of appBackends()) {
 		});
 
 		/** A whole authorization for `clientId`, as the SPA does it; returns the token response. */
-		async function signIn(config: client.Configuration, email: string) {
+		/** A whole authorization as the SPA does it; `offline` asks for a refresh token too. */
+		async function signIn(
+			config: client.Configuration,
+			email: string,
+			options: { readonly offline?: boolean } = {},
+		) {
 			const verifier = client.randomPKCECodeVerifier();
 			const callback = await authorize(
 				client.buildAuthorizationUrl(config, {
 					redirect_uri: REDIRECT_URI,
-					scope: "openid email",
+					...(options.offline === true
+						? { scope: "openid offline_access", prompt: "consent" }
+						: { scope: "openid email" }),
 					code_challenge: await client.calculatePKCECodeChallenge(verifier),
 					code_challenge_method: "S256",
 				}),
@@ -468,20 +475,7 @@ for (const backend of appBackends()) {
 			await userWithPassword("dave@example.org");
 			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
 			const config = await discover("spa");
-			const verifier = client.randomPKCECodeVerifier();
-			const callback = await authorize(
-				client.buildAuthorizationUrl(config, {
-					redirect_uri: REDIRECT_URI,
-					scope: "openid offline_access",
-					prompt: "consent",
-					code_challenge: await client.calculatePKCECodeChallenge(verifier),
-					code_challenge_method: "S256",
-				}),
-				"dave@example.org",
-			);
-			const tokens = await client.authorizationCodeGrant(config, callback, {
-				pkceCodeVerifier: verifier,
-			});
+			const tokens = await signIn(config, "dave@example.org", { offline: true });
 			const refreshToken = tokens.refresh_token ?? "";
 			const outcomes = await Promise.allSettled([
 				client.refreshTokenGrant(config, refreshToken),
@@ -495,21 +489,7 @@ for (const backend of appBackends()) {
 
 			// Whatever the race revoked, the account signs in afresh.
 			expect((await signIn(config, "dave@example.org")).access_token).toBeDefined();
-			const thirdVerifier = client.randomPKCECodeVerifier();
-			const third = await client.authorizationCodeGrant(
-				config,
-				await authorize(
-					client.buildAuthorizationUrl(config, {
-						redirect_uri: REDIRECT_URI,
-						scope: "openid offline_access",
-						prompt: "consent",
-						code_challenge: await client.calculatePKCECodeChallenge(thirdVerifier),
-						code_challenge_method: "S256",
-					}),
-					"dave@example.org",
-				),
-				{ pkceCodeVerifier: thirdVerifier },
-			);
+			const third = await signIn(config, "dave@example.org", { offline: true });
 			await cli("identity", "users", "disable", "dave@example.org");
 			await expect(
 				client.refreshTokenGrant(config, third.refresh_token ?? ""),
