@@ -322,6 +322,19 @@ for (const backend of appBackends()) {
 				execute: [client.allowInsecureRequests],
 			});
 
+		/** A confidential client for client credentials; returns its secret, printed once. */
+		async function addWorkerClient(): Promise<string> {
+			const added = await cli(
+				"identity",
+				"clients",
+				"add",
+				"worker",
+				"--grant-types",
+				"client_credentials",
+			);
+			return /client_secret: (\S+)/.exec(added)?.[1] ?? "";
+		}
+
 		const headerOf = (jwt: string) =>
 			JSON.parse(Buffer.from(jwt.split(".")[0] ?? "", "base64url").toString()) as {
 				alg: string;
@@ -372,15 +385,7 @@ for (const backend of appBackends()) {
 		});
 
 		it("client credentials for a confidential client; its tokens introspect as active until revoked; its secret is sealed at rest", async () => {
-			const added = await cli(
-				"identity",
-				"clients",
-				"add",
-				"worker",
-				"--grant-types",
-				"client_credentials",
-			);
-			const secret = /client_secret: (\S+)/.exec(added)?.[1] ?? "";
+			const secret = await addWorkerClient();
 			expect(secret.length).toBeGreaterThan(30);
 			const config = await discover("worker", client.ClientSecretBasic(secret));
 			const tokens = await client.clientCredentialsGrant(config);
@@ -498,16 +503,8 @@ for (const backend of appBackends()) {
 			});
 		});
 
-		it("limits token requests per client address across instances: 429 with Retry-After", async () => {
-			const added = await cli(
-				"identity",
-				"clients",
-				"add",
-				"worker",
-				"--grant-types",
-				"client_credentials",
-			);
-			const secret = /client_secret: (\S+)/.exec(added)?.[1] ?? "";
+		it("limits token requests per client address, counted in the key-value store: 429 with Retry-After", async () => {
+			const secret = await addWorkerClient();
 			await testApp.close();
 			const overrides = deployment.overrides as { identity: Record<string, unknown> };
 			testApp = await buildTestApp({
