@@ -240,6 +240,15 @@ for (const backend of appBackends()) {
 				.split("\n")
 				.find((line) => line.includes('"opaque_server_setup"'));
 			expect(sealedRow).toMatch(/"sealed":"<\d+ bytes>"/);
+			// Another instance with another secrets key cannot open them, and says what to do.
+			await expect(
+				buildTestApp({
+					...deployment.overrides,
+					identity: { secrets_key: Buffer.alloc(32, 9).toString("base64url") },
+				}),
+			).rejects.toThrow(
+				/sealed with another identity.secrets_key: set the same key on every instance/,
+			);
 		});
 
 		it("limits login attempts per account and per client address, with Retry-After, in the key-value store", async () => {

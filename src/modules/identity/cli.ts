@@ -143,6 +143,7 @@ async function identity(context: Context) {
 		section: context.section,
 		config: context.config,
 		storage: await context.storage(),
+		serviceKeys: await context.keys(),
 		clock: systemClock,
 		logger: context.logger,
 	});

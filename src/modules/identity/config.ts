@@ -32,7 +32,7 @@ export const identityConfigSection = z
 			.optional()
 			.meta({
 				description:
-					"Key that seals the provider's secrets (OPAQUE server setup, signing keys) in the database: 32 bytes as hex or base64url. Set the same on every instance. Unset: a key file in <data_dir> made on first start (one machine only); dev mode: a fixed dev key.",
+					"Key that seals the provider's secrets (OPAQUE server setup, signing keys) in the database: 32 bytes as hex or base64url. Set the same on every instance. Unset: derived from the service key (safe at rest only when that lives outside the database, in keys.ed25519_file; a warning says so); dev mode: a fixed dev key.",
 				secret: true,
 			}),
 		set_password_link_hours: z.number().int().min(1).max(720).default(168).meta({

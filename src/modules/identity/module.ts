@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
+import type { ServiceKeys } from "../../keys/service-keys.ts";
 import type { Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
 import { AccountService } from "./account-service.ts";
@@ -46,15 +47,16 @@ export async function openIdentity(options: {
 	readonly section: IdentityConfig;
 	readonly config: FoundationConfig;
 	readonly storage: Pick<Storage, "sql" | "kv">;
+	readonly serviceKeys: ServiceKeys;
 	readonly clock: Clock;
 	readonly logger: Logger;
 }): Promise<OpenedIdentity> {
 	const { section, config, storage, clock, logger } = options;
 	const store = new SqlAccountStore(storage.sql.db);
-	const secretsKey = await resolveSecretsKey({
+	const secretsKey = resolveSecretsKey({
 		configured: section.secrets_key,
 		isDev: config.dev,
-		dataDir: config.data_dir,
+		serviceKeys: options.serviceKeys,
 		logger,
 	});
 	const accounts = await AccountService.open({
@@ -81,8 +83,15 @@ async function cookieKeys(opened: OpenedIdentity, nowMs: number): Promise<string
 }
 
 export const implementation: ModuleImplementation<IdentityConfig> = {
-	async register({ section, config, app, storage, clock, logger, registerJob }) {
-		const opened = await openIdentity({ section, config, storage, clock, logger });
+	async register({ section, config, app, storage, keys, clock, logger, registerJob }) {
+		const opened = await openIdentity({
+			section,
+			config,
+			storage,
+			serviceKeys: keys,
+			clock,
+			logger,
+		});
 		registerJob({
 			name: "identity.sweep",
 			intervalMs: SWEEP_INTERVAL_MS,

@@ -3,10 +3,9 @@
  * data, so a sealed value cannot be moved to another name). A stolen database alone then yields neither
  * the OPAQUE server setup (which would allow offline guessing against every record) nor a signing key.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import type { ServiceKeys } from "../../keys/service-keys.ts";
 
 const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
@@ -14,7 +13,7 @@ const TAG_BYTES = 16;
 const FORMAT_VERSION = 1;
 /** Public, like the service's dev key: dev mode only. */
 const DEV_KEY = Buffer.alloc(KEY_BYTES, 0x1d);
-const KEY_FILE = "identity-secrets.key";
+const DERIVATION_INFO = "tollgate identity secrets v1";
 
 export class SecretsKey {
 	readonly #key: Buffer;
@@ -70,15 +69,16 @@ function decodeKey(text: string): Buffer {
 }
 
 /**
- * `identity.secrets_key` when set; in dev mode the public dev key; else a key file in the data dir,
- * made on first start ("wx": of two processes starting at once, the second reads the first's).
+ * `identity.secrets_key` when set; in dev mode the public dev key; else a key derived from the service key,
+ * which every instance of a cluster already shares. Derived, the secrets are only as safe at rest as the
+ * service key: kept in the database too, a dump opens them, and the log says so.
  */
-export async function resolveSecretsKey(options: {
+export function resolveSecretsKey(options: {
 	readonly configured: string | undefined;
 	readonly isDev: boolean;
-	readonly dataDir: string;
+	readonly serviceKeys: Pick<ServiceKeys, "ed25519" | "source">;
 	readonly logger: Logger;
-}): Promise<SecretsKey> {
+}): SecretsKey {
 	if (options.configured !== undefined) return new SecretsKey(decodeKey(options.configured));
 	if (options.isDev) {
 		options.logger.warn(
@@ -86,22 +86,19 @@ export async function resolveSecretsKey(options: {
 		);
 		return new SecretsKey(DEV_KEY);
 	}
-	await mkdir(options.dataDir, { recursive: true });
-	const path = join(options.dataDir, KEY_FILE);
-	const created = await writeFile(path, `${randomBytes(KEY_BYTES).toString("base64url")}\n`, {
-		flag: "wx",
-		mode: 0o600,
-	}).then(
-		() => true,
-		(error: unknown) => {
-			if (error instanceof Error && "code" in error && error.code === "EEXIST") return false;
-			throw error;
-		},
-	);
-	if (created)
-		options.logger.info(
-			{ path },
-			"created the identity secrets key file; set identity.secrets_key instead to run more than one instance",
+	if (options.serviceKeys.source === "database")
+		options.logger.warn(
+			"identity.secrets_key is unset: identity secrets are sealed with a key derived from the service key, which the database holds too; set identity.secrets_key (or keys.ed25519_file) so a database dump does not open them",
 		);
-	return new SecretsKey(decodeKey((await readFile(path, "utf8")).trim()));
+	return new SecretsKey(
+		Buffer.from(
+			hkdfSync(
+				"sha256",
+				options.serviceKeys.ed25519.seed,
+				Buffer.alloc(0),
+				DERIVATION_INFO,
+				KEY_BYTES,
+			),
+		),
+	);
 }
