@@ -586,6 +586,12 @@ for (const backend of appBackends()) {
 				response = await fetch(next, { redirect: "manual", headers: { cookie: jar.header() } });
 			}
 			expect(await response.json()).toMatchObject({ prompt: "login" });
+			// The browser's interaction cookie opens only its own interaction.
+			const other = await fetch(`${issuer}/identity/interaction/someone-elses`, {
+				headers: { cookie: jar.header() },
+			});
+			expect(other.status).toBe(400);
+			expect(((await other.json()) as { error: string }).error).toBe("invalid_grant");
 		});
 	});
 }

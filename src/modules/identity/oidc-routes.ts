@@ -187,19 +187,26 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 
 type Interaction = Awaited<ReturnType<Provider["interactionDetails"]>>;
 
+/** The interaction the browser's cookie names, which must be the one in the path. */
 async function interactionOf(
 	provider: Provider,
-	request: FastifyRequest,
+	request: FastifyRequest<{ Params: { uid: string } }>,
 	reply: FastifyReply,
 ): Promise<Interaction> {
+	let interaction: Interaction;
 	try {
-		return await provider.interactionDetails(request.raw, reply.raw);
+		interaction = await provider.interactionDetails(request.raw, reply.raw);
 	} catch (error) {
 		throw new AppError("invalid_grant", {
 			description: "The authorization request is unknown or expired: start it again.",
 			cause: error,
 		});
 	}
+	if (interaction.uid !== request.params.uid)
+		throw new AppError("invalid_grant", {
+			description: "This browser is in another authorization: start it again.",
+		});
+	return interaction;
 }
 
 /** The scopes and claims the client asked for, granted (it is a client the operator registered). */
