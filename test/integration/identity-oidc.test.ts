@@ -108,6 +108,18 @@ for (const backend of appBackends()) {
 			await rm(dir, { recursive: true, force: true });
 		});
 
+		/** The service restarted on the same database and port, with `identity` settings added. */
+		async function restartWith(identity: Record<string, unknown>) {
+			await testApp.close();
+			const overrides = deployment.overrides as { identity: Record<string, unknown> };
+			testApp = await buildTestApp({
+				...deployment.overrides,
+				identity: { ...overrides.identity, ...identity },
+			});
+			testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
+			await testApp.app.listen({ host: "127.0.0.1", port: Number(new URL(issuer).port) });
+		}
+
 		async function cli(...args: string[]) {
 			const result = await runTollgate(args, deployment.env);
 			expect(result.code, result.stderr).toBe(0);
@@ -368,10 +380,7 @@ for (const backend of appBackends()) {
 			expect(await cli("identity", "keys", "rotate")).toMatch(
 				/^EdDSA: \S+\nES256: \S+\nRS256: \S+\n/,
 			);
-			await testApp.close();
-			testApp = await buildTestApp(deployment.overrides);
-			testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
-			await testApp.app.listen({ host: "127.0.0.1", port: Number(new URL(issuer).port) });
+			await restartWith({});
 			const published = (await (await fetch(`${issuer}/oidc/jwks`)).json()) as {
 				keys: { kid: string }[];
 			};
@@ -505,13 +514,7 @@ for (const backend of appBackends()) {
 
 		it("limits token requests per client address, counted in the key-value store: 429 with Retry-After", async () => {
 			const secret = await addWorkerClient();
-			await testApp.close();
-			const overrides = deployment.overrides as { identity: Record<string, unknown> };
-			testApp = await buildTestApp({
-				...deployment.overrides,
-				identity: { ...overrides.identity, token_requests_per_address: 2 },
-			});
-			await testApp.app.listen({ host: "127.0.0.1", port: Number(new URL(issuer).port) });
+			await restartWith({ token_requests_per_address: 2 });
 			const config = await discover("worker", client.ClientSecretBasic(secret));
 			await client.clientCredentialsGrant(config);
 			await client.clientCredentialsGrant(config);
@@ -592,6 +595,57 @@ for (const backend of appBackends()) {
 			});
 			expect(other.status).toBe(400);
 			expect(((await other.json()) as { error: string }).error).toBe("invalid_grant");
+		});
+
+		it("an API's access token is a JWT (RFC 9068) for that audience with the account's roles; an unknown API is refused", async () => {
+			const api = "https://api.example.org/";
+			await restartWith({ resources: [api] });
+			const userId = await userWithPassword("gina@example.org");
+			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
+			const config = await discover("spa");
+			const verifier = client.randomPKCECodeVerifier();
+			const callback = await authorize(
+				client.buildAuthorizationUrl(config, {
+					redirect_uri: REDIRECT_URI,
+					scope: "openid api",
+					resource: api,
+					code_challenge: await client.calculatePKCECodeChallenge(verifier),
+					code_challenge_method: "S256",
+				}),
+				"gina@example.org",
+			);
+			const tokens = await client.authorizationCodeGrant(
+				config,
+				callback,
+				{ pkceCodeVerifier: verifier },
+				{ resource: api },
+			);
+			const { payload, protectedHeader } = await jwtVerify(
+				tokens.access_token,
+				createRemoteJWKSet(new URL(`${issuer}/oidc/jwks`)),
+				{ issuer, audience: api, typ: "at+jwt" },
+			);
+			expect(protectedHeader.alg).toBe("RS256");
+			expect(payload).toMatchObject({
+				sub: userId,
+				scope: "api",
+				roles: ["staff"],
+				client_id: "spa",
+			});
+
+			const refused = await fetch(
+				client.buildAuthorizationUrl(config, {
+					redirect_uri: REDIRECT_URI,
+					scope: "openid api",
+					resource: "https://elsewhere.example.org/",
+					code_challenge: await client.calculatePKCECodeChallenge(verifier),
+					code_challenge_method: "S256",
+				}),
+				{ redirect: "manual" },
+			);
+			expect(
+				new URL(refused.headers.get("location") ?? "http://x/").searchParams.get("error"),
+			).toBe("invalid_target");
 		});
 	});
 }

@@ -1,6 +1,10 @@
 /** The `[identity]` config section: the OpenID Connect provider and its OPAQUE accounts (docs/config.md). */
 import { z } from "zod";
 
+function isAbsoluteUri(text: string): boolean {
+	return URL.canParse(text) && new URL(text).hash === "";
+}
+
 function isHttpUrl(text: string): boolean {
 	if (!URL.canParse(text)) return false;
 	const url = new URL(text);
@@ -22,6 +26,13 @@ export const identityConfigSection = z
 			.meta({
 				description:
 					"The provider's public base URL (what clients and set-password links use). Unset: http://<http.host>:<http.port>.",
+			}),
+		resources: z
+			.array(z.string().refine(isAbsoluteUri, "an absolute URI without a fragment"))
+			.default([])
+			.meta({
+				description:
+					"APIs clients may ask tokens for with `resource` (RFC 8707): their access tokens are JWTs (RFC 9068, RS256) with the API as audience, scope `api` and the account's roles.",
 			}),
 		secrets_key: z
 			.string()

@@ -125,6 +125,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			logger,
 			interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
 			trustProxy: config.http.trust_proxy,
+			resources: section.resources,
 			clientSealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
 		});
 		await app.register(oidcRoutes, {

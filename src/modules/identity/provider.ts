@@ -34,6 +34,9 @@ async function importOidcProvider(logger: Logger): Promise<typeof import("oidc-p
 	}
 }
 
+/** What an API's access token may grant. */
+const RESOURCE_SCOPE = "api";
+
 /** Minutes-long models live in the key-value store; grants, sessions, tokens and clients in SQL. */
 const SHORT_LIVED_MODELS: ReadonlySet<string> = new Set([
 	"AuthorizationCode",
@@ -74,6 +77,8 @@ export async function createProvider(options: {
 	readonly logger: Logger;
 	readonly interactionPath: (uid: string) => string;
 	readonly trustProxy: boolean;
+	/** The APIs (resource indicators) tokens may be asked for. */
+	readonly resources: readonly string[];
 	/** Seals client records (their secrets) at rest. */
 	readonly clientSealer: PayloadSealer;
 }): Promise<Provider> {
@@ -87,6 +92,18 @@ export async function createProvider(options: {
 						alreadyConsumed,
 						sealer: model === "Client" ? options.clientSealer : undefined,
 					}),
+		// An API's JWT access token carries the account's roles: the API checks them as whole tokens.
+		async extraTokenClaims(_ctx, token) {
+			if (
+				token.kind !== "AccessToken" ||
+				!("resourceServer" in token) ||
+				token.resourceServer === undefined
+			)
+				return undefined;
+			const user =
+				token.accountId === undefined ? null : await options.accounts.findUserById(token.accountId);
+			return user === null ? undefined : { roles: [...user.roles] };
+		},
 		async findAccount(_ctx: KoaContextWithOIDC, sub: string) {
 			const user = await options.accounts.findUserById(sub);
 			if (user === null || user.disabledAtMs !== null) return undefined;
@@ -144,6 +161,21 @@ export async function createProvider(options: {
 			rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
 			pushedAuthorizationRequests: { enabled: true },
 			dPoP: { enabled: true },
+			resourceIndicators: {
+				enabled: true,
+				defaultResource: (_ctx, _client, oneOf) => oneOf,
+				useGrantedResource: () => true,
+				getResourceServerInfo(_ctx, resourceIndicator) {
+					if (!options.resources.includes(resourceIndicator)) throw new errors.InvalidTarget();
+					return {
+						scope: RESOURCE_SCOPE,
+						audience: resourceIndicator,
+						accessTokenTTL: TOKEN_LIFETIMES.accessToken,
+						accessTokenFormat: "jwt",
+						jwt: { sign: { alg: "RS256" } },
+					};
+				},
+			},
 		},
 		enabledJWA: {
 			idTokenSigningAlgValues: ["EdDSA", "ES256", "RS256"],
