@@ -412,6 +412,13 @@ for (const backend of appBackends()) {
 				),
 			).rejects.toMatchObject({ status: 401, code: "OAUTH_WWW_AUTHENTICATE_CHALLENGE" });
 
+			const listed = await cli("identity", "clients", "list");
+			expect(JSON.parse(listed.trim())).toMatchObject({ client_id: "worker", has_secret: true });
+			expect(listed).not.toContain(secret);
+			expect(await cli("identity", "clients", "show", "worker")).not.toContain(secret);
+			expect(
+				(await runTollgate(["identity", "clients", "show", "nobody"], deployment.env)).code,
+			).toBe(1);
 			const tables = await runTollgate(["print-tables"], deployment.env);
 			expect(tables.stdout).toContain("identity_oidc_models");
 			expect(tables.stdout).not.toContain(secret);

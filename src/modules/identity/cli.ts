@@ -8,7 +8,7 @@ import type { IdentityConfig } from "./config.ts";
 import { CLIENT_RECORDS_NAME, issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS } from "./module.ts";
 import { textSealer } from "./secrets-key.ts";
 import { SIGNING_ALGORITHMS } from "./signing-keys.ts";
-import { SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
+import { listOidcModels, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 type Context = ModuleCommandContext<IdentityConfig>;
 
@@ -220,6 +220,34 @@ export async function addClient(
 	process.stdout.write(
 		`client_id: ${clientId}\n${secret === undefined ? "" : `client_secret: ${secret}\n`}`,
 	);
+	return 0;
+}
+
+/** A client as the operator sees it: everything but its secret. */
+function describeClient(payload: Record<string, unknown>) {
+	const { client_secret: secret, ...shown } = payload;
+	return { ...shown, has_secret: secret !== undefined };
+}
+
+export async function listClients(context: Context): Promise<number> {
+	const storage = await context.storage();
+	const opened = await identity(context);
+	for (const payload of await listOidcModels(
+		storage.sql.db,
+		"Client",
+		textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
+	))
+		process.stdout.write(`${JSON.stringify(describeClient(payload))}\n`);
+	return 0;
+}
+
+export async function showClient(context: Context, [clientId = ""]: readonly string[]) {
+	const found = await (await clientModels(context)).find(clientId);
+	if (found === undefined) {
+		process.stderr.write(`tollgate: no client ${clientId}\n`);
+		return 1;
+	}
+	process.stdout.write(`${JSON.stringify(describeClient(found), null, 2)}\n`);
 	return 0;
 }
 

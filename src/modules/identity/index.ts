@@ -121,6 +121,19 @@ export const identityModule = defineModule({
 			load: async () => (await commands()).rotateKeys,
 		},
 		{
+			name: "identity clients list",
+			summary: "Print every OAuth client, one JSON object a line (secrets never shown).",
+			details: [],
+			load: async () => (await commands()).listClients,
+		},
+		{
+			name: "identity clients show",
+			summary: "Print one OAuth client as JSON (its secret never shown).",
+			details: ["", "Exits 1 when there is no such client."],
+			arguments: ["client_id"],
+			load: async () => (await commands()).showClient,
+		},
+		{
 			name: "identity clients remove",
 			summary: "Remove an OAuth client.",
 			details: [],

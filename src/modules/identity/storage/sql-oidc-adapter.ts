@@ -148,3 +148,22 @@ export async function sweepExpiredOidcModels(
 		.executeTakeFirst();
 	return Number(result.numDeletedRows);
 }
+
+/** Every stored instance of `model` (for the operator's listing of clients), sealed ones opened. */
+export async function listOidcModels(
+	db: Kysely<FoundationTables>,
+	model: string,
+	sealer?: PayloadSealer,
+): Promise<AdapterPayload[]> {
+	const rows = await db
+		.withTables<OidcTables>()
+		.selectFrom("identity_oidc_models")
+		.select("payload")
+		.where("model", "=", model)
+		.orderBy("id")
+		.execute();
+	return rows.map(
+		(row) =>
+			JSON.parse(sealer === undefined ? row.payload : sealer.open(row.payload)) as AdapterPayload,
+	);
+}
