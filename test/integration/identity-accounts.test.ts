@@ -235,6 +235,11 @@ for (const backend of appBackends()) {
 			});
 			expect(badToken).toMatchObject({ status: 400, body: { error: "invalid_grant" } });
 
+			// oidc-provider's Node-version notice (Node 20) is an info line of our log, never an error.
+			const providerLines = testApp.logs().filter((line) => line.module === "oidc-provider");
+			for (const line of providerLines) expect(line.level).toBe(30);
+			expect(testApp.logs().filter((line) => Number(line.level) >= 50)).toEqual([]);
+
 			const tables = await runTollgate(["print-tables"], deployment.env);
 			const sealedRow = tables.stdout
 				.split("\n")

@@ -161,22 +161,17 @@ export class AccountService {
 		startLoginRequest: string,
 	): Promise<{ readonly loginId: string; readonly loginResponse: string }> {
 		const normalised = normalisedEmail(email);
-		const user = await this.#store.findUserByEmail(normalised);
-		const record =
-			user === null || user.disabledAtMs !== null
-				? null
-				: await this.#store.passwordRecord(user.id);
-		const isReal = user !== null && record !== null;
+		const found = await this.#store.loginRecordByEmail(normalised);
 		const { loginResponse, serverLoginState } = decoding("start_login_request", () =>
 			opaque.server.startLogin({
 				serverSetup: this.#serverSetup,
-				userIdentifier: isReal ? user.id : `${UNKNOWN_IDENTIFIER_PREFIX}${normalised}`,
-				registrationRecord: isReal ? record : null,
+				userIdentifier: found?.userId ?? `${UNKNOWN_IDENTIFIER_PREFIX}${normalised}`,
+				registrationRecord: found?.registrationRecord ?? null,
 				startLoginRequest,
 			}),
 		);
 		const loginId = randomBytes(TOKEN_BYTES).toString("base64url");
-		const state: LoginState = { userId: isReal ? user.id : null, serverLoginState };
+		const state: LoginState = { userId: found?.userId ?? null, serverLoginState };
 		await this.#kv.set(`${LOGIN_PREFIX}${loginId}`, JSON.stringify(state), {
 			ttlMs: LOGIN_STATE_TTL_MS,
 		});
@@ -187,7 +182,7 @@ export class AccountService {
 	async finishLogin(
 		loginId: string,
 		finishLoginRequest: string,
-	): Promise<{ readonly user: IdentityUser; readonly authTimeMs: number }> {
+	): Promise<{ readonly userId: string; readonly authTimeMs: number }> {
 		const saved = await this.#kv.consume(`${LOGIN_PREFIX}${loginId}`);
 		if (saved === null) throw invalidGrant("The login is unknown, used or expired: start again.");
 		const state = JSON.parse(saved) as LoginState;
@@ -200,10 +195,13 @@ export class AccountService {
 		} catch (error) {
 			throw invalidGrant("The e-mail or password is wrong.", error);
 		}
-		const user = state.userId === null ? null : await this.#store.findUserById(state.userId);
-		if (sessionKey === undefined || user === null || user.disabledAtMs !== null)
+		if (
+			sessionKey === undefined ||
+			state.userId === null ||
+			!(await this.#store.isActive(state.userId))
+		)
 			throw invalidGrant("The e-mail or password is wrong.");
-		return { user, authTimeMs: this.#clock.nowMs() };
+		return { userId: state.userId, authTimeMs: this.#clock.nowMs() };
 	}
 
 	listUsers(): Promise<IdentityUser[]> {

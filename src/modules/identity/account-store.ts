@@ -32,8 +32,12 @@ export interface AccountStore {
 	setDisabled(id: string, disabledAtMs: number | null, atMs: number): Promise<boolean>;
 	/** False when there is no such user. */
 	setRole(id: string, role: string, isMember: boolean, atMs: number): Promise<boolean>;
-	/** The OPAQUE registration record, null before the user set a password. */
-	passwordRecord(userId: string): Promise<string | null>;
+	/** What a login needs in one read: the enabled account with this e-mail and its record, if both exist. */
+	loginRecordByEmail(
+		email: string,
+	): Promise<{ readonly userId: string; readonly registrationRecord: string } | null>;
+	/** Whether the account exists and is not disabled. */
+	isActive(userId: string): Promise<boolean>;
 	setPasswordRecord(userId: string, registrationRecord: string, atMs: number): Promise<void>;
 	/** The sealed secret stored under `name`, or `fresh` stored now if none is (the first instance wins). */
 	sealedSecret(name: string, fresh: Uint8Array, atMs: number): Promise<Uint8Array>;

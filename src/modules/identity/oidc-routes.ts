@@ -173,12 +173,12 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			const interaction = await interactionOf(provider, request, reply);
 			if (interaction.prompt.name !== "login")
 				throw new AppError("invalid_request", { description: "This interaction needs no login." });
-			const { user, authTimeMs } = await accounts.finishLogin(
+			const { userId, authTimeMs } = await accounts.finishLogin(
 				request.body.login_id,
 				request.body.finish_login_request,
 			);
 			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-				login: { accountId: user.id, amr: ["pwd"], ts: Math.floor(authTimeMs / 1_000) },
+				login: { accountId: userId, amr: ["pwd"], ts: Math.floor(authTimeMs / 1_000) },
 			});
 			return { redirect_to: redirectTo };
 		},

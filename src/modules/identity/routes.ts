@@ -136,11 +136,11 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request) => {
-			const { user, authTimeMs } = await accounts.finishLogin(
+			const { userId, authTimeMs } = await accounts.finishLogin(
 				request.body.login_id,
 				request.body.finish_login_request,
 			);
-			return { user_id: user.id, amr: ["pwd" as const], auth_time: Math.floor(authTimeMs / 1_000) };
+			return { user_id: userId, amr: ["pwd" as const], auth_time: Math.floor(authTimeMs / 1_000) };
 		},
 	);
 };

@@ -144,13 +144,27 @@ export class SqlAccountStore implements AccountStore {
 		});
 	}
 
-	async passwordRecord(userId: string): Promise<string | null> {
+	async loginRecordByEmail(email: string) {
 		const row = await this.#db
-			.selectFrom("identity_password_records")
-			.select("registration_record")
-			.where("user_id", "=", userId)
+			.selectFrom("identity_users as u")
+			.innerJoin("identity_password_records as p", "p.user_id", "u.id")
+			.select(["u.id", "p.registration_record"])
+			.where("u.email", "=", email)
+			.where("u.disabled_at_ms", "is", null)
 			.executeTakeFirst();
-		return row?.registration_record ?? null;
+		return row === undefined
+			? null
+			: { userId: row.id, registrationRecord: row.registration_record };
+	}
+
+	async isActive(userId: string): Promise<boolean> {
+		const row = await this.#db
+			.selectFrom("identity_users")
+			.select("id")
+			.where("id", "=", userId)
+			.where("disabled_at_ms", "is", null)
+			.executeTakeFirst();
+		return row !== undefined;
 	}
 
 	async setPasswordRecord(userId: string, registrationRecord: string, atMs: number): Promise<void> {
