@@ -403,6 +403,23 @@ for (const backend of appBackends()) {
 				active: true,
 				client_id: "worker",
 			});
+			// Another client cannot revoke it.
+			const otherAdded = await cli(
+				"identity",
+				"clients",
+				"add",
+				"other",
+				"--grant-types",
+				"client_credentials",
+			);
+			const otherSecret = /client_secret: (\S+)/.exec(otherAdded)?.[1] ?? "";
+			await Promise.allSettled([
+				client.tokenRevocation(
+					await discover("other", client.ClientSecretBasic(otherSecret)),
+					tokens.access_token,
+				),
+			]);
+			expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
 			await client.tokenRevocation(config, tokens.access_token);
 			expect((await client.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
 			// A wrong secret is refused: 401 with a Basic challenge (RFC 6749 §5.2).
@@ -413,7 +430,15 @@ for (const backend of appBackends()) {
 			).rejects.toMatchObject({ status: 401, code: "OAUTH_WWW_AUTHENTICATE_CHALLENGE" });
 
 			const listed = await cli("identity", "clients", "list");
-			expect(JSON.parse(listed.trim())).toMatchObject({ client_id: "worker", has_secret: true });
+			expect(
+				listed
+					.trim()
+					.split("\n")
+					.map((line) => JSON.parse(line)),
+			).toEqual([
+				expect.objectContaining({ client_id: "other", has_secret: true }),
+				expect.objectContaining({ client_id: "worker", has_secret: true }),
+			]);
 			expect(listed).not.toContain(secret);
 			expect(await cli("identity", "clients", "show", "worker")).not.toContain(secret);
 			expect(

@@ -155,8 +155,17 @@ export async function createProvider(options: {
 		features: {
 			devInteractions: { enabled: false },
 			clientCredentials: { enabled: true },
-			introspection: { enabled: true },
-			revocation: { enabled: true },
+			// A public client learns about its own tokens only; a confidential one (an API's back end) about any.
+			introspection: {
+				enabled: true,
+				allowedPolicy: (ctx, client, token) =>
+					client.clientAuthMethod !== "none" || token.clientId === ctx.oidc.client?.clientId,
+			},
+			// Only the client a token was issued to may revoke it.
+			revocation: {
+				enabled: true,
+				allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
+			},
 			userinfo: { enabled: true },
 			rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
 			pushedAuthorizationRequests: { enabled: true },
