@@ -5,6 +5,8 @@ export interface AppErrorOptions {
 	readonly description?: string;
 	/** Logged, never sent. */
 	readonly cause?: unknown;
+	/** Sent as Retry-After (seconds), for a refusal that ends by itself (429, 503). */
+	readonly retryAfterSeconds?: number;
 }
 
 /** A protocol error with a stable code; the HTTP error handler is the only place that renders it. */
@@ -13,6 +15,7 @@ export class AppError extends Error {
 	readonly status: number;
 	/** Whether `message` may be shown to the client: never for server faults. */
 	readonly expose: boolean;
+	readonly retryAfterSeconds: number | undefined;
 
 	constructor(code: ErrorCode, options: AppErrorOptions = {}) {
 		const entry = ERROR_CATALOGUE[code];
@@ -21,5 +24,6 @@ export class AppError extends Error {
 		this.code = code;
 		this.status = entry.status;
 		this.expose = entry.status < 500;
+		this.retryAfterSeconds = options.retryAfterSeconds;
 	}
 }

@@ -106,6 +106,8 @@ export function sendError(
 	reply: FastifyReply,
 	error: AppError,
 ): FastifyReply {
+	if (error.retryAfterSeconds !== undefined)
+		reply.header("retry-after", String(error.retryAfterSeconds));
 	return reply
 		.code(error.status)
 		.type("application/json; charset=utf-8")

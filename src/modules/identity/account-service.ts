@@ -146,10 +146,6 @@ export class AccountService {
 
 	/** Stores the client's record and spends the link (once: a second finish with it is refused). */
 	async finishRegistration(token: string, registrationRecord: string): Promise<void> {
-		if (!/^[A-Za-z0-9_-]+$/.test(registrationRecord))
-			throw new AppError("invalid_request", {
-				description: "registration_record is not base64url",
-			});
 		const userId = await this.#kv.consume(`${SET_PASSWORD_PREFIX}${tokenHash(token)}`);
 		if (userId === null) throw invalidGrant("The set-password link is unknown, used or expired.");
 		await this.#store.setPasswordRecord(userId, registrationRecord, this.#clock.nowMs());

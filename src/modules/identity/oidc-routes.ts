@@ -10,7 +10,8 @@ import { z } from "zod";
 import { AppError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
 import type { AccountService } from "./account-service.ts";
-import { type AttemptLimiter, type Limit, RateLimited } from "./rate-limit.ts";
+import type { AttemptLimiter, Limit } from "./rate-limit.ts";
+import { opaqueMessage } from "./routes.ts";
 
 const uidParams = z.object({
 	uid: z
@@ -19,11 +20,6 @@ const uidParams = z.object({
 		.max(128)
 		.regex(/^[A-Za-z0-9_-]+$/),
 });
-const opaqueMessage = z
-	.string()
-	.min(1)
-	.max(2_048)
-	.regex(/^[A-Za-z0-9_-]+$/, "base64url without padding");
 
 /** What oidc-provider answers under the issuer (its `routes` in provider.ts), with CORS preflights. */
 const PROVIDER_ROUTES: readonly [readonly ("GET" | "POST" | "OPTIONS")[], string, string][] = [
@@ -74,17 +70,10 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	const callback = provider.callback();
 	const tokenPath = `${prefix}/oidc/token`;
 	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
-		if (request.method === "POST" && request.routeOptions.url === tokenPath) {
-			try {
-				await tokenLimit.limiter.attempt([
-					{ key: `token:address:${request.ip}`, limit: tokenLimit.perAddress },
-				]);
-			} catch (error) {
-				if (error instanceof RateLimited)
-					reply.header("retry-after", String(error.retryAfterSeconds));
-				throw error;
-			}
-		}
+		if (request.method === "POST" && request.routeOptions.url === tokenPath)
+			await tokenLimit.limiter.attempt([
+				{ key: `token:address:${request.ip}`, limit: tokenLimit.perAddress },
+			]);
 		reply.hijack();
 		// oidc-provider routes relative to the issuer: strip the issuer's path.
 		request.raw.url = (request.raw.url ?? "/").slice(prefix.length) || "/";

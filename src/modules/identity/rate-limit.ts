@@ -14,16 +14,12 @@ export interface Limit {
 	readonly windowMs: number;
 }
 
-/** 429 with the seconds until the window ends; the route sends them as Retry-After. */
-export class RateLimited extends AppError {
-	readonly retryAfterSeconds: number;
-
-	constructor(retryAfterSeconds: number) {
-		super("rate_limited", {
-			description: `Too many attempts; retry in ${retryAfterSeconds} s.`,
-		});
-		this.retryAfterSeconds = retryAfterSeconds;
-	}
+/** 429, with the seconds until the window ends as Retry-After. */
+function rateLimited(retryAfterSeconds: number): AppError {
+	return new AppError("rate_limited", {
+		description: `Too many attempts; retry in ${retryAfterSeconds} s.`,
+		retryAfterSeconds,
+	});
 }
 
 export const subjectOf = (text: string) => createHash("sha256").update(text).digest("base64url");
@@ -35,7 +31,7 @@ export class AttemptLimiter {
 		this.#kv = kv;
 	}
 
-	/** Counts one attempt against every bucket; throws RateLimited when any is over its limit. */
+	/** Counts one attempt against every bucket; throws rate_limited (429) when any is over its limit. */
 	async attempt(
 		buckets: readonly { readonly key: string; readonly limit: Limit }[],
 	): Promise<void> {
@@ -48,7 +44,7 @@ export class AttemptLimiter {
 					await this.#kv.expire(fullKey, limit.windowMs);
 					remainingMs = limit.windowMs;
 				}
-				throw new RateLimited(Math.max(1, Math.ceil(remainingMs / 1_000)));
+				throw rateLimited(Math.max(1, Math.ceil(remainingMs / 1_000)));
 			}
 		}
 	}

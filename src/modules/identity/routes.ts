@@ -3,12 +3,11 @@
  * log in, each as a two-message OPAQUE exchange. The password itself never reaches the server; every value
  * is base64url as @serenity-kit/opaque writes it.
  */
-import type { FastifyReply } from "fastify";
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { errorResponses } from "../../http/openapi.ts";
 import { type AccountService, normalisedEmail } from "./account-service.ts";
-import { type AttemptLimiter, type Limit, RateLimited, subjectOf } from "./rate-limit.ts";
+import { type AttemptLimiter, type Limit, subjectOf } from "./rate-limit.ts";
 
 export interface AttemptLimits {
 	readonly limiter: AttemptLimiter;
@@ -17,7 +16,7 @@ export interface AttemptLimits {
 }
 
 /** OPAQUE messages are a few hundred bytes; a bound keeps junk out of the library. */
-const opaqueMessage = z
+export const opaqueMessage = z
 	.string()
 	.min(1)
 	.max(2_048)
@@ -37,18 +36,11 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 	const tags = ["identity"];
 	const failures = errorResponses(400, 429, 503);
 	/** One attempt against the account's bucket and the address's; 429 with Retry-After past either. */
-	const attempt = async (reply: FastifyReply, account: string, address: string) => {
-		try {
-			await limits.limiter.attempt([
-				{ key: `account:${subjectOf(account)}`, limit: limits.perAccount },
-				{ key: `address:${address}`, limit: limits.perAddress },
-			]);
-		} catch (error) {
-			if (error instanceof RateLimited)
-				reply.header("retry-after", String(error.retryAfterSeconds));
-			throw error;
-		}
-	};
+	const attempt = (account: string, address: string) =>
+		limits.limiter.attempt([
+			{ key: `account:${subjectOf(account)}`, limit: limits.perAccount },
+			{ key: `address:${address}`, limit: limits.perAddress },
+		]);
 
 	app.post(
 		`${prefix}/identity/password/start`,
@@ -62,8 +54,8 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 				response: { 200: z.object({ registration_response: z.string() }), ...failures },
 			},
 		},
-		async (request, reply) => {
-			await attempt(reply, `link:${request.body.token}`, request.ip);
+		async (request) => {
+			await attempt(`link:${request.body.token}`, request.ip);
 			return {
 				registration_response: await accounts.startRegistration(
 					request.body.token,
@@ -107,8 +99,8 @@ export const identityRoutes: FastifyPluginAsyncZod<{
 				},
 			},
 		},
-		async (request, reply) => {
-			await attempt(reply, `email:${normalisedEmail(request.body.email)}`, request.ip);
+		async (request) => {
+			await attempt(`email:${normalisedEmail(request.body.email)}`, request.ip);
 			const started = await accounts.startLogin(
 				request.body.email,
 				request.body.start_login_request,
