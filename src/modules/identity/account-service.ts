@@ -83,11 +83,7 @@ export class AccountService {
 		const { store, secretsKey, clock } = options;
 		const fresh = secretsKey.seal(SERVER_SETUP_NAME, Buffer.from(opaque.server.createSetup()));
 		const sealed = await store.sealedSecret(SERVER_SETUP_NAME, fresh, clock.nowMs());
-		const setup = secretsKey.open(SERVER_SETUP_NAME, sealed);
-		if (setup === null)
-			throw new Error(
-				"the OPAQUE server setup in the database was sealed with another identity.secrets_key: set the same key on every instance",
-			);
+		const setup = secretsKey.openStored(SERVER_SETUP_NAME, sealed, "the OPAQUE server setup");
 		return new AccountService(
 			store,
 			options.kv,

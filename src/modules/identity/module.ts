@@ -74,11 +74,7 @@ export async function openIdentity(options: {
 async function cookieKeys(opened: OpenedIdentity, nowMs: number): Promise<string[]> {
 	const fresh = opened.secretsKey.seal(COOKIE_KEYS_NAME, randomBytes(32));
 	const sealed = await opened.store.sealedSecret(COOKIE_KEYS_NAME, fresh, nowMs);
-	const key = opened.secretsKey.open(COOKIE_KEYS_NAME, sealed);
-	if (key === null)
-		throw new Error(
-			"the provider's cookie key was sealed with another identity.secrets_key: set the same key on every instance",
-		);
+	const key = opened.secretsKey.openStored(COOKIE_KEYS_NAME, sealed, "the provider's cookie key");
 	return [key.toString("base64url")];
 }
 

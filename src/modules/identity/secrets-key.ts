@@ -31,8 +31,21 @@ export class SecretsKey {
 		return Buffer.concat([Buffer.of(FORMAT_VERSION), nonce, body, cipher.getAuthTag()]);
 	}
 
+	/**
+	 * A value this service stored under `name`; `what` names it when it cannot be opened, which means
+	 * another instance sealed it with another key.
+	 */
+	openStored(name: string, sealed: Uint8Array, what: string): Buffer {
+		const opened = this.#open(name, sealed);
+		if (opened === null)
+			throw new Error(
+				`${what} was sealed with another identity.secrets_key: set the same key on every instance`,
+			);
+		return opened;
+	}
+
 	/** Null when the value was sealed with another key or under another name, or was altered. */
-	open(name: string, sealed: Uint8Array): Buffer | null {
+	#open(name: string, sealed: Uint8Array): Buffer | null {
 		const bytes = Buffer.from(sealed);
 		if (bytes.length < 1 + NONCE_BYTES + TAG_BYTES || bytes[0] !== FORMAT_VERSION) return null;
 		const nonce = bytes.subarray(1, 1 + NONCE_BYTES);
@@ -55,12 +68,8 @@ export class SecretsKey {
 export function textSealer(key: SecretsKey, name: string) {
 	return {
 		seal: (json: string) => key.seal(name, Buffer.from(json, "utf8")).toString("base64url"),
-		open(sealed: string): string {
-			const opened = key.open(name, Buffer.from(sealed, "base64url"));
-			if (opened === null)
-				throw new Error(`a ${name} record was sealed with another identity.secrets_key`);
-			return opened.toString("utf8");
-		},
+		open: (sealed: string) =>
+			key.openStored(name, Buffer.from(sealed, "base64url"), `a ${name} record`).toString("utf8"),
 	};
 }
 

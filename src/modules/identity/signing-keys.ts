@@ -107,11 +107,11 @@ export class SigningKeys {
 			...keys.filter((key) => key.retiredAtMs !== null),
 		];
 		return ordered.map((key) => {
-			const opened = this.#secretsKey.open(sealName(key.kid), key.sealedJwk);
-			if (opened === null)
-				throw new Error(
-					`signing key ${key.kid} was sealed with another identity.secrets_key: set the same key on every instance`,
-				);
+			const opened = this.#secretsKey.openStored(
+				sealName(key.kid),
+				key.sealedJwk,
+				`signing key ${key.kid}`,
+			);
 			return JSON.parse(opened.toString("utf8")) as PrivateJwk;
 		});
 	}
