@@ -14,6 +14,7 @@ import {
 	type ProPlan,
 	REVOCATION_RETAIN_FOR_MS,
 } from "./entitlement.ts";
+import type { NewPayment } from "./ledger.ts";
 import { LegacyPaymentStatus, LegacyPlan, LegacyProvider } from "./legacy-protocol.ts";
 
 /** The schema the importer reads; the Python backend migrates older databases to it when it starts. */
@@ -117,20 +118,11 @@ export interface ImportedUser {
 	readonly proofExpiryOffsetSeconds: number;
 }
 
-export interface ImportedPayment {
+/** A store payment as Tollgate records it, with what the backend had done with it since. */
+export interface ImportedPayment extends NewPayment {
 	/** The master key of the account it is bound to; null while unclaimed. */
 	readonly masterPkey: Uint8Array | null;
-	readonly provider: PaymentProvider;
-	readonly plan: ProPlan;
-	readonly externalId: string;
-	readonly lineage: string;
-	readonly claimKey: string | null;
-	readonly autoRenewing: boolean;
-	readonly purchasedAtMs: number;
 	readonly redeemedAtMs: number | null;
-	readonly expiryAtMs: number;
-	readonly gracePeriodMs: number | null;
-	readonly platformRefundExpiryAtMs: number;
 	readonly revokedAtMs: number | null;
 	readonly refundRequestedAtMs: number | null;
 }

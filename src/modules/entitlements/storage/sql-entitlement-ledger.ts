@@ -86,7 +86,8 @@ type PaymentRow = Selectable<EntitlementTables["pro_payments"]>;
 const toNumber = (value: Int) => Number(value);
 const toNullableNumber = (value: Int | null) => (value === null ? null : Number(value));
 /** 0/1: SQLite has no booleans, and PostgreSQL reads "1" and "0" as booleans. */
-const toFlag = (value: boolean) => (value ? 1 : 0);
+/** A boolean column's value on both engines (PostgreSQL casts 1/0 to BOOLEAN). */
+export const toFlag = (value: boolean) => (value ? 1 : 0);
 
 function userOf(row: UserRow): ProUser {
 	return {

@@ -9,11 +9,10 @@ import type {
 	LegacyImportWriter,
 } from "../legacy-import.ts";
 import { LegacyImportError } from "../legacy-import.ts";
-import type { EntitlementTables, Tables } from "./sql-entitlement-ledger.ts";
+import { type EntitlementTables, type Tables, toFlag } from "./sql-entitlement-ledger.ts";
 
 /** Rows per INSERT: well under both engines' limits on bound parameters. */
 const BATCH_ROWS = 500;
-const flag = (value: boolean) => (value ? 1 : 0);
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
 function batches<T>(rows: readonly T[]): T[][] {
@@ -77,7 +76,7 @@ class SqlLegacyImportWriter implements LegacyImportWriter {
 						current_generation_id: user.generationId,
 						expiry_at_ms: user.expiryAtMs,
 						grace_period_ms: user.gracePeriodMs,
-						auto_renewing: flag(user.autoRenewing),
+						auto_renewing: toFlag(user.autoRenewing),
 						proof_expiry_offset_s: user.proofExpiryOffsetSeconds,
 					})),
 				)
@@ -117,7 +116,7 @@ class SqlLegacyImportWriter implements LegacyImportWriter {
 						external_id: payment.externalId,
 						lineage: payment.lineage,
 						claim_key: payment.claimKey,
-						auto_renewing: flag(payment.autoRenewing),
+						auto_renewing: toFlag(payment.autoRenewing),
 						purchased_at_ms: payment.purchasedAtMs,
 						redeemed_at_ms: payment.redeemedAtMs,
 						expiry_at_ms: payment.expiryAtMs,
