@@ -128,6 +128,25 @@ for (const backend of appBackends()) {
 			return { token, state };
 		}
 
+		/** The user cancels: auto-renew goes off, the paid term stays. */
+		async function cancel(token: string, state: SubscriptionState) {
+			google.setSubscription(token, {
+				...state,
+				state: "SUBSCRIPTION_STATE_CANCELED",
+				autoRenewEnabled: false,
+				acknowledged: true,
+			});
+			google.publish(rtdn(CANCELED, token));
+			await runGoogleJob();
+		}
+
+		/** The user takes the cancellation back. */
+		async function restart(token: string, state: SubscriptionState) {
+			google.setSubscription(token, { ...state, acknowledged: true });
+			google.publish(rtdn(RESTARTED, token));
+			await runGoogleJob();
+		}
+
 		/** A refund: Play revokes the subscription and it ends now. */
 		async function refund(token: string, state: SubscriptionState) {
 			google.setSubscription(token, {
@@ -258,20 +277,11 @@ for (const backend of appBackends()) {
 			expect(issued.status).toBe("ok");
 
 			testApp.clock.advanceMs(60_000);
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_CANCELED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-			});
-			google.publish(rtdn(CANCELED, token));
-			await runGoogleJob();
+			await cancel(token, state);
 			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: false });
 
 			testApp.clock.advanceMs(60_000);
-			google.setSubscription(token, { ...state, acknowledged: true });
-			google.publish(rtdn(RESTARTED, token));
-			await runGoogleJob();
+			await restart(token, state);
 			expect(await status(master)).toMatchObject({ user_status: "active", auto_renewing: true });
 
 			const ticket = (await call("/get_pro_revocations", { ticket: 0 })).result.ticket as number;
@@ -598,16 +608,7 @@ for (const backend of appBackends()) {
 			expect((await legacyRevocations(0)).items).toEqual([]);
 
 			// Cancelling turns auto-renew off, and with it the grace.
-			google.setSubscription(token, {
-				...state,
-				orderId: `${state.orderId}..0`,
-				state: "SUBSCRIPTION_STATE_CANCELED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-				expiryMs: renewedExpiry,
-			});
-			google.publish(rtdn(CANCELED, token));
-			await runGoogleJob();
+			await cancel(token, { ...state, orderId: `${state.orderId}..0`, expiryMs: renewedExpiry });
 			const serverKey = await serverOnionKey(Buffer.from(signingKey, "hex"));
 			const throughOnion = await postJsonThroughOnion(
 				testApp.app,
@@ -629,18 +630,9 @@ for (const backend of appBackends()) {
 			const claimed = await legacyClaim(master, token, state.orderId);
 			expect(claimed.status).toBe(0);
 
-			google.setSubscription(token, {
-				...state,
-				state: "SUBSCRIPTION_STATE_CANCELED",
-				autoRenewEnabled: false,
-				acknowledged: true,
-			});
-			google.publish(rtdn(CANCELED, token));
-			await runGoogleJob();
+			await cancel(token, state);
 			expect(await legacyDetails(master)).toMatchObject({ status: 1, auto_renewing: false });
-			google.setSubscription(token, { ...state, acknowledged: true });
-			google.publish(rtdn(RESTARTED, token));
-			await runGoogleJob();
+			await restart(token, state);
 			expect(await legacyDetails(master)).toMatchObject({ status: 1, auto_renewing: true });
 
 			// Unlike upstream, cancelling revoked the proofs that outlasted the shortened entitlement (as in
