@@ -5,8 +5,7 @@ import type { CommandOptions, ModuleCommandContext } from "../contract.ts";
 import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import type { IdentityConfig } from "./config.ts";
-import { CLIENT_RECORDS_NAME, issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS } from "./module.ts";
-import { textSealer } from "./secrets-key.ts";
+import { issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS, routePrefixOf } from "./module.ts";
 import { SIGNING_ALGORITHMS } from "./signing-keys.ts";
 import { listOidcModels, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
@@ -38,10 +37,8 @@ function describe(user: IdentityUser) {
 }
 
 function setPasswordUrl(context: Context, token: string): string {
-	const url = new URL(
-		`${issuerOf(context.section, context.config).pathname.replace(/\/+$/, "")}/identity/set-password`,
-		issuerOf(context.section, context.config),
-	);
+	const issuer = issuerOf(context.section, context.config);
+	const url = new URL(`${routePrefixOf(issuer)}/identity/set-password`, issuer);
 	url.hash = `token=${token}`;
 	return url.toString();
 }
@@ -152,9 +149,7 @@ async function identity(context: Context) {
 /** Client records as the provider reads them: sealed at rest (a confidential client's secret). */
 async function clientModels(context: Context) {
 	const [storage, opened] = [await context.storage(), await identity(context)];
-	return new SqlOidcAdapter(storage.sql.db, "Client", systemClock, {
-		sealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
-	});
+	return new SqlOidcAdapter(storage.sql.db, "Client", systemClock, { sealer: opened.clientSealer });
 }
 
 export async function rotateKeys(context: Context): Promise<number> {
@@ -232,11 +227,7 @@ function describeClient(payload: Record<string, unknown>) {
 export async function listClients(context: Context): Promise<number> {
 	const storage = await context.storage();
 	const opened = await identity(context);
-	for (const payload of await listOidcModels(
-		storage.sql.db,
-		"Client",
-		textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
-	))
+	for (const payload of await listOidcModels(storage.sql.db, "Client", opened.clientSealer))
 		process.stdout.write(`${JSON.stringify(describeClient(payload))}\n`);
 	return 0;
 }

@@ -20,13 +20,14 @@ import { identityRoutes } from "./routes.ts";
 import { resolveSecretsKey, type SecretsKey, textSealer } from "./secrets-key.ts";
 import { SigningKeys } from "./signing-keys.ts";
 import { SqlAccountStore } from "./storage/sql-account-store.ts";
+import type { PayloadSealer } from "./storage/sql-oidc-adapter.ts";
 import { sweepExpiredOidcModels } from "./storage/sql-oidc-adapter.ts";
 import { SqlSigningKeyStore } from "./storage/sql-signing-keys.ts";
 
 const HOUR_MS = 3_600_000;
 const SWEEP_INTERVAL_MS = 15 * 60_000;
 const COOKIE_KEYS_NAME = "oidc_cookie_keys";
-export const CLIENT_RECORDS_NAME = "oidc_client";
+const CLIENT_RECORDS_NAME = "oidc_client";
 /** A retired key stays published while any token it signed may still be presented. */
 export const RETIRED_KEY_PUBLISHED_MS =
 	(Math.max(TOKEN_LIFETIMES.idToken, TOKEN_LIFETIMES.accessToken) + TOKEN_LIFETIMES.leeway) * 1_000;
@@ -36,11 +37,18 @@ export function issuerOf(section: IdentityConfig, config: FoundationConfig): URL
 	return new URL(section.issuer ?? `http://${config.http.host}:${config.http.port}`);
 }
 
+/** The issuer's path, without a trailing slash: every identity route lives below it. */
+export function routePrefixOf(issuer: URL): string {
+	return issuer.pathname.replace(/\/+$/, "");
+}
+
 interface OpenedIdentity {
 	readonly accounts: AccountService;
 	readonly store: AccountStore;
 	readonly secretsKey: SecretsKey;
 	readonly signingKeys: SigningKeys;
+	/** Seals client records (their secrets), for the provider and the clients commands alike. */
+	readonly clientSealer: PayloadSealer;
 }
 
 export async function openIdentity(options: {
@@ -67,7 +75,13 @@ export async function openIdentity(options: {
 		setPasswordLinkMs: section.set_password_link_hours * HOUR_MS,
 	});
 	const signingKeys = new SigningKeys(new SqlSigningKeyStore(storage.sql.db), secretsKey);
-	return { accounts, store, secretsKey, signingKeys };
+	return {
+		accounts,
+		store,
+		secretsKey,
+		signingKeys,
+		clientSealer: textSealer(secretsKey, CLIENT_RECORDS_NAME),
+	};
 }
 
 /** The keys oidc-provider signs its cookies with, made by the first instance, sealed like the rest. */
@@ -97,7 +111,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			},
 		});
 		const issuer = issuerOf(section, config);
-		const prefix = issuer.pathname.replace(/\/+$/, "");
+		const prefix = routePrefixOf(issuer);
 		const windowMs = section.attempt_window_seconds * 1_000;
 		const limiter = new AttemptLimiter(storage.kv);
 		await app.register(identityRoutes, {
@@ -122,7 +136,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
 			trustProxy: config.http.trust_proxy,
 			resources: section.resources,
-			clientSealer: textSealer(opened.secretsKey, CLIENT_RECORDS_NAME),
+			clientSealer: opened.clientSealer,
 		});
 		await app.register(oidcRoutes, {
 			provider,
