@@ -142,7 +142,7 @@ describeAdapterContract("key-value (embedded)", async () => {
 	const dir = await mkdtemp(join(tmpdir(), "tollgate-oidc-kv-"));
 	const store = new EmbeddedKeyValueStore(join(dir, "kv.db"), systemClock);
 	return {
-		adapter: (model) => new KeyValueOidcAdapter(store, model, alreadyConsumed),
+		adapter: (model) => new KeyValueOidcAdapter(store, model, systemClock, alreadyConsumed),
 		cleanup: async () => {
 			await store.close();
 			await rm(dir, { recursive: true, force: true });
@@ -157,7 +157,7 @@ describe.skipIf(redis === null)("key-value on Redis", () => {
 		const prefix = createTestRedisPrefix(url);
 		const store = await RedisKeyValueStore.open({ url, keyPrefix: prefix.prefix });
 		return {
-			adapter: (model) => new KeyValueOidcAdapter(store, model, alreadyConsumed),
+			adapter: (model) => new KeyValueOidcAdapter(store, model, systemClock, alreadyConsumed),
 			cleanup: async () => {
 				await store.close();
 				await prefix.drop();

@@ -87,7 +87,7 @@ export async function createProvider(options: {
 	const configuration: Configuration = {
 		adapter: (model: string) =>
 			SHORT_LIVED_MODELS.has(model)
-				? new KeyValueOidcAdapter(options.kv, model, alreadyConsumed)
+				? new KeyValueOidcAdapter(options.kv, model, options.clock, alreadyConsumed)
 				: new SqlOidcAdapter(options.db, model, options.clock, {
 						alreadyConsumed,
 						sealer: model === "Client" ? options.clientSealer : undefined,

@@ -5,6 +5,7 @@
  * code, exactly one succeeds, and a later find still sees it consumed (oidc-provider then revokes the grant).
  */
 import type { Adapter, AdapterPayload } from "oidc-provider";
+import type { Clock } from "#lib/clock";
 import type { KeyValueStore } from "../../../storage/index.ts";
 
 const PREFIX = "identity:oidc:";
@@ -14,11 +15,13 @@ const GRANT_INDEX_TTL_MS = 24 * 3_600_000;
 export class KeyValueOidcAdapter implements Adapter {
 	readonly #kv: KeyValueStore;
 	readonly #model: string;
+	readonly #clock: Clock;
 	readonly #alreadyConsumed: () => Error;
 
-	constructor(kv: KeyValueStore, model: string, alreadyConsumed: () => Error) {
+	constructor(kv: KeyValueStore, model: string, clock: Clock, alreadyConsumed: () => Error) {
 		this.#kv = kv;
 		this.#model = model;
+		this.#clock = clock;
 		this.#alreadyConsumed = alreadyConsumed;
 	}
 
@@ -75,7 +78,7 @@ export class KeyValueOidcAdapter implements Adapter {
 		const ttlMs = await this.#kv.ttlMs(this.#key(id));
 		const isFirst = await this.#kv.setIfAbsent(
 			this.#consumedKey(id),
-			String(Math.floor(Date.now() / 1_000)),
+			String(Math.floor(this.#clock.nowMs() / 1_000)),
 			ttlMs === null || !Number.isFinite(ttlMs) ? {} : { ttlMs: Math.max(ttlMs, 1) },
 		);
 		if (!isFirst) throw this.#alreadyConsumed();
