@@ -125,6 +125,15 @@ export interface ModuleDescriptor<
 	load(): Promise<ModuleImplementation<z.output<Section>>>;
 }
 
+/**
+ * A module command's answer to bad arguments: the reason as the only line, exit status 2. Usage problems
+ * are found before the database or a key is touched.
+ */
+export function usageFailure(reason: string): number {
+	process.stderr.write(`tollgate: ${reason}\n`);
+	return 2;
+}
+
 /** Declares a module, keeping its name and section types for the config schema built from it. */
 export function defineModule<const Name extends string, Section extends z.ZodType>(
 	descriptor: ModuleDescriptor<Name, Section>,

@@ -1,6 +1,6 @@
 /** The entitlements module's operator commands (described in index.ts, loaded when one runs). */
 import { systemClock } from "#lib/clock";
-import type { CommandOptions, ModuleCommandContext } from "../contract.ts";
+import { type CommandOptions, type ModuleCommandContext, usageFailure } from "../contract.ts";
 import type { EntitlementsConfig } from "./config.ts";
 import type { ProPlan } from "./entitlement.ts";
 import type { EntitlementService } from "./entitlement-service.ts";
@@ -22,12 +22,6 @@ const PLANS: readonly ProPlan[] = ["1m", "3m", "1y"];
 /** A master key from the command line: 64 hex characters, as clients and the wire show it; null if not. */
 function masterKeyOf(text: string): Uint8Array | null {
 	return /^[0-9a-fA-F]{64}$/.test(text) ? new Uint8Array(Buffer.from(text, "hex")) : null;
-}
-
-/** Usage problems are found before the database or key is touched, so the reason is the only line. */
-function usageFailure(reason: string): number {
-	process.stderr.write(`tollgate: ${reason}\n`);
-	return 2;
 }
 
 const badMasterKey = (text: string) => `<master_pkey> must be 64 hex characters, got '${text}'`;

@@ -1,7 +1,7 @@
 /** The identity module's operator commands (described in index.ts, loaded when one runs). */
 import { randomBytes } from "node:crypto";
 import { systemClock } from "#lib/clock";
-import type { CommandOptions, ModuleCommandContext } from "../contract.ts";
+import { type CommandOptions, type ModuleCommandContext, usageFailure } from "../contract.ts";
 import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import type { IdentityConfig } from "./config.ts";
@@ -13,11 +13,6 @@ type Context = ModuleCommandContext<IdentityConfig>;
 
 const ROLE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
-
-function usageFailure(reason: string): number {
-	process.stderr.write(`tollgate: ${reason}\n`);
-	return 2;
-}
 
 async function accounts(context: Context): Promise<AccountService> {
 	return (await identity(context)).accounts;
