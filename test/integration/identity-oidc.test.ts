@@ -161,6 +161,7 @@ for (const backend of appBackends()) {
 			authorizationUrl: URL,
 			email: string,
 			jar = new CookieJar(),
+			isDone = (url: URL) => url.href.startsWith(REDIRECT_URI),
 		): Promise<URL> {
 			let next = authorizationUrl.href;
 			for (let hop = 0; hop < 10; hop++) {
@@ -172,7 +173,7 @@ for (const backend of appBackends()) {
 				const location = response.headers.get("location");
 				if (location !== null) {
 					const target = new URL(location, next);
-					if (target.href.startsWith(REDIRECT_URI)) return target;
+					if (isDone(target)) return target;
 					next = target.href;
 					continue;
 				}
@@ -627,6 +628,106 @@ for (const backend of appBackends()) {
 			});
 			expect(other.status).toBe(400);
 			expect(((await other.json()) as { error: string }).error).toBe("invalid_grant");
+		});
+
+		it("device flow (RFC 8628): the user enters the device's code, logs in with OPAQUE, and the polling device gets tokens", async () => {
+			const userId = await userWithPassword("hank@example.org");
+			await cli(
+				"identity",
+				"clients",
+				"add",
+				"tv",
+				"--grant-types",
+				"urn:ietf:params:oauth:grant-type:device_code,refresh_token",
+			);
+			const config = await discover("tv");
+			const device = await client.initiateDeviceAuthorization(config, {
+				scope: "openid offline_access",
+			});
+			expect(device.verification_uri).toBe(`${issuer}/oidc/device`);
+			// The device's poll, by hand (openid-client waits the 5 s interval before each one).
+			const poll = async () =>
+				(await (
+					await fetch(`${issuer}/oidc/token`, {
+						method: "POST",
+						headers: { "content-type": "application/x-www-form-urlencoded" },
+						body: new URLSearchParams({
+							grant_type: "urn:ietf:params:oauth:grant-type:device_code",
+							device_code: device.device_code,
+							client_id: "tv",
+						}).toString(),
+					})
+				).json()) as { error?: string };
+			expect(await poll()).toMatchObject({ error: "authorization_pending" });
+
+			const jar = new CookieJar();
+			const entry = await fetch(device.verification_uri, { headers: { cookie: jar.header() } });
+			jar.store(entry);
+			expect(entry.status).toBe(200);
+			// Each page carries the form's anti-forgery token for the next post.
+			let xsrf = "";
+			const xsrfOf = (html: string) => /name="xsrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+			xsrf = xsrfOf(await entry.text());
+			const submit = async (fields: Record<string, string>) => {
+				const response = await fetch(device.verification_uri, {
+					method: "POST",
+					redirect: "manual",
+					headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+					body: new URLSearchParams({ xsrf, ...fields }).toString(),
+				});
+				jar.store(response);
+				const html = response.status === 200 ? await response.text() : "";
+				xsrf = xsrfOf(html) || xsrf;
+				return { response, html };
+			};
+			const wrong = await submit({ user_code: "BCDF-GHJK" });
+			expect(wrong.response.status).toBe(200);
+			expect(wrong.html).toContain("not valid");
+			expect((await submit({ user_code: device.user_code })).html).toContain(device.user_code);
+			const { response: confirmed } = await submit({
+				user_code: device.user_code,
+				confirm: "yes",
+			});
+			expect(confirmed.status).toBe(303);
+			const resumed = await authorize(
+				new URL(confirmed.headers.get("location") ?? "", issuer),
+				"hank@example.org",
+				jar,
+				(url) => url.pathname.startsWith("/oidc/device/"),
+			);
+			const done = await fetch(resumed, { headers: { cookie: jar.header() } });
+			expect(done.status).toBe(200);
+			expect(await done.text()).toContain("Your device is signed in");
+
+			const tokens = await client.pollDeviceAuthorizationGrant(config, device);
+			expect(tokens.claims()).toMatchObject({ sub: userId, aud: "tv" });
+			expect(tokens.refresh_token).toBeDefined();
+			// The device code is spent.
+			expect(await poll()).toMatchObject({ error: "invalid_grant" });
+			// A browser without the flow's cookie gets the form again, not an error page or a 500.
+			const stray = await fetch(device.verification_uri, {
+				method: "POST",
+				headers: { "content-type": "application/x-www-form-urlencoded" },
+				body: new URLSearchParams({ xsrf: "forged", user_code: device.user_code }).toString(),
+			});
+			expect(stray.status).toBe(400);
+			const strayJar = new CookieJar();
+			strayJar.store(stray);
+			// The form it got back works: its token matches the session it was given.
+			const retried = await fetch(device.verification_uri, {
+				method: "POST",
+				headers: {
+					cookie: strayJar.header(),
+					"content-type": "application/x-www-form-urlencoded",
+				},
+				body: new URLSearchParams({
+					xsrf: xsrfOf(await stray.text()),
+					user_code: "BCDF-GHJK",
+				}).toString(),
+			});
+			expect(retried.status).toBe(200);
+			expect(await retried.text()).toContain("not valid");
+			expect((await fetch(`${issuer}/oidc/device/not-an-interaction`)).status).toBe(400);
 		});
 
 		it("an API's access token is a JWT (RFC 9068) for that audience with the account's roles; an unknown API is refused", async () => {

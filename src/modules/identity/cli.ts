@@ -128,7 +128,13 @@ export const addRole = roleChange(true);
 export const removeRole = roleChange(false);
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-const GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"] as const;
+const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
+const GRANT_TYPES = [
+	"authorization_code",
+	"refresh_token",
+	"client_credentials",
+	DEVICE_CODE_GRANT,
+] as const;
 
 async function identity(context: Context) {
 	return openIdentity({

@@ -99,7 +99,8 @@ export const identityModule = defineModule({
 				"post-logout-uri": { value: "uri[,uri…]", description: "where logout may return to" },
 				"grant-types": {
 					value: "grant[,grant…]",
-					description: "authorization_code,refresh_token (default), client_credentials",
+					description:
+						"authorization_code,refresh_token (default), client_credentials, urn:ietf:params:oauth:grant-type:device_code",
 				},
 				confidential: { description: "a client that keeps a secret (a server)" },
 				"id-token-alg": {

@@ -52,6 +52,9 @@ const PROVIDER_ROUTES: readonly [readonly ("GET" | "POST" | "OPTIONS")[], string
 	[["POST"], "/oidc/session/end/confirm", "Logout confirmation."],
 	[["GET"], "/oidc/session/end/success", "After logout."],
 	[["POST", "OPTIONS"], "/oidc/request", "Pushed authorization requests (RFC 9126)."],
+	[["POST", "OPTIONS"], "/oidc/device/auth", "Device authorization (RFC 8628)."],
+	[["GET", "POST"], "/oidc/device", "Where the user enters a device's code."],
+	[["GET"], "/oidc/device/:uid", "Where a device authorization resumes after its interaction."],
 ];
 
 /** Leaves the body unread for oidc-provider, whatever its type. */

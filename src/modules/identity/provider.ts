@@ -66,6 +66,77 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
 	ctx.body = page("Signed out", "<p>You are signed out.</p>");
 }
 
+const HTML_ESCAPES: Readonly<Record<string, string>> = {
+	"&": "&amp;",
+	"<": "&lt;",
+	">": "&gt;",
+	'"': "&quot;",
+	"'": "&#39;",
+};
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+
+/** The browser session: its cookie and how long it lasts unused. */
+const SESSION_COOKIE = { httpOnly: true, sameSite: "lax" } as const;
+const SESSION_TTL_S = 14 * 86_400;
+
+/**
+ * oidc-provider 9.x fails (500, "persist can only be called on previously persisted Sessions") when a
+ * browser with no session posts the device form: the error page starts a session it never saved. Saving
+ * it here, with its cookie, turns that into the form again, which then works.
+ */
+async function keepUnsavedSession(ctx: KoaContextWithOIDC): Promise<void> {
+	const { session } = ctx.oidc;
+	if (session === undefined || typeof session.exp === "number") return;
+	ctx.oidc.cookies.set(ctx.oidc.provider.cookieName("session"), session.jti, SESSION_COOKIE);
+	await session.save(SESSION_TTL_S);
+}
+
+/** Device flow, step 1: the code the device shows. No inline script (oidc-provider's form has one). */
+async function userCodeInputSource(
+	ctx: KoaContextWithOIDC,
+	_form: string,
+	_out: unknown,
+	error?: Error,
+): Promise<void> {
+	await keepUnsavedSession(ctx);
+	const secret = String(
+		(ctx.oidc.session?.state as { secret?: unknown } | undefined)?.secret ?? "",
+	);
+	const message =
+		error === undefined
+			? "<p>Enter the code your device shows.</p>"
+			: error.name === "AbortedError"
+				? '<p role="alert">The sign-in was cancelled.</p>'
+				: "userCode" in error || error.name === "NoCodeError"
+					? '<p role="alert">That code is not valid or has expired: check it and try again.</p>'
+					: '<p role="alert">That did not work: start again on your device.</p>';
+	ctx.type = "html";
+	ctx.body = page(
+		"Connect a device",
+		`${message}<form method="post" action="${escapeHtml(ctx.oidc.urlFor("code_verification"))}"><input type="hidden" name="xsrf" value="${escapeHtml(secret)}"><label>Code <input type="text" name="user_code" autocomplete="off" autocapitalize="characters" autofocus required></label><button type="submit">Continue</button></form>`,
+	);
+}
+
+/** Device flow, step 2: which client asks, and the code again, to compare with the device's. */
+async function userCodeConfirmSource(
+	ctx: KoaContextWithOIDC,
+	form: string,
+	client: { readonly clientId: string; readonly clientName?: string | undefined },
+	_deviceInfo: unknown,
+	userCode: string,
+): Promise<void> {
+	ctx.type = "html";
+	ctx.body = page(
+		"Connect a device",
+		`<p><strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> asks to sign in as you. Your device should show <code>${escapeHtml(userCode)}</code>; if it does not, or you did not start this, cancel.</p>${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Cancel</button>`,
+	);
+}
+
+async function deviceSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
+	ctx.type = "html";
+	ctx.body = page("Device connected", "<p>Your device is signed in; you can close this page.</p>");
+}
+
 export async function createProvider(options: {
 	readonly issuer: URL;
 	readonly db: Kysely<FoundationTables>;
@@ -126,7 +197,7 @@ export async function createProvider(options: {
 		},
 		scopes: ["openid", "offline_access", "email", "profile", "roles"],
 		jwks: { keys: options.jwks.map((jwk) => ({ ...jwk })) },
-		cookies: { keys: [...options.cookieKeys] },
+		cookies: { keys: [...options.cookieKeys], long: SESSION_COOKIE },
 		// Errors answered where no client can take them (a bad redirect URI): JSON, as the rest of the API.
 		renderError(ctx, out) {
 			ctx.type = "json";
@@ -142,9 +213,10 @@ export async function createProvider(options: {
 			AccessToken: TOKEN_LIFETIMES.accessToken,
 			AuthorizationCode: 60,
 			Interaction: 600,
-			Session: 14 * 86_400,
+			Session: SESSION_TTL_S,
 			Grant: TOKEN_LIFETIMES.refreshFamily,
 			ClientCredentials: 600,
+			DeviceCode: 600,
 			// A rotated refresh token lives only as long as what is left of the family's 30 days.
 			RefreshToken(_ctx, token) {
 				const nowS = Math.floor(options.clock.nowMs() / 1_000);
@@ -168,6 +240,12 @@ export async function createProvider(options: {
 			},
 			userinfo: { enabled: true },
 			rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+			deviceFlow: {
+				enabled: true,
+				userCodeInputSource,
+				userCodeConfirmSource,
+				successSource: deviceSuccessSource,
+			},
 			pushedAuthorizationRequests: { enabled: true },
 			dPoP: { enabled: true },
 			resourceIndicators: {
@@ -200,6 +278,8 @@ export async function createProvider(options: {
 			revocation: "/oidc/token/revocation",
 			end_session: "/oidc/session/end",
 			pushed_authorization_request: "/oidc/request",
+			device_authorization: "/oidc/device/auth",
+			code_verification: "/oidc/device",
 		},
 		interactions: { url: (_ctx, interaction) => options.interactionPath(interaction.uid) },
 	};
