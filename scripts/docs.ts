@@ -1,5 +1,5 @@
 /** Renders docs/config.md and docs/errors.md from the config schema and the error catalogue. */
-import { listConfigFields } from "../src/config/index.ts";
+import { type ConfigField, listConfigFields } from "../src/config/index.ts";
 import { ERROR_CATALOGUE } from "../src/errors/index.ts";
 import { configSchema } from "../src/platform/config.ts";
 
@@ -14,8 +14,17 @@ function cell(text: string): string {
 
 function formatDefault(value: unknown, isSecret: boolean, isOptional: boolean): string {
 	if (isSecret) return isOptional ? "unset (no default)" : "none";
-	if (value === undefined) return "unset";
+	if (value === undefined) return isOptional ? "unset" : "required";
 	return `\`${JSON.stringify(value)}\``;
+}
+
+function row(field: ConfigField, path: string, environment: string): string {
+	const type =
+		field.kind === "enum"
+			? field.enumValues.map((value) => `\`${value}\``).join(" \\| ")
+			: field.kind;
+	const secret = field.isSecret ? " (secret)" : "";
+	return `| \`${path}\` | ${environment} | ${type}${secret} | ${formatDefault(field.defaultValue, field.isSecret, field.isOptional)} | ${cell(field.description)} |`;
 }
 
 export function renderConfigDoc(): string {
@@ -33,7 +42,7 @@ export function renderConfigDoc(): string {
 		"",
 		"Tollgate reads `tollgate.toml` (the path from `--config`, else `$TOLLGATE_CONFIG`, else `./tollgate.toml`",
 		"when present; no file is needed) and then the environment: every key below can be set as",
-		"`TOLLGATE_<SECTION>_<KEY>` (a key in a table below a section: `TOLLGATE_<SECTION>_<TABLE>__<KEY>`). Unknown keys, unknown `TOLLGATE_*` variables and bad values stop start-up",
+		"`TOLLGATE_<SECTION>_<KEY>` (a key in a table below a section: `TOLLGATE_<SECTION>_<TABLE>__<KEY>`; a list of tables, `[[section.key]]` in TOML: one JSON array). Unknown keys, unknown `TOLLGATE_*` variables and bad values stop start-up",
 		"with exit code 2 and a message naming the key. Booleans in the environment: `1`/`0`, `true`/`false`.",
 		"Secrets have no defaults and are masked by `tollgate config check`.",
 	];
@@ -46,14 +55,10 @@ export function renderConfigDoc(): string {
 			"|---|---|---|---|---|",
 		);
 		for (const field of sectionFields) {
-			const type =
-				field.kind === "enum"
-					? field.enumValues.map((value) => `\`${value}\``).join(" \\| ")
-					: field.kind;
-			const secret = field.isSecret ? " (secret)" : "";
-			lines.push(
-				`| \`${field.path}\` | \`${field.envName}\` | ${type}${secret} | ${formatDefault(field.defaultValue, field.isSecret, field.isOptional)} | ${cell(field.description)} |`,
-			);
+			lines.push(row(field, field.path, `\`${field.envName}\``));
+			// Each table of a list: its keys, set in TOML or inside the list's JSON in the environment.
+			for (const item of field.itemFields)
+				lines.push(row(item, `${field.path}[].${item.path}`, "(in the JSON)"));
 		}
 	}
 	return `${lines.join("\n")}\n`;

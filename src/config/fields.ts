@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 
-export type FieldKind = "boolean" | "number" | "string" | "enum" | "string list";
+export type FieldKind = "boolean" | "number" | "string" | "enum" | "string list" | "table list";
 
 export interface ConfigField {
 	/** Dotted path as written in tollgate.toml, e.g. `http.port`. */
@@ -18,6 +18,8 @@ export interface ConfigField {
 	readonly isOptional: boolean;
 	readonly defaultValue: unknown;
 	readonly enumValues: readonly string[];
+	/** A table list's keys, each table's own (`[[identity.clients]]` in TOML, one JSON array in the environment). */
+	readonly itemFields: readonly ConfigField[];
 }
 
 interface FieldMeta {
@@ -61,6 +63,9 @@ function kindOf(schema: AnySchema, path: string): { kind: FieldKind; enumValues:
 	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodString) {
 		return { kind: "string list", enumValues: [] };
 	}
+	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodObject) {
+		return { kind: "table list", enumValues: [] };
+	}
 	// Split like any list from the environment; the schema then checks each value against the enum.
 	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodEnum) {
 		return { kind: "string list", enumValues: schema.element.options.map(String) };
@@ -88,6 +93,9 @@ function collect(schema: AnySchema, segments: string[], into: ConfigField[]): vo
 	}
 	const path = segments.join(".");
 	const parsedDefault = z.safeParse(schema, undefined);
+	const itemFields: ConfigField[] = [];
+	if (inner instanceof z.ZodArray && inner.element instanceof z.ZodObject)
+		collect(inner.element, [], itemFields);
 	into.push({
 		path,
 		segments,
@@ -97,6 +105,7 @@ function collect(schema: AnySchema, segments: string[], into: ConfigField[]): vo
 		isSecret: meta.secret === true,
 		isOptional,
 		defaultValue: parsedDefault.success ? parsedDefault.data : undefined,
+		itemFields,
 	});
 }
 

@@ -68,6 +68,12 @@ function fromEnvString(field: ConfigField, raw: string): unknown {
 				.split(",")
 				.map((item) => item.trim())
 				.filter((item) => item !== "");
+		case "table list":
+			try {
+				return JSON.parse(raw);
+			} catch {
+				return raw;
+			}
 		case "string":
 		case "enum":
 			return raw;
@@ -111,7 +117,17 @@ function describeIssue(issue: z.core.$ZodIssue, envNameByPath: Map<string, strin
 	if (issue.code === "unrecognized_keys") {
 		return issue.keys.map((key) => `${path === "" ? key : `${path}.${key}`}: unknown key`);
 	}
-	const source = envNameByPath.get(path);
+	// A key inside a list of tables came from the variable that set the whole list.
+	const source = issue.path
+		.map((_, index) =>
+			envNameByPath.get(
+				issue.path
+					.slice(0, index + 1)
+					.map(String)
+					.join("."),
+			),
+		)
+		.findLast((name) => name !== undefined);
 	const where = source === undefined ? "" : ` (from ${source})`;
 	return [`${path === "" ? "(root)" : path}: ${issue.message}${where}`];
 }
@@ -158,18 +174,24 @@ export function loadConfigFrom<Schema extends AnySchema>(
 /** The effective config with every secret replaced, for `tollgate config check`. */
 export function maskSecrets(schema: AnySchema, config: object): Record<string, unknown> {
 	const copy: Record<string, unknown> = structuredClone({ ...config });
-	for (const field of listConfigFields(schema)) {
-		if (!field.isSecret) continue;
-		let node: unknown = copy;
+	maskFields(listConfigFields(schema), copy);
+	return copy;
+}
+
+function maskFields(fields: readonly ConfigField[], target: Record<string, unknown>): void {
+	for (const field of fields) {
+		if (!field.isSecret && field.itemFields.every((item) => !item.isSecret)) continue;
+		let node: unknown = target;
 		for (const segment of field.segments.slice(0, -1)) {
 			node = isPlainObject(node) ? node[segment] : undefined;
 		}
 		const last = field.segments.at(-1);
-		if (isPlainObject(node) && last !== undefined && node[last] !== undefined) {
-			node[last] = maskSecretValue(node[last]);
-		}
+		if (!isPlainObject(node) || last === undefined || node[last] === undefined) continue;
+		const value = node[last];
+		if (field.isSecret) node[last] = maskSecretValue(value);
+		else if (Array.isArray(value))
+			for (const item of value) if (isPlainObject(item)) maskFields(field.itemFields, item);
 	}
-	return copy;
 }
 
 /** A URL keeps its host so operators can see where it points; only its credentials are hidden. */

@@ -132,4 +132,29 @@ describe("loadConfig", () => {
 		expect(printed).toContain("db:5432");
 		expect(config.database.url).toContain("s3cret");
 	});
+
+	it("reads a list of tables ([[identity.clients]]) from TOML or as JSON from the environment, naming a bad item's key and masking its secrets", async () => {
+		const secret = "a-client-secret-of-at-least-32-chars";
+		const path = await tomlFile(
+			`[[identity.clients]]\nclient_id = "spa"\nredirect_uris = ["https://app.example.org/cb"]\n\n[[identity.clients]]\nclient_id = "worker"\ngrant_types = ["client_credentials"]\nclient_secret = "${secret}"\n`,
+		);
+		const fromFile = loadConfig({ configPath: path, env: {} });
+		expect(fromFile.identity.clients.map((client) => client.client_id)).toEqual(["spa", "worker"]);
+		const fromEnv = loadConfig({
+			env: { TOLLGATE_IDENTITY_CLIENTS: JSON.stringify(fromFile.identity.clients) },
+		});
+		expect(fromEnv.identity.clients).toEqual(fromFile.identity.clients);
+		const printed = JSON.stringify(maskSecrets(fromEnv));
+		expect(printed).not.toContain(secret);
+		expect(printed).toContain('"worker"');
+
+		const bad = problemsOf(() =>
+			loadConfig({
+				env: { TOLLGATE_IDENTITY_CLIENTS: JSON.stringify([{ client_id: "spa" }]) },
+			}),
+		);
+		expect(bad).toEqual([
+			"identity.clients.0.redirect_uris: the authorization_code grant needs redirect_uris (from TOLLGATE_IDENTITY_CLIENTS)",
+		]);
+	});
 });

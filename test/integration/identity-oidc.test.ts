@@ -5,12 +5,12 @@
  * refresh token used again revoking the whole grant. On SQLite and PostgreSQL.
  * @see issue 14
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as opaque from "@serenity-kit/opaque";
-import { createRemoteJWKSet, jwtVerify } from "jose";
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import * as client from "openid-client";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
@@ -728,6 +728,101 @@ for (const backend of appBackends()) {
 			expect(retried.status).toBe(200);
 			expect(await retried.text()).toContain("not valid");
 			expect((await fetch(`${issuer}/oidc/device/not-an-interaction`)).status).toBe(400);
+		});
+
+		it("clients declared in config, from the environment too; private_key_jwt with a JWKS file, declared or added; the CLI lists declared clients and leaves them alone", async () => {
+			const keys = await generateKeyPair("ES256", { extractable: true });
+			const jwksFile = join(dir, "worker-keys.json");
+			await writeFile(
+				jwksFile,
+				JSON.stringify({ keys: [{ ...(await exportJWK(keys.publicKey)), alg: "ES256" }] }),
+			);
+			const declared = [
+				{ client_id: "declared-spa", redirect_uris: [REDIRECT_URI] },
+				{ client_id: "declared-worker", grant_types: ["client_credentials"], jwks_file: jwksFile },
+			];
+			await restartWith({ clients: declared });
+			const env = { ...deployment.env, TOLLGATE_IDENTITY_CLIENTS: JSON.stringify(declared) };
+
+			await userWithPassword("ivy@example.org");
+			const signedIn = await signIn(await discover("declared-spa"), "ivy@example.org");
+			expect(signedIn.claims()?.aud).toBe("declared-spa");
+			const worker = await discover("declared-worker", client.PrivateKeyJwt(keys.privateKey));
+			const granted = await client.clientCredentialsGrant(worker);
+			expect(await client.tokenIntrospection(worker, granted.access_token)).toMatchObject({
+				active: true,
+				client_id: "declared-worker",
+			});
+			// An assertion signed by any other key is refused.
+			const stranger = await generateKeyPair("ES256");
+			await expect(
+				client.clientCredentialsGrant(
+					await discover("declared-worker", client.PrivateKeyJwt(stranger.privateKey)),
+				),
+			).rejects.toMatchObject({ status: 401 });
+
+			const listed = await runTollgate(["identity", "clients", "list"], env);
+			expect(
+				listed.stdout
+					.trim()
+					.split("\n")
+					.map((line) => JSON.parse(line)),
+			).toEqual([
+				expect.objectContaining({ client_id: "declared-spa", source: "config" }),
+				expect.objectContaining({
+					client_id: "declared-worker",
+					token_endpoint_auth_method: "private_key_jwt",
+					source: "config",
+				}),
+			]);
+			const removed = await runTollgate(["identity", "clients", "remove", "declared-spa"], env);
+			expect(removed.code).toBe(1);
+			expect(removed.stderr).toContain("declared in identity.clients");
+			expect(
+				(
+					await runTollgate(
+						["identity", "clients", "add", "declared-spa", "--redirect-uri", REDIRECT_URI],
+						env,
+					)
+				).code,
+			).toBe(1);
+
+			// The same keys for a client added from the command line: no secret is made for it.
+			const added = await runTollgate(
+				[
+					"identity",
+					"clients",
+					"add",
+					"cli-worker",
+					"--grant-types",
+					"client_credentials",
+					"--jwks",
+					jwksFile,
+				],
+				env,
+			);
+			expect(added.code, added.stderr).toBe(0);
+			expect(added.stdout).not.toContain("client_secret");
+			const cliWorker = await discover("cli-worker", client.PrivateKeyJwt(keys.privateKey));
+			expect((await client.clientCredentialsGrant(cliWorker)).access_token).toBeDefined();
+			// A file with the private key in it is refused: the server must never hold it.
+			const privateFile = join(dir, "private.json");
+			await writeFile(privateFile, JSON.stringify({ keys: [await exportJWK(keys.privateKey)] }));
+			const refused = await runTollgate(
+				[
+					"identity",
+					"clients",
+					"add",
+					"leaky",
+					"--grant-types",
+					"client_credentials",
+					"--jwks",
+					privateFile,
+				],
+				env,
+			);
+			expect(refused.code).not.toBe(0);
+			expect(refused.stderr).toContain("private key");
 		});
 
 		it("an API's access token is a JWT (RFC 9068) for that audience with the account's roles; an unknown API is refused", async () => {

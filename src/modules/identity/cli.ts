@@ -4,9 +4,9 @@ import { systemClock } from "#lib/clock";
 import { type CommandOptions, type ModuleCommandContext, usageFailure } from "../contract.ts";
 import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
+import { clientMetadata, clientSpec, declaredClients, readClientJwks } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
 import { issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS, routePrefixOf } from "./module.ts";
-import { SIGNING_ALGORITHMS } from "./signing-keys.ts";
 import { listOidcModels, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 type Context = ModuleCommandContext<IdentityConfig>;
@@ -127,15 +127,6 @@ function roleChange(isMember: boolean) {
 export const addRole = roleChange(true);
 export const removeRole = roleChange(false);
 
-const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
-const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
-const GRANT_TYPES = [
-	"authorization_code",
-	"refresh_token",
-	"client_credentials",
-	DEVICE_CODE_GRANT,
-] as const;
-
 async function identity(context: Context) {
 	return openIdentity({
 		section: context.section,
@@ -171,79 +162,103 @@ const listOf = (value: CommandOptions[string]) =>
 				.filter(Boolean)
 		: [];
 
+/** Which command-line option each client field comes from, to name it in an error. */
+const OPTION_OF_FIELD: Readonly<Record<string, string>> = {
+	client_id: "<client_id>",
+	redirect_uris: "--redirect-uri",
+	post_logout_redirect_uris: "--post-logout-uri",
+	grant_types: "--grant-types",
+	id_token_signed_response_alg: "--id-token-alg",
+	jwks_file: "--jwks",
+};
+
 export async function addClient(
 	context: Context,
 	[clientId = ""]: readonly string[],
 	options: CommandOptions,
 ): Promise<number> {
-	if (!CLIENT_ID.test(clientId))
-		return usageFailure(
-			`<client_id> must be letters, digits and _.:- (at most 128), got '${clientId}'`,
-		);
-	const redirectUris = listOf(options["redirect-uri"]);
-	const badUri = redirectUris.find((uri) => !URL.canParse(uri) || new URL(uri).hash !== "");
-	if (badUri !== undefined)
-		return usageFailure(`--redirect-uri must be absolute URLs without a fragment, got '${badUri}'`);
 	const grantTypes = listOf(options["grant-types"]);
-	const chosen = grantTypes.length === 0 ? ["authorization_code", "refresh_token"] : grantTypes;
-	const badGrant = chosen.find((grant) => !(GRANT_TYPES as readonly string[]).includes(grant));
-	if (badGrant !== undefined)
-		return usageFailure(`--grant-types: unknown grant type '${badGrant}'`);
-	if (chosen.includes("authorization_code") && redirectUris.length === 0)
-		return usageFailure("--redirect-uri is required for the authorization_code grant");
-	const requestedAlg = options["id-token-alg"];
-	const idTokenAlg = SIGNING_ALGORITHMS.find((alg) => alg === requestedAlg);
-	if (requestedAlg !== undefined && idTokenAlg === undefined)
-		return usageFailure(`--id-token-alg must be EdDSA, ES256 or RS256, got '${requestedAlg}'`);
-	const isConfidential = options.confidential === true || chosen.includes("client_credentials");
+	const jwksFile = typeof options.jwks === "string" ? options.jwks : undefined;
+	const isConfidential = options.confidential === true || grantTypes.includes("client_credentials");
+	const secret =
+		isConfidential && jwksFile === undefined ? randomBytes(32).toString("base64url") : undefined;
+	const parsed = clientSpec.safeParse({
+		client_id: clientId,
+		redirect_uris: listOf(options["redirect-uri"]),
+		post_logout_redirect_uris: listOf(options["post-logout-uri"]),
+		...(grantTypes.length === 0 ? {} : { grant_types: grantTypes }),
+		id_token_signed_response_alg: options["id-token-alg"],
+		client_secret: secret,
+		jwks_file: jwksFile,
+	});
+	if (!parsed.success) {
+		const [issue] = parsed.error.issues;
+		const field = String(issue?.path[0] ?? "");
+		return usageFailure(`${OPTION_OF_FIELD[field] ?? field}: ${issue?.message ?? "not valid"}`);
+	}
+	const jwks = await readClientJwks(parsed.data);
+	if (typeof jwks === "string") return usageFailure(`--jwks: ${jwks}`);
+	if (context.section.clients.some((declared) => declared.client_id === clientId)) {
+		process.stderr.write(`tollgate: client ${clientId} is declared in identity.clients\n`);
+		return 1;
+	}
 	const models = await clientModels(context);
 	if ((await models.find(clientId)) !== undefined) {
 		process.stderr.write(`tollgate: client ${clientId} exists\n`);
 		return 1;
 	}
-	const secret = isConfidential ? randomBytes(32).toString("base64url") : undefined;
-	await models.upsert(clientId, {
-		client_id: clientId,
-		...(secret === undefined
-			? { token_endpoint_auth_method: "none" }
-			: { client_secret: secret, token_endpoint_auth_method: "client_secret_basic" }),
-		redirect_uris: redirectUris,
-		post_logout_redirect_uris: listOf(options["post-logout-uri"]),
-		grant_types: chosen,
-		response_types: chosen.includes("authorization_code") ? ["code"] : [],
-		...(idTokenAlg === undefined ? {} : { id_token_signed_response_alg: idTokenAlg }),
-	});
+	await models.upsert(clientId, { ...clientMetadata(parsed.data, jwks) });
 	process.stdout.write(
 		`client_id: ${clientId}\n${secret === undefined ? "" : `client_secret: ${secret}\n`}`,
 	);
 	return 0;
 }
 
-/** A client as the operator sees it: everything but its secret. */
-function describeClient(payload: Record<string, unknown>) {
+/** A client as the operator sees it: everything but its secret, and where it is kept. */
+function describeClient(payload: Record<string, unknown>, source: "config" | "database") {
 	const { client_secret: secret, ...shown } = payload;
-	return { ...shown, has_secret: secret !== undefined };
+	return { ...shown, has_secret: secret !== undefined, source };
+}
+
+async function declaredClient(context: Context, clientId: string) {
+	const specs = context.section.clients.filter((declared) => declared.client_id === clientId);
+	const [declared] = await declaredClients(specs);
+	return declared === undefined ? undefined : { ...declared };
 }
 
 export async function listClients(context: Context): Promise<number> {
 	const storage = await context.storage();
 	const opened = await identity(context);
+	for (const declared of await declaredClients(context.section.clients))
+		process.stdout.write(`${JSON.stringify(describeClient({ ...declared }, "config"))}\n`);
 	for (const payload of await listOidcModels(storage.sql.db, "Client", opened.clientSealer))
-		process.stdout.write(`${JSON.stringify(describeClient(payload))}\n`);
+		process.stdout.write(`${JSON.stringify(describeClient(payload, "database"))}\n`);
 	return 0;
 }
 
 export async function showClient(context: Context, [clientId = ""]: readonly string[]) {
-	const found = await (await clientModels(context)).find(clientId);
-	if (found === undefined) {
+	const declared = await declaredClient(context, clientId);
+	const stored =
+		declared === undefined ? await (await clientModels(context)).find(clientId) : undefined;
+	if (declared === undefined && stored === undefined) {
 		process.stderr.write(`tollgate: no client ${clientId}\n`);
 		return 1;
 	}
-	process.stdout.write(`${JSON.stringify(describeClient(found), null, 2)}\n`);
+	const shown =
+		declared === undefined
+			? describeClient(stored ?? {}, "database")
+			: describeClient(declared, "config");
+	process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
 	return 0;
 }
 
 export async function removeClient(context: Context, [clientId = ""]: readonly string[]) {
+	if (context.section.clients.some((declared) => declared.client_id === clientId)) {
+		process.stderr.write(
+			`tollgate: client ${clientId} is declared in identity.clients: remove it there and restart\n`,
+		);
+		return 1;
+	}
 	const models = await clientModels(context);
 	if ((await models.find(clientId)) === undefined) {
 		process.stderr.write(`tollgate: no client ${clientId}\n`);

@@ -1,5 +1,6 @@
 /** The `[identity]` config section: the OpenID Connect provider and its OPAQUE accounts (docs/config.md). */
 import { z } from "zod";
+import { clientSpec } from "./clients.ts";
 
 function isAbsoluteUri(text: string): boolean {
 	return URL.canParse(text) && new URL(text).hash === "";
@@ -33,6 +34,17 @@ export const identityConfigSection = z
 			.meta({
 				description:
 					"APIs clients may ask tokens for with `resource` (RFC 8707): their access tokens are JWTs (RFC 9068, RS256) with the API as audience, scope `api` and the account's roles.",
+			}),
+		clients: z
+			.array(clientSpec)
+			.refine(
+				(clients) => new Set(clients.map((client) => client.client_id)).size === clients.length,
+				"each client_id once",
+			)
+			.default([])
+			.meta({
+				description:
+					"OAuth clients declared here (`[[identity.clients]]`), beside those `tollgate identity clients add` stores: the same on every instance, changed by a restart. Consent is implied for them too.",
 			}),
 		secrets_key: z
 			.string()

@@ -87,8 +87,9 @@ export const identityModule = defineModule({
 			details: [
 				"",
 				"Redirect URIs are matched exactly. A confidential client (--confidential, or any client with",
-				"client_credentials) authenticates with client_secret_basic; consent is implied for every client",
-				"registered here.",
+				"client_credentials) authenticates with client_secret_basic, or with private_key_jwt when given",
+				"--jwks (its public keys, copied in); consent is implied for every client registered here. Clients can also be",
+				"declared in the config ([[identity.clients]]); those cannot be added or removed here.",
 			],
 			arguments: ["client_id"],
 			options: {
@@ -103,6 +104,10 @@ export const identityModule = defineModule({
 						"authorization_code,refresh_token (default), client_credentials, urn:ietf:params:oauth:grant-type:device_code",
 				},
 				confidential: { description: "a client that keeps a secret (a server)" },
+				jwks: {
+					value: "file",
+					description: "a JWKS of the client's public keys: it authenticates with private_key_jwt",
+				},
 				"id-token-alg": {
 					value: "EdDSA|ES256|RS256",
 					description: "id_token signature (default RS256)",

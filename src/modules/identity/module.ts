@@ -12,6 +12,7 @@ import type { Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
 import { AccountService } from "./account-service.ts";
 import type { AccountStore } from "./account-store.ts";
+import { declaredClients } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
@@ -137,6 +138,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			trustProxy: config.http.trust_proxy,
 			resources: section.resources,
 			clientSealer: opened.clientSealer,
+			configuredClients: await declaredClients(section.clients),
 		});
 		await app.register(oidcRoutes, {
 			provider,

@@ -5,7 +5,7 @@
  * consent is implied for the clients an operator registered (they are first-party).
  */
 import type { Kysely } from "kysely";
-import type { Configuration, KoaContextWithOIDC, Provider } from "oidc-provider";
+import type { ClientMetadata, Configuration, KoaContextWithOIDC, Provider } from "oidc-provider";
 import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
 import type { FoundationTables, KeyValueStore } from "../../storage/index.ts";
@@ -152,6 +152,8 @@ export async function createProvider(options: {
 	readonly resources: readonly string[];
 	/** Seals client records (their secrets) at rest. */
 	readonly clientSealer: PayloadSealer;
+	/** Clients declared in config: served from memory, never stored. */
+	readonly configuredClients: readonly ClientMetadata[];
 }): Promise<Provider> {
 	const { default: OidcProvider, errors } = await importOidcProvider(options.logger);
 	const alreadyConsumed = () => new errors.InvalidGrant("grant request is invalid");
@@ -197,6 +199,7 @@ export async function createProvider(options: {
 		},
 		scopes: ["openid", "offline_access", "email", "profile", "roles"],
 		jwks: { keys: options.jwks.map((jwk) => ({ ...jwk })) },
+		clients: options.configuredClients.map((metadata) => ({ ...metadata })),
 		cookies: { keys: [...options.cookieKeys], long: SESSION_COOKIE },
 		// Errors answered where no client can take them (a bad redirect URI): JSON, as the rest of the API.
 		renderError(ctx, out) {
@@ -284,6 +287,16 @@ export async function createProvider(options: {
 		interactions: { url: (_ctx, interaction) => options.interactionPath(interaction.uid) },
 	};
 	const provider = new OidcProvider(options.issuer.href.replace(/\/$/, ""), configuration);
+	// oidc-provider checks a declared client when it is first used; a bad one should stop the start instead.
+	for (const metadata of options.configuredClients) {
+		try {
+			await provider.Client.find(metadata.client_id);
+		} catch (error) {
+			throw new Error(
+				`identity.clients: client ${metadata.client_id} is not valid: ${error instanceof Error ? error.message : String(error)}`,
+			);
+		}
+	}
 	provider.proxy = options.trustProxy;
 	// Its faults go to our log once, with the request's context, not to stderr by Koa.
 	provider.silent = true;
