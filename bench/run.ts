@@ -8,7 +8,7 @@
  * ratios.
  */
 import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
@@ -23,6 +23,15 @@ import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts"
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
 import { generateProofRequest, randomKeyPair } from "../test/support/pro-client.ts";
 import { legacyGenerateProofRequest } from "../test/support/pro-legacy-client.ts";
+import {
+	addUserWithPassword,
+	BENCH_PASSWORD,
+	BenchBrowser,
+	CHEAP_KEY_STRETCHING,
+	opaqueLogin,
+	postForms,
+	runTollgateCli,
+} from "./clients/identity-client.ts";
 
 /** Every request a POST of `sizeBytes`; distinct bodies make each upload new content (no dedupe). */
 interface UploadShape {
@@ -70,6 +79,8 @@ interface Bench {
 	/** What one request does, for the throughput column: "req/s" unless said. */
 	readonly unit?: string;
 	readonly ratioColumns?: readonly RatioColumn[];
+	/** What drives the rows, when it is not wrk or autocannon. */
+	readonly loadTool?: string;
 	stop(): Promise<void>;
 }
 
@@ -89,6 +100,8 @@ const UPLOAD_CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 4);
 /** BENCH_ONLY=<text>: drive only the rows whose label holds it (and the rows their ratios divide by). */
 const ONLY = process.env.BENCH_ONLY;
 const MIB = 1_048_576;
+/** Authorization codes made for each round of the code-exchange row (each is single-use). */
+const CODES = Number(process.env.BENCH_CODES ?? 3_000);
 const APP_KEY = "bench-app-key-0123456789abcdef";
 const SESSIONS_SECRET = "bench-sessions-secret-0123456789";
 
@@ -386,12 +399,6 @@ const sessionsEnv = (keyPrefix: string) => ({
 	TOLLGATE_SESSIONS_APP_API_KEYS: APP_KEY,
 });
 
-const BENCH_PASSWORD = "bench password";
-/** The client's Argon2 is the client's cost, not the server's: the cheapest stretching the library takes. */
-const CHEAP_KEY_STRETCHING = {
-	"argon2id-custom": { iterations: 1, memory: 8, parallelism: 1 },
-} as const;
-
 /**
  * The library's own server side of a login, in this process: setup, one registered record, then
  * startLogin + finishLogin for SECONDS, timing only the server calls (the client's are excluded).
@@ -447,33 +454,11 @@ function opaqueLibraryLoop(): Measurement {
 
 /** Logins over HTTP for SECONDS, one after another, per second of the server process's CPU. */
 async function opaqueHttpLogins(base: string, pid: number): Promise<Measurement> {
-	const post = async (path: string, body: unknown) =>
-		(await (
-			await fetch(`${base}${path}`, {
-				method: "POST",
-				headers: { "content-type": "application/json" },
-				body: JSON.stringify(body),
-			})
-		).json()) as Record<string, string>;
 	const ticksBefore = cpuTicksOf(pid);
 	let logins = 0;
 	const until = Date.now() + SECONDS * 1_000;
 	while (Date.now() < until) {
-		const client = opaque.client.startLogin({ password: BENCH_PASSWORD });
-		const started = await post("/identity/login/start", {
-			email: "bench@example.org",
-			start_login_request: client.startLoginRequest,
-		});
-		const finished = opaque.client.finishLogin({
-			clientLoginState: client.clientLoginState,
-			loginResponse: started.login_response ?? "",
-			password: BENCH_PASSWORD,
-			keyStretching: CHEAP_KEY_STRETCHING,
-		});
-		const done = await post("/identity/login/finish", {
-			login_id: started.login_id,
-			finish_login_request: finished?.finishLoginRequest,
-		});
+		const done = await opaqueLogin(base, "bench@example.org", "/identity/login/finish");
 		if (done.user_id === undefined) throw new Error(`login failed: ${JSON.stringify(done)}`);
 		logins += 1;
 	}
@@ -909,39 +894,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			TOLLGATE_IDENTITY_ATTEMPTS_PER_ADDRESS: "100000",
 		});
 		const base = tollgateBase(tollgate.port);
-		const added = await promisify(execFile)(
-			process.execPath,
-			[
-				new URL("../bin/tollgate.js", import.meta.url).pathname,
-				"identity",
-				"users",
-				"add",
-				"bench@example.org",
-			],
-			{ env: { ...process.env, TOLLGATE_DATA_DIR: tollgate.dataDir } },
-		);
-		const token = new URLSearchParams(
-			new URL(/set_password_url: (\S+)/.exec(added.stdout)?.[1] ?? "").hash.slice(1),
-		).get("token");
-		const registration = opaque.client.startRegistration({ password: BENCH_PASSWORD });
-		const registered = (await (
-			await fetch(`${base}/identity/password/start`, {
-				method: "POST",
-				headers: { "content-type": "application/json" },
-				body: JSON.stringify({ token, registration_request: registration.registrationRequest }),
-			})
-		).json()) as { registration_response: string };
-		const { registrationRecord } = opaque.client.finishRegistration({
-			clientRegistrationState: registration.clientRegistrationState,
-			registrationResponse: registered.registration_response,
-			password: BENCH_PASSWORD,
-			keyStretching: CHEAP_KEY_STRETCHING,
-		});
-		await fetch(`${base}/identity/password/finish`, {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify({ token, registration_record: registrationRecord }),
-		});
+		await addUserWithPassword(base, tollgate.dataDir, "bench@example.org");
 		return {
 			unit: "logins/CPU-s",
 			ratioColumns: [{ header: "÷lib", baselineIndex: 0 }],
@@ -957,6 +910,107 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				},
 			],
 			stop: () => stopAll([tollgate.child]),
+		};
+	},
+
+	"identity-tokens": async () => {
+		const tollgateServer = await startNodeServer("servers/tollgate-server.ts", {
+			TOLLGATE_IDENTITY_TOKEN_REQUESTS_PER_ADDRESS: "1000000",
+		});
+		const baseline = await startNodeServer("servers/jws-baseline.ts");
+		const base = tollgateBase(tollgateServer.port);
+		const { dataDir: serverDir } = tollgateServer;
+		const email = "bench@example.org";
+		await addUserWithPassword(base, serverDir, email);
+		const redirectUri = "http://127.0.0.1:9/callback";
+		await runTollgateCli(serverDir, [
+			"identity",
+			"clients",
+			"add",
+			"bench-spa",
+			"--redirect-uri",
+			redirectUri,
+		]);
+		const apiAdded = await runTollgateCli(serverDir, [
+			"identity",
+			"clients",
+			"add",
+			"bench-api",
+			"--grant-types",
+			"client_credentials",
+		]);
+		const apiSecret = /client_secret: (\S+)/.exec(apiAdded)?.[1] ?? "";
+		const verifier = randomBytes(32).toString("base64url");
+		const authorizationUrl = `${base}/oidc/auth?${new URLSearchParams({
+			client_id: "bench-spa",
+			response_type: "code",
+			scope: "openid",
+			redirect_uri: redirectUri,
+			code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+			code_challenge_method: "S256",
+		})}`;
+		const browser = new BenchBrowser(base, redirectUri);
+		const exchange = (code: string) =>
+			new URLSearchParams({
+				grant_type: "authorization_code",
+				code,
+				redirect_uri: redirectUri,
+				client_id: "bench-spa",
+				code_verifier: verifier,
+			}).toString();
+		// The first authorization logs in; the session then gets codes without asking again.
+		const granted = (await (
+			await fetch(`${base}/oidc/token`, {
+				method: "POST",
+				headers: { "content-type": "application/x-www-form-urlencoded" },
+				body: exchange(await browser.authorize(authorizationUrl, email)),
+			})
+		).json()) as { access_token: string };
+		const freshCodes = async () => {
+			const codes: string[] = [];
+			await Promise.all(
+				Array.from({ length: 8 }, async () => {
+					while (codes.length < CODES) codes.push(await browser.authorize(authorizationUrl, email));
+				}),
+			);
+			return codes;
+		};
+		const introspection = new URLSearchParams({ token: granted.access_token }).toString();
+		const introspections = Array.from({ length: 1_000_000 }, () => introspection);
+		const load = { concurrency: CONNECTIONS, seconds: SECONDS };
+		return {
+			ratioColumns: [{ header: "÷ceil", baselineIndex: (row) => (row < 2 ? 0 : 2) }],
+			loadTool: `fetch, ${CONNECTIONS} concurrent (codes are single-use)`,
+			targets: [
+				{
+					label: "raw node:http + RS256 sign (ceil)",
+					measure: () =>
+						postForms(
+							`http://127.0.0.1:${baseline.port}/token`,
+							Array.from({ length: CODES }, (_, index) => exchange(`code-${index}`)),
+							load,
+						),
+				},
+				{
+					label: "POST /oidc/token, code exchange",
+					measure: async () =>
+						postForms(`${base}/oidc/token`, (await freshCodes()).map(exchange), load),
+				},
+				{
+					label: "raw node:http + RS256 verify (ceil)",
+					measure: () =>
+						postForms(`http://127.0.0.1:${baseline.port}/introspect`, introspections, load),
+				},
+				{
+					label: "POST /oidc/token/introspection",
+					measure: () =>
+						postForms(`${base}/oidc/token/introspection`, introspections, {
+							...load,
+							authorization: `Basic ${Buffer.from(`bench-api:${apiSecret}`).toString("base64")}`,
+						}),
+				},
+			],
+			stop: () => stopAll([tollgateServer.child, baseline.child]),
 		};
 	},
 
@@ -1163,7 +1217,8 @@ async function main(): Promise<void> {
 	);
 	connectionCounts.delete(null);
 	const isUploadLoad = bench.targets.some((target) => "upload" in target);
-	const loadTool = isUploadLoad ? "a node:http upload client" : hasWrk ? "wrk" : "autocannon";
+	const loadTool =
+		bench.loadTool ?? (isUploadLoad ? "a node:http upload client" : hasWrk ? "wrk" : "autocannon");
 	console.log(
 		`bench ${name}: ${ROUNDS} interleaved rounds × ${SECONDS}s, ` +
 			(connectionCounts.size === 0 ? "" : `${[...connectionCounts].join("/")} connections, `) +
