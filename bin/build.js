@@ -39,6 +39,67 @@ export async function isBuildCurrent() {
 	return true;
 }
 
+const PAGES_SOURCE = join(ROOT, "web", "identity");
+export const PAGES = join(DIST, "web", "identity");
+const PAGES_RECORD = join(PAGES, "build.json");
+const PAGE_NAMES = ["sign-in", "set-password"];
+
+async function pageInputs(dir = PAGES_SOURCE) {
+	const inputs = {};
+	for (const entry of await readdir(dir, { withFileTypes: true })) {
+		const path = join(dir, entry.name);
+		if (entry.isDirectory()) Object.assign(inputs, await pageInputs(path));
+		else inputs[relative(ROOT, path)] = (await stat(path)).mtimeMs;
+	}
+	return inputs;
+}
+
+async function arePagesCurrent() {
+	let record;
+	try {
+		record = JSON.parse(await readFile(PAGES_RECORD, "utf8"));
+	} catch {
+		return false;
+	}
+	return JSON.stringify(record.inputs) === JSON.stringify(await pageInputs());
+}
+
+/**
+ * The identity pages (web/identity) built by Vite into dist/web/identity: hashed assets first, then each
+ * page's HTML in one rename, so a server reading them sees one whole build.
+ */
+export async function buildPages() {
+	const inputs = await pageInputs();
+	const vite = await import("vite");
+	const built = await vite.build({
+		configFile: false,
+		root: PAGES_SOURCE,
+		base: "./",
+		logLevel: "silent",
+		publicDir: false,
+		build: {
+			write: false,
+			target: "es2022",
+			modulePreload: { polyfill: false },
+			rollupOptions: {
+				input: Object.fromEntries(
+					PAGE_NAMES.map((name) => [name, join(PAGES_SOURCE, `${name}.html`)]),
+				),
+			},
+		},
+	});
+	const files = (Array.isArray(built) ? built : [built]).flatMap((result) => result.output);
+	await mkdir(join(PAGES, "assets"), { recursive: true });
+	const pages = files.filter((file) => file.fileName.endsWith(".html"));
+	for (const file of files) {
+		const path = join(PAGES, file.fileName);
+		if (pages.includes(file) || existsSync(path)) continue;
+		await writeAtomically(path, file.type === "chunk" ? file.code : file.source);
+	}
+	for (const file of pages) await writeAtomically(join(PAGES, file.fileName), file.source);
+	await writeAtomically(PAGES_RECORD, `${JSON.stringify({ inputs }, null, "\t")}\n`);
+}
+
 export async function build() {
 	const esbuild = await import("esbuild");
 	const result = await esbuild.build({
@@ -90,10 +151,12 @@ async function removeOldChunks(current) {
 
 export async function ensureBuilt() {
 	if (!(await isBuildCurrent())) await build();
+	if (!(await arePagesCurrent())) await buildPages();
 	return ENTRY;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
 	await build();
-	process.stdout.write(`built ${relative(ROOT, ENTRY)}\n`);
+	await buildPages();
+	process.stdout.write(`built ${relative(ROOT, ENTRY)} and ${relative(ROOT, PAGES)}\n`);
 }

@@ -5,6 +5,7 @@
 import { Redis } from "ioredis";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
+import { ensureBuilt } from "../../bin/build.js";
 import { DEFAULT_POSTGRES_URL, DEFAULT_REDIS_URL } from "./engines.ts";
 
 async function reachPostgres(url: string): Promise<string | null> {
@@ -41,6 +42,8 @@ async function reachRedis(url: string): Promise<string | null> {
 
 export default async function setup(project: TestProject): Promise<void> {
 	const isCi = process.env.CI === "true";
+	// The service under test serves the built identity pages: build them (and the CLI) once, here.
+	await ensureBuilt();
 	const postgresUrl = process.env.TEST_DATABASE_URL ?? DEFAULT_POSTGRES_URL;
 	const redisUrl = process.env.TEST_REDIS_URL ?? DEFAULT_REDIS_URL;
 	const [postgresProblem, redisProblem] = await Promise.all([

@@ -28,6 +28,9 @@ export const identityConfigSection = z
 				description:
 					"The provider's public base URL (what clients and set-password links use). Unset: http://<http.host>:<http.port>.",
 			}),
+		service_name: z.string().min(1).max(80).default("Tollgate").meta({
+			description: "The name the sign-in pages show their users.",
+		}),
 		resources: z
 			.array(z.string().refine(isAbsoluteUri, "an absolute URI without a fragment"))
 			.default([])

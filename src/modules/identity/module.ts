@@ -15,6 +15,7 @@ import type { AccountStore } from "./account-store.ts";
 import { declaredClients } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
+import { loadPages, pageRoutes } from "./pages.ts";
 import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
 import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
@@ -140,9 +141,16 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			clientSealer: opened.clientSealer,
 			configuredClients: await declaredClients(section.clients),
 		});
+		const pages = await loadPages({ prefix, serviceName: section.service_name });
+		if (pages === null)
+			logger.warn(
+				"the identity pages are not built (dist/web/identity): browsers get the JSON API only; run npm install",
+			);
+		else await app.register(pageRoutes, { pages, prefix });
 		await app.register(oidcRoutes, {
 			provider,
 			accounts: opened.accounts,
+			pages,
 			prefix,
 			tokenLimit: {
 				limiter,

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { AppError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
 import type { AccountService } from "./account-service.ts";
+import { type IdentityPages, sendPage, wantsPage } from "./pages.ts";
 import type { AttemptLimiter, Limit } from "./rate-limit.ts";
 import { opaqueMessage } from "./routes.ts";
 
@@ -66,10 +67,12 @@ function leaveBodiesUnread(app: FastifyInstance): void {
 export const oidcRoutes: FastifyPluginAsyncZod<{
 	provider: Provider;
 	accounts: AccountService;
+	/** The sign-in page a browser's navigation gets; null: the JSON answer only. */
+	pages: IdentityPages | null;
 	prefix: string;
 	/** Token requests one client address may make per window, across instances. */
 	tokenLimit: { readonly limiter: AttemptLimiter; readonly perAddress: Limit };
-}> = async (plain, { provider, accounts, prefix, tokenLimit }) => {
+}> = async (plain, { provider, accounts, pages, prefix, tokenLimit }) => {
 	const callback = provider.callback();
 	const tokenPath = `${prefix}/oidc/token`;
 	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -111,7 +114,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			schema: {
 				tags,
 				summary:
-					"An authorization in progress: what it needs (a login: where to send the OPAQUE messages). Consent for a registered client is given without asking, answered with a 303.",
+					"An authorization in progress: what it needs (a login: where to send the OPAQUE messages; a browser's navigation gets the sign-in page). Consent for a registered client is given without asking, answered with a 303.",
 				params: uidParams,
 				response: {
 					200: z.object({
@@ -128,6 +131,8 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 		async (request, reply) => {
 			const interaction = await interactionOf(provider, request, reply);
 			if (interaction.prompt.name === "login") {
+				if (pages !== null && wantsPage(request.headers.accept))
+					return sendPage(reply, pages, "sign-in");
 				return {
 					uid: interaction.uid,
 					prompt: "login" as const,

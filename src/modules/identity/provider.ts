@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
 import type { FoundationTables, KeyValueStore } from "../../storage/index.ts";
 import type { AccountStore } from "./account-store.ts";
+import { escapeHtml } from "./pages.ts";
 import type { PrivateJwk } from "./signing-keys.ts";
 import { KeyValueOidcAdapter } from "./storage/key-value-oidc-adapter.ts";
 import { type PayloadSealer, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
@@ -65,15 +66,6 @@ async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
 	ctx.type = "html";
 	ctx.body = page("Signed out", "<p>You are signed out.</p>");
 }
-
-const HTML_ESCAPES: Readonly<Record<string, string>> = {
-	"&": "&amp;",
-	"<": "&lt;",
-	">": "&gt;",
-	'"': "&quot;",
-	"'": "&#39;",
-};
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
 
 /** The browser session: its cookie and how long it lasts unused. */
 const SESSION_COOKIE = { httpOnly: true, sameSite: "lax" } as const;

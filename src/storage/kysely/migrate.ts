@@ -6,23 +6,12 @@
  */
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { type Migration, type MigrationProvider, type MigrationResultSet, Migrator } from "kysely";
+import { packageRoot } from "#lib/package-root";
 import type { SqlDatabase } from "./db.ts";
 
 const MIGRATION_FILE = /^(\d{4})_[a-z0-9_]+\.sql$/;
-
-/** The directory holding package.json: migrations are found from it, wherever this code was loaded from. */
-export function packageRoot(): string {
-	let directory = dirname(fileURLToPath(import.meta.url));
-	while (!existsSync(join(directory, "package.json"))) {
-		const parent = dirname(directory);
-		if (parent === directory) throw new Error("package.json not found above the storage code");
-		directory = parent;
-	}
-	return directory;
-}
 
 /** The foundation's migrations, relative to the package root. */
 export const FOUNDATION_MIGRATIONS_DIR = "migrations";
