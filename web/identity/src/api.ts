@@ -71,6 +71,8 @@ export function messageOf(error: unknown): string {
 		const minutes = Math.max(1, Math.ceil((error.retryAfterSeconds ?? 60) / 60));
 		return `Too many attempts. Try again in ${minutes} minute${minutes === 1 ? "" : "s"}.`;
 	}
-	if (error instanceof ApiError) return error.message;
-	return "The server could not be reached. Check your connection and try again.";
+	// fetch fails with a TypeError when the network does; the pages' own errors say what happened.
+	if (error instanceof TypeError || !(error instanceof Error))
+		return "The server could not be reached. Check your connection and try again.";
+	return error.message;
 }
