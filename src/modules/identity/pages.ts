@@ -11,6 +11,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import { packageRoot } from "#lib/package-root";
+import { binarySchema, contentResponse, errorResponses } from "../../http/openapi.ts";
 
 export const PAGE_NAMES = ["sign-in", "set-password"] as const;
 export type PageName = (typeof PAGE_NAMES)[number];
@@ -102,7 +103,10 @@ export const pageRoutes: FastifyPluginAsyncZod<{
 				tags: ["identity"],
 				summary:
 					"The page a set-password link opens (its token in the fragment, never sent to the server).",
-				response: { 200: z.string().describe("HTML") },
+				response: {
+					200: contentResponse("The page", "text/html", z.string()),
+					...errorResponses(500),
+				},
 			},
 		},
 		async (_request, reply) => sendPage(reply, pages, "set-password"),
@@ -114,7 +118,10 @@ export const pageRoutes: FastifyPluginAsyncZod<{
 				tags: ["identity"],
 				summary: "The pages' scripts and styles (content-named: cached for good).",
 				params: z.object({ name: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/) }),
-				response: { 200: z.unknown().describe("The asset") },
+				response: {
+					200: contentResponse("The asset", "application/octet-stream", binarySchema),
+					...errorResponses(404),
+				},
 			},
 		},
 		async (request, reply) => {
