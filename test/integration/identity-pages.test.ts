@@ -20,6 +20,8 @@ import { runTollgate } from "../support/cli.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
+/** The password as a form or query string would carry it (spaces as +). */
+const FORM_ENCODED_PASSWORD = new URLSearchParams({ p: PASSWORD }).toString().slice(2);
 const SCREENSHOTS = join(import.meta.dirname, "..", "output", "identity-pages");
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI === "true")
@@ -195,8 +197,25 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 		for (const request of sent) {
 			expect(request).not.toContain(PASSWORD);
 			expect(request).not.toContain("not the password at all");
-			expect(request).not.toContain(encodeURIComponent(PASSWORD));
+			expect(request).not.toContain(FORM_ENCODED_PASSWORD);
 		}
 		expect(violations).toEqual([]);
+
+		// With scripts off, the form still sends no password anywhere when submitted.
+		const scriptless = await browser.newContext({ javaScriptEnabled: false });
+		const bare = await scriptless.newPage();
+		const bareSent: string[] = [];
+		bare.on("request", (request) => bareSent.push(`${request.url()}\n${request.postData() ?? ""}`));
+		await bare.goto(`${relyingParty.origin}/login`);
+		await bare.getByLabel("E-mail address").fill("researcher@example.org");
+		await bare.getByLabel("Password").fill(PASSWORD);
+		await bare.getByRole("button", { name: "Sign in" }).click();
+		await bare.waitForLoadState();
+		expect(bareSent.length).toBeGreaterThan(2);
+		for (const request of bareSent) {
+			expect(request).not.toContain(FORM_ENCODED_PASSWORD);
+			expect(request).not.toContain(PASSWORD);
+		}
+		await scriptless.close();
 	});
 });
