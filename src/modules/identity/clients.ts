@@ -17,8 +17,13 @@ export const GRANT_TYPES = [
 	DEVICE_CODE_GRANT,
 ] as const;
 
-const isAbsoluteUriWithoutFragment = (text: string) =>
-	URL.canParse(text) && new URL(text).hash === "";
+/** A redirect URI or an API's resource indicator: absolute, without a fragment. */
+export const absoluteUri = z
+	.string()
+	.refine(
+		(text) => URL.canParse(text) && new URL(text).hash === "",
+		"an absolute URI without a fragment",
+	);
 
 export const clientSpec = z
 	.strictObject({
@@ -27,11 +32,11 @@ export const clientSpec = z
 			.regex(/^[A-Za-z0-9_.:-]{1,128}$/, "letters, digits and _.:- (at most 128)")
 			.meta({ description: "The client's id." }),
 		redirect_uris: z
-			.array(z.string().refine(isAbsoluteUriWithoutFragment, "an absolute URI without a fragment"))
+			.array(absoluteUri)
 			.default([])
 			.meta({ description: "Where authorization responses may go; matched exactly." }),
 		post_logout_redirect_uris: z
-			.array(z.string().refine(isAbsoluteUriWithoutFragment, "an absolute URI without a fragment"))
+			.array(absoluteUri)
 			.default([])
 			.meta({ description: "Where RP-initiated logout may return to." }),
 		grant_types: z

@@ -1,10 +1,6 @@
 /** The `[identity]` config section: the OpenID Connect provider and its OPAQUE accounts (docs/config.md). */
 import { z } from "zod";
-import { clientSpec } from "./clients.ts";
-
-function isAbsoluteUri(text: string): boolean {
-	return URL.canParse(text) && new URL(text).hash === "";
-}
+import { absoluteUri, clientSpec } from "./clients.ts";
 
 function isHttpUrl(text: string): boolean {
 	if (!URL.canParse(text)) return false;
@@ -31,13 +27,10 @@ export const identityConfigSection = z
 		service_name: z.string().min(1).max(80).default("Tollgate").meta({
 			description: "The name the sign-in pages show their users.",
 		}),
-		resources: z
-			.array(z.string().refine(isAbsoluteUri, "an absolute URI without a fragment"))
-			.default([])
-			.meta({
-				description:
-					"APIs clients may ask tokens for with `resource` (RFC 8707): their access tokens are JWTs (RFC 9068, RS256) with the API as audience, scope `api` and the account's roles.",
-			}),
+		resources: z.array(absoluteUri).default([]).meta({
+			description:
+				"APIs clients may ask tokens for with `resource` (RFC 8707): their access tokens are JWTs (RFC 9068, RS256) with the API as audience, scope `api` and the account's roles.",
+		}),
 		clients: z
 			.array(clientSpec)
 			.refine(
