@@ -42,7 +42,6 @@ export async function isBuildCurrent() {
 const PAGES_SOURCE = join(ROOT, "web", "identity");
 export const PAGES = join(DIST, "web", "identity");
 const PAGES_RECORD = join(PAGES, "build.json");
-const PAGE_NAMES = ["sign-in", "set-password"];
 
 async function pageInputs(dir = PAGES_SOURCE) {
 	const inputs = {};
@@ -81,10 +80,11 @@ export async function buildPages() {
 			write: false,
 			target: "es2022",
 			modulePreload: { polyfill: false },
+			// Every page in web/identity is an entry: the server decides which it serves.
 			rollupOptions: {
-				input: Object.fromEntries(
-					PAGE_NAMES.map((name) => [name, join(PAGES_SOURCE, `${name}.html`)]),
-				),
+				input: (await readdir(PAGES_SOURCE))
+					.filter((name) => name.endsWith(".html"))
+					.map((name) => join(PAGES_SOURCE, name)),
 			},
 		},
 	});
