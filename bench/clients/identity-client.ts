@@ -7,6 +7,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import * as opaque from "@serenity-kit/opaque";
+import { CookieJar } from "../../test/support/cookie-jar.ts";
 
 export const BENCH_PASSWORD = "bench password";
 /** The client's Argon2 is the client's cost, not the server's: the cheapest stretching the library takes. */
@@ -95,8 +96,7 @@ export async function opaqueLogin(
 
 /** A browser at the provider: its cookies, and redirects followed by hand until one leaves for the client. */
 export class BenchBrowser {
-	readonly #cookies = new Map<string, string>();
-
+	readonly #jar = new CookieJar();
 	readonly #base: string;
 	readonly #redirectUri: string;
 
@@ -105,24 +105,15 @@ export class BenchBrowser {
 		this.#redirectUri = redirectUri;
 	}
 
-	get cookie(): string {
-		return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-	}
-
-	#store(response: Response): void {
-		for (const line of response.headers.getSetCookie()) {
-			const [pair = ""] = line.split(";");
-			const separator = pair.indexOf("=");
-			this.#cookies.set(pair.slice(0, separator).trim(), pair.slice(separator + 1).trim());
-		}
-	}
-
 	/** Follows `authorizationUrl` to the client's redirect, logging in as `email` if asked; the code. */
 	async authorize(authorizationUrl: string, email: string): Promise<string> {
 		let next = authorizationUrl;
 		for (let hop = 0; hop < 10; hop += 1) {
-			const response = await fetch(next, { redirect: "manual", headers: { cookie: this.cookie } });
-			this.#store(response);
+			const response = await fetch(next, {
+				redirect: "manual",
+				headers: { cookie: this.#jar.header() },
+			});
+			this.#jar.store(response);
 			const location = response.headers.get("location");
 			if (location !== null) {
 				const target = new URL(location, next);
@@ -142,7 +133,7 @@ export class BenchBrowser {
 				email,
 				interaction.login_finish,
 				{},
-				this.cookie,
+				this.#jar.header(),
 			);
 			next = finished.redirect_to ?? "";
 		}

@@ -20,6 +20,7 @@ import {
 	type TestApp,
 } from "../support/build-test-app.ts";
 import { runTollgate } from "../support/cli.ts";
+import { CookieJar } from "../support/cookie-jar.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "../support/engines.ts";
 
 await opaque.ready;
@@ -37,26 +38,6 @@ function freePort(): Promise<number> {
 			server.close(() => resolve(port));
 		});
 	});
-}
-
-/** The cookies a browser would keep for the provider (names only matter here). */
-class CookieJar {
-	readonly #cookies = new Map<string, string>();
-
-	store(response: Response): void {
-		for (const line of response.headers.getSetCookie()) {
-			const [pair = ""] = line.split(";");
-			const separator = pair.indexOf("=");
-			const name = pair.slice(0, separator).trim();
-			const value = pair.slice(separator + 1).trim();
-			if (value === "" || /expires=Thu, 01 Jan 1970/i.test(line)) this.#cookies.delete(name);
-			else this.#cookies.set(name, value);
-		}
-	}
-
-	header(): string {
-		return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
-	}
 }
 
 interface Deployment {
