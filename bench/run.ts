@@ -930,6 +930,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			"bench-spa",
 			"--redirect-uri",
 			redirectUri,
+			"--first-party",
 		]);
 		const apiAdded = await runTollgateCli(serverDir, [
 			"identity",

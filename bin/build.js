@@ -80,6 +80,8 @@ export async function buildPages() {
 			write: false,
 			target: "es2022",
 			modulePreload: { polyfill: false },
+			// The pages' CSP allows no data: URLs: assets stay files.
+			assetsInlineLimit: 0,
 			// Every page in web/identity is an entry: the server decides which it serves.
 			rollupOptions: {
 				input: (await readdir(PAGES_SOURCE))

@@ -60,7 +60,7 @@ export async function addUserWithPassword(
 		headers: { "content-type": "application/json" },
 		body: JSON.stringify({ token, registration_record: registrationRecord }),
 	});
-	if (finished.status !== 204) throw new Error(`set password: ${await finished.text()}`);
+	if (finished.status !== 200) throw new Error(`set password: ${await finished.text()}`);
 }
 
 /** One OPAQUE login over HTTP (start + finish); the finish answer. */

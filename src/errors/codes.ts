@@ -10,6 +10,10 @@ export const ERROR_CATALOGUE = {
 	},
 	unauthorized: { status: 401, message: "Missing or invalid credentials." },
 	forbidden: { status: 403, message: "The credentials do not allow this." },
+	step_up_required: {
+		status: 401,
+		message: "This needs a fresh proof that it is you: sign in again with a password or passkey.",
+	},
 	not_found: { status: 404, message: "No such resource." },
 	method_not_allowed: { status: 405, message: "The resource does not support this method." },
 	conflict: { status: 409, message: "The request conflicts with the current state." },

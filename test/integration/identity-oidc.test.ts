@@ -21,6 +21,7 @@ import {
 } from "../support/build-test-app.ts";
 import { runTollgate } from "../support/cli.ts";
 import { CookieJar } from "../support/cookie-jar.ts";
+import { setPasswordWithToken, tokenOf } from "../support/identity.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "../support/engines.ts";
 
 await opaque.ready;
@@ -110,30 +111,9 @@ for (const backend of appBackends()) {
 		/** An account with a password, set through its link as the browser would. */
 		async function userWithPassword(email: string): Promise<string> {
 			const added = await cli("identity", "users", "add", email, "--role", "staff");
-			const token = new URLSearchParams(
-				new URL(/set_password_url: (\S+)/.exec(added)?.[1] ?? "").hash.slice(1),
-			).get("token");
-			const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
-				password: PASSWORD,
-			});
-			const started = (await (
-				await fetch(`${issuer}/identity/password/start`, {
-					method: "POST",
-					headers: { "content-type": "application/json" },
-					body: JSON.stringify({ token, registration_request: registrationRequest }),
-				})
-			).json()) as { registration_response: string };
-			const { registrationRecord } = opaque.client.finishRegistration({
-				clientRegistrationState,
-				registrationResponse: started.registration_response,
-				password: PASSWORD,
-			});
-			const finished = await fetch(`${issuer}/identity/password/finish`, {
-				method: "POST",
-				headers: { "content-type": "application/json" },
-				body: JSON.stringify({ token, registration_record: registrationRecord }),
-			});
-			expect(finished.status).toBe(204);
+			const link = /set_password_url: (\S+)/.exec(added)?.[1] ?? "";
+			const finished = await setPasswordWithToken(issuer, tokenOf(link), PASSWORD);
+			expect(finished.status).toBe(200);
 			return /user_id: (\S+)/.exec(added)?.[1] ?? "";
 		}
 
@@ -160,9 +140,27 @@ for (const backend of appBackends()) {
 				}
 				expect(response.status, await response.clone().text()).toBe(200);
 				const interaction = (await response.json()) as {
+					prompt: "login" | "consent";
 					login_start: string;
 					login_finish: string;
+					consent: string;
 				};
+				if (interaction.prompt === "consent") {
+					// The user allows what the client asks (the pages suite tests the consent page itself).
+					const allowed = await fetch(new URL(interaction.consent, issuer), {
+						method: "POST",
+						headers: { "content-type": "application/json", cookie: jar.header() },
+						body: JSON.stringify({ allow: true }),
+					});
+					expect(allowed.status, await allowed.clone().text()).toBe(200);
+					const target = new URL(
+						((await allowed.json()) as { redirect_to: string }).redirect_to,
+						issuer,
+					);
+					if (isDone(target)) return target;
+					next = target.href;
+					continue;
+				}
 				const { clientLoginState, startLoginRequest } = opaque.client.startLogin({
 					password: PASSWORD,
 				});

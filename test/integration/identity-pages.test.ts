@@ -1,9 +1,11 @@
 /**
- * The identity pages in a real browser (Debian's chromium, driven by playwright-core): an account's owner
- * opens the set-password link, sets a password (OPAQUE registration in the page), then a relying party
- * (openid-client) sends them to sign in; a wrong password is refused on the page, the right one lands them
- * back on the relying party holding a valid id_token. No request the browser makes carries the password.
- * Each page is photographed at 360 px and 1280 px into test/output/identity-pages/.
+ * The identity pages in a real browser (Debian's chromium, driven by playwright-core), mail through a real
+ * SMTP server on loopback (npm smtp-server), a relying party on openid-client: set a password from an
+ * operator's link; sign up by mail, sign in with OPAQUE, consent, land on the relying party with a valid
+ * id_token; a wrong password refused and counted; reset by mail; change the e-mail address; add a passkey
+ * (Chromium's virtual authenticator over CDP) and sign in with it; see and revoke an app's access; delete
+ * the account after a step-up. No request the browser makes carries the password. Each page is
+ * photographed at 360 px and 1280 px into test/output/identity-pages/.
  * @see issue 15
  */
 import { existsSync } from "node:fs";
@@ -17,6 +19,7 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { runTollgate } from "../support/cli.ts";
+import { linkIn, MailCatcher, setPasswordWithToken, tokenOf } from "../support/identity.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
@@ -37,7 +40,13 @@ const CHROMIUM_ARGS = [
 	"--disable-background-networking",
 	"--disable-component-update",
 	"--disable-sync",
+	// The issuer is http://localhost (WebAuthn takes no IP address as its relying party).
+	"--host-resolver-rules=MAP localhost 127.0.0.1",
 ];
+/** Browser journeys are many page loads: a ceiling for a busy machine, not a speed expectation. */
+const JOURNEY_MS = 180_000;
+/** Wrong passwords one account may try per window here (the default is 10). */
+const ATTEMPTS_PER_ACCOUNT = 5;
 
 /** A relying party on loopback: /login starts an authorization with PKCE, /callback redeems the code. */
 async function startRelyingParty(issuer: string) {
@@ -82,12 +91,14 @@ async function startRelyingParty(issuer: string) {
 	return { origin, state, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
+
 describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 	let dir: string;
 	let testApp: TestApp;
 	let issuer: string;
 	let browser: Browser;
 	let relyingParty: Awaited<ReturnType<typeof startRelyingParty>>;
+	let mail: MailCatcher;
 	const env = () => ({
 		TOLLGATE_DATA_DIR: dir,
 		TOLLGATE_IDENTITY_ISSUER: issuer,
@@ -101,32 +112,67 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 		await new Promise<void>((resolve) => probe.listen(0, "127.0.0.1", resolve));
 		const port = (probe.address() as AddressInfo).port;
 		await new Promise((resolve) => probe.close(resolve));
-		issuer = `http://127.0.0.1:${port}`;
+		issuer = `http://localhost:${port}`;
+		mail = await new MailCatcher().start();
 		testApp = await buildTestApp({
 			data_dir: dir,
 			dev: true,
 			http: { port },
-			identity: { issuer, service_name: "Research Portal" },
+			identity: {
+				issuer,
+				service_name: "Research Portal",
+				smtp_url: mail.url,
+				attempts_per_account: ATTEMPTS_PER_ACCOUNT,
+				attempts_per_address: 1_000,
+			},
 		});
 		testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
-		await testApp.app.listen({ host: "127.0.0.1", port });
+		await testApp.app.listen({ host: "localhost", port });
 		relyingParty = await startRelyingParty(issuer);
 		browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+		const registered = await runTollgate(
+			["identity", "clients", "add", "portal", "--redirect-uri", `${relyingParty.origin}/callback`],
+			env(),
+		);
+		expect(registered.code, registered.stderr).toBe(0);
 	});
 	afterAll(async () => {
 		await browser?.close();
 		await relyingParty?.close();
 		await testApp?.close();
+		await mail?.close();
 		await rm(dir, { recursive: true, force: true });
 	});
 
-	/** A page whose every request (URL and body) is kept, to look for the password in. */
-	async function recordedPage(width: number): Promise<{ page: Page; sent: string[] }> {
-		const context = await browser.newContext({ viewport: { width, height: 800 } });
+	/**
+	 * A fresh browser profile whose every request (URL and body) is kept, to look for passwords in, and
+	 * whose Content-Security-Policy complaints are collected.
+	 */
+	async function recordedPage(): Promise<{ page: Page; sent: string[]; violations: string[] }> {
+		const context = await browser.newContext({ viewport: { width: 360, height: 800 } });
 		const page = await context.newPage();
 		const sent: string[] = [];
+		const violations: string[] = [];
 		page.on("request", (request) => sent.push(`${request.url()}\n${request.postData() ?? ""}`));
-		return { page, sent };
+		page.on("console", (message) => {
+			if (/Content Security Policy|Refused to/.test(message.text()))
+				violations.push(message.text());
+		});
+		return { page, sent, violations };
+	}
+
+	/** No request carried any of the passwords, raw or form-encoded; the pages broke no CSP rule. */
+	function expectNoPasswordSent(
+		recorded: { sent: string[]; violations: string[] },
+		passwords: string[],
+	) {
+		expect(recorded.sent.length).toBeGreaterThan(3);
+		for (const request of recorded.sent)
+			for (const password of passwords) {
+				expect(request).not.toContain(password);
+				expect(request).not.toContain(new URLSearchParams({ p: password }).toString().slice(2));
+			}
+		expect(recorded.violations).toEqual([]);
 	}
 
 	async function screenshot(page: Page, name: string) {
@@ -138,84 +184,317 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 				width,
 			);
 		}
+		await page.setViewportSize({ width: 360, height: 800 });
 	}
 
-	it("set a password from the link, then sign in with OPAQUE and land on the relying party with a valid id_token; the password is never sent", async () => {
-		const added = await runTollgate(
-			["identity", "users", "add", "researcher@example.org", "--name", "Ada"],
-			env(),
-		);
+	/** An account made by the operator, its password set through the link over the API. */
+	async function accountWithPassword(email: string, password: string): Promise<string> {
+		const added = await runTollgate(["identity", "users", "add", email], env());
 		expect(added.code, added.stderr).toBe(0);
 		const link = /set_password_url: (\S+)/.exec(added.stdout)?.[1] ?? "";
-		const registered = await runTollgate(
-			["identity", "clients", "add", "portal", "--redirect-uri", `${relyingParty.origin}/callback`],
-			env(),
-		);
-		expect(registered.code, registered.stderr).toBe(0);
+		expect((await setPasswordWithToken(issuer, tokenOf(link), password)).status).toBe(200);
+		return /user_id: (\S+)/.exec(added.stdout)?.[1] ?? "";
+	}
 
-		const { page, sent } = await recordedPage(360);
-		const violations: string[] = [];
-		page.on("console", (message) => {
-			if (/Content Security Policy|Refused to/.test(message.text()))
-				violations.push(message.text());
-		});
-		await page.goto(link);
-		await expect.poll(() => page.title()).toBe("Set your password · Research Portal");
-		await screenshot(page, "set-password");
-		await page.getByLabel("New password", { exact: true }).fill(PASSWORD);
-		await page.getByLabel("New password again").fill(PASSWORD);
-		await page.getByRole("button", { name: "Set password" }).click();
-		await page.getByText("Your password is set").waitFor();
-		// The link worked once: opened again, it is refused on the page.
-		await page.goto(link);
-		await page.getByLabel("New password", { exact: true }).fill(PASSWORD);
-		await page.getByLabel("New password again").fill(PASSWORD);
-		await page.getByRole("button", { name: "Set password" }).click();
-		await expect.poll(() => page.getByRole("alert").textContent()).toContain("link");
+	async function signInOnPage(page: Page, email: string, password: string) {
+		await page.getByLabel("E-mail address").fill(email);
+		await page.getByLabel("Password", { exact: true }).fill(password);
+		await page.getByRole("button", { name: "Sign in", exact: true }).click();
+	}
 
-		await page.goto(`${relyingParty.origin}/login`);
-		await page.getByRole("heading", { name: "Sign in" }).waitFor();
-		await screenshot(page, "sign-in");
-		await page.getByLabel("E-mail address").fill("researcher@example.org");
-		await page.getByLabel("Password").fill("not the password at all");
-		await page.getByRole("button", { name: "Sign in" }).click();
-		await expect
-			.poll(() => page.getByRole("alert").textContent())
-			.toBe("The e-mail address or password is not right.");
-		await screenshot(page, "sign-in-wrong-password");
-		await page.getByLabel("Password").fill(PASSWORD);
-		await page.getByRole("button", { name: "Sign in" }).click();
-		await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
-
-		const { state } = relyingParty;
-		expect(state.sub).toBeDefined();
-		const claims = JSON.parse(
-			Buffer.from(state.idToken?.split(".")[1] ?? "", "base64url").toString(),
+	/** What the relying party's last id_token says. */
+	function relyingPartyClaims(): Record<string, unknown> {
+		return JSON.parse(
+			Buffer.from(relyingParty.state.idToken?.split(".")[1] ?? "", "base64url").toString(),
 		) as Record<string, unknown>;
-		expect(claims).toMatchObject({ iss: issuer, aud: "portal", sub: state.sub, amr: ["pwd"] });
-		expect(sent.length).toBeGreaterThan(5);
-		for (const request of sent) {
-			expect(request).not.toContain(PASSWORD);
-			expect(request).not.toContain("not the password at all");
-			expect(request).not.toContain(FORM_ENCODED_PASSWORD);
-		}
-		expect(violations).toEqual([]);
+	}
 
-		// With scripts off, the form still sends no password anywhere when submitted.
-		const scriptless = await browser.newContext({ javaScriptEnabled: false });
-		const bare = await scriptless.newPage();
-		const bareSent: string[] = [];
-		bare.on("request", (request) => bareSent.push(`${request.url()}\n${request.postData() ?? ""}`));
-		await bare.goto(`${relyingParty.origin}/login`);
-		await bare.getByLabel("E-mail address").fill("researcher@example.org");
-		await bare.getByLabel("Password").fill(PASSWORD);
-		await bare.getByRole("button", { name: "Sign in" }).click();
-		await bare.waitForLoadState();
-		expect(bareSent.length).toBeGreaterThan(2);
-		for (const request of bareSent) {
-			expect(request).not.toContain(FORM_ENCODED_PASSWORD);
-			expect(request).not.toContain(PASSWORD);
-		}
-		await scriptless.close();
-	});
+	it(
+		"set a password from the operator's link, sign in with OPAQUE, consent once, land on the relying party with a valid id_token; the password is never sent",
+		async () => {
+			const added = await runTollgate(
+				["identity", "users", "add", "researcher@example.org", "--name", "Ada"],
+				env(),
+			);
+			expect(added.code, added.stderr).toBe(0);
+			const link = /set_password_url: (\S+)/.exec(added.stdout)?.[1] ?? "";
+			const recorded = await recordedPage();
+			const { page } = recorded;
+			await page.goto(link);
+			await expect.poll(() => page.title()).toBe("Set your password · Research Portal");
+			await screenshot(page, "set-password");
+			await page.getByLabel("New password", { exact: true }).fill(PASSWORD);
+			await page.getByLabel("New password again").fill(PASSWORD);
+			await page.getByRole("button", { name: "Set password" }).click();
+			await page.getByText("Your password is set").waitFor();
+			// The link worked once: opened again, it is refused on the page.
+			await page.goto(link);
+			await page.reload();
+			await page.getByLabel("New password", { exact: true }).fill(PASSWORD);
+			await page.getByLabel("New password again").fill(PASSWORD);
+			await page.getByRole("button", { name: "Set password" }).click();
+			await expect.poll(() => page.getByRole("alert").textContent()).toContain("link");
+
+			await page.goto(`${relyingParty.origin}/login`);
+			await page.getByRole("heading", { name: "Sign in" }).waitFor();
+			await screenshot(page, "sign-in");
+			await signInOnPage(page, "researcher@example.org", "not the password at all");
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toBe("The e-mail address or password is not right.");
+			await screenshot(page, "sign-in-wrong-password");
+			await signInOnPage(page, "researcher@example.org", PASSWORD);
+			// The portal is not first-party: the user is asked, once.
+			await page.getByRole("heading", { name: "Allow portal?" }).waitFor();
+			await expect.poll(() => page.getByRole("listitem").allTextContents()).toEqual([
+				"Know it is you: an identifier for your account",
+				"See your e-mail address",
+			]);
+			await screenshot(page, "consent");
+			await page.getByRole("button", { name: "Allow" }).click();
+			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
+			expect(relyingPartyClaims()).toMatchObject({
+				iss: issuer,
+				aud: "portal",
+				sub: /user_id: (\S+)/.exec(added.stdout)?.[1],
+				amr: ["pwd"],
+			});
+			// Signed in and consented: the next authorization goes straight through.
+			relyingParty.state.idToken = undefined;
+			await page.goto(`${relyingParty.origin}/login`);
+			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
+			expect(relyingPartyClaims()).toMatchObject({ aud: "portal" });
+			expectNoPasswordSent(recorded, [PASSWORD, "not the password at all"]);
+
+			// With scripts off, the form still sends no password anywhere when submitted.
+			const scriptless = await browser.newContext({ javaScriptEnabled: false });
+			const bare = await scriptless.newPage();
+			const bareSent: string[] = [];
+			bare.on("request", (request) => bareSent.push(`${request.url()}\n${request.postData() ?? ""}`));
+			await bare.goto(`${relyingParty.origin}/login`);
+			await signInOnPage(bare, "researcher@example.org", PASSWORD);
+			await bare.waitForLoadState();
+			expectNoPasswordSent({ sent: bareSent, violations: [] }, [PASSWORD]);
+			await scriptless.close();
+		},
+		JOURNEY_MS,
+	);
+
+	it(
+		"sign up from the sign-in page: the confirmation mail arrives over SMTP, its link sets the password and goes back to the authorization, consent, the relying party holds an id_token; a second sign-up with the address looks the same and its mail says so",
+		async () => {
+			const email = "newcomer@example.org";
+			const password = "a new and long passphrase";
+			const recorded = await recordedPage();
+			const { page } = recorded;
+			await page.goto(`${relyingParty.origin}/login`);
+			await page.getByRole("link", { name: "Create an account" }).click();
+			await page.getByRole("heading", { name: "Create an account" }).waitFor();
+			await screenshot(page, "sign-up");
+			await page.getByLabel("E-mail address").fill(email);
+			await page.getByLabel("Your name").fill("Nova Newcomer");
+			await page.getByRole("button", { name: "Send me the link" }).click();
+			await page.getByRole("heading", { name: "Check your mail" }).waitFor();
+			await screenshot(page, "check-mail");
+
+			const confirmation = await mail.mailTo(email);
+			expect(confirmation.text).toContain("Subject: Confirm your address for Research Portal");
+			expect(confirmation.text).toContain("text/html");
+			await page.goto(linkIn(confirmation, "set-password"));
+			await page.getByLabel("New password", { exact: true }).fill(password);
+			await page.getByLabel("New password again").fill(password);
+			await page.getByRole("button", { name: "Set password" }).click();
+			await page.getByRole("link", { name: "Continue signing in" }).click();
+			await page.getByRole("heading", { name: "Sign in" }).waitFor();
+			await signInOnPage(page, email, password);
+			await page.getByRole("button", { name: "Allow" }).click();
+			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
+			const shown = await runTollgate(["identity", "users", "show", email], env());
+			const account = JSON.parse(shown.stdout) as Record<string, unknown>;
+			expect(account).toMatchObject({ email, email_verified: true, display_name: "Nova Newcomer" });
+			expect(relyingPartyClaims()).toMatchObject({ aud: "portal", sub: account.id, amr: ["pwd"] });
+
+			// The same address again: the same page, and a mail that says it has an account.
+			await page.goto(`${issuer}/identity/sign-up`);
+			await page.getByLabel("E-mail address").fill(email.toUpperCase());
+			await page.getByRole("button", { name: "Send me the link" }).click();
+			await page.getByRole("heading", { name: "Check your mail" }).waitFor();
+			const notice = await mail.mailTo(email, 2);
+			expect(notice.text).toContain("It already has one, so nothing was created.");
+			expect(notice.text).not.toContain("/identity/set-password");
+			// The spent confirmation link: a clear refusal, and the account is unchanged.
+			await page.goto(linkIn(confirmation, "set-password"));
+			await page.getByLabel("New password", { exact: true }).fill("yet another passphrase");
+			await page.getByLabel("New password again").fill("yet another passphrase");
+			await page.getByRole("button", { name: "Set password" }).click();
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toContain("unknown, used or expired");
+			expectNoPasswordSent(recorded, [password, "yet another passphrase"]);
+		},
+		JOURNEY_MS,
+	);
+
+	it(
+		"wrong passwords are refused on the page and count towards the account's limit: past it, the page says to wait",
+		async () => {
+			await accountWithPassword("forgetful@example.org", PASSWORD);
+			const { page } = await recordedPage();
+			await page.goto(`${relyingParty.origin}/login`);
+			for (let attempt = 1; attempt <= ATTEMPTS_PER_ACCOUNT; attempt++) {
+				await signInOnPage(page, "forgetful@example.org", `wrong guess ${attempt}`);
+				await expect
+					.poll(() => page.getByRole("alert").textContent())
+					.toBe("The e-mail address or password is not right.");
+				await page.getByRole("alert").evaluate((alert) => {
+					alert.textContent = "";
+				});
+			}
+			// Even the right password now waits: the limit counts attempts, not failures.
+			await signInOnPage(page, "forgetful@example.org", PASSWORD);
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toMatch(/^Too many attempts\. Try again in \d+ minutes?\.$/);
+		},
+		JOURNEY_MS,
+	);
+
+	it(
+		"reset the password by mail, then change the e-mail address: confirmed at the new address, told to the old; spent and tampered links change nothing",
+		async () => {
+			const email = "mover@example.org";
+			await accountWithPassword(email, PASSWORD);
+			const fresh = "the fresh replacement passphrase";
+			const recorded = await recordedPage();
+			const { page } = recorded;
+			await page.goto(`${issuer}/identity/account`);
+			await page.getByRole("link", { name: "Forgot your password?" }).click();
+			await page.getByRole("heading", { name: "Reset your password" }).waitFor();
+			await screenshot(page, "reset-password");
+			await page.getByLabel("E-mail address of your account").fill(email);
+			await page.getByRole("button", { name: "Send me the link" }).click();
+			await page.getByRole("heading", { name: "Check your mail" }).waitFor();
+			const reset = await mail.mailTo(email);
+			expect(reset.text).toContain("Subject: Reset your Research Portal password");
+			// A tampered token is refused on the page.
+			await page.goto(`${linkIn(reset, "set-password")}x`);
+			await page.getByLabel("New password", { exact: true }).fill(fresh);
+			await page.getByLabel("New password again").fill(fresh);
+			await page.getByRole("button", { name: "Set password" }).click();
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toContain("unknown, used or expired");
+			await page.goto(linkIn(reset, "set-password"));
+			await page.reload();
+			await page.getByLabel("New password", { exact: true }).fill(fresh);
+			await page.getByLabel("New password again").fill(fresh);
+			await page.getByRole("button", { name: "Set password" }).click();
+			await page.getByRole("link", { name: "Sign in to your account" }).click();
+			// The old password is gone; the new one opens the account page.
+			await signInOnPage(page, email, PASSWORD);
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toBe("The e-mail address or password is not right.");
+			await signInOnPage(page, email, fresh);
+			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
+			await expect.poll(() => page.locator("#email").textContent()).toBe(email);
+			await screenshot(page, "account");
+
+			const moved = "moved@example.org";
+			await page.getByLabel("New address").fill(moved);
+			await page.getByRole("button", { name: "Send the link" }).click();
+			await page.getByText(`We sent a link to ${moved}`).waitFor();
+			const confirmation = await mail.mailTo(moved);
+			expect(confirmation.text).toContain(`instead of ${email}`);
+			await page.goto(linkIn(confirmation, "confirm-email"));
+			await page.reload();
+			await screenshot(page, "confirm-email");
+			await page.getByRole("button", { name: "Confirm the new address" }).click();
+			await page.getByText(`Done: your account now uses ${moved}.`).waitFor();
+			const notice = await mail.mailTo(email, 2);
+			expect(notice.text).toContain(`now uses ${moved} instead of this address`);
+			await page.getByRole("link", { name: "Go to your account" }).click();
+			await expect.poll(() => page.locator("#email").textContent()).toBe(moved);
+			// The confirmation link is spent: used again, a clear refusal and nothing changes.
+			await page.goto(linkIn(confirmation, "confirm-email"));
+			await page.reload();
+			await page.getByRole("button", { name: "Confirm the new address" }).click();
+			await expect
+				.poll(() => page.getByRole("alert").textContent())
+				.toContain("nothing was changed");
+			// A lost authorization is a page that says so, not a JSON error.
+			await page.goto(`${issuer}/identity/interaction/no-such-sign-in`);
+			await page.getByRole("heading", { name: "This sign-in has expired" }).waitFor();
+			await screenshot(page, "error");
+			expectNoPasswordSent(recorded, [PASSWORD, fresh]);
+		},
+		JOURNEY_MS,
+	);
+
+	it(
+		"add a passkey on the account page (virtual authenticator), sign in to the relying party with it (amr hwk), see and revoke the app's access, delete the account after a step-up",
+		async () => {
+			const email = "keyholder@example.org";
+			const userId = await accountWithPassword(email, PASSWORD);
+			const recorded = await recordedPage();
+			const { page } = recorded;
+			const cdp = await page.context().newCDPSession(page);
+			await cdp.send("WebAuthn.enable");
+			await cdp.send("WebAuthn.addVirtualAuthenticator", {
+				options: {
+					protocol: "ctap2",
+					transport: "internal",
+					hasResidentKey: true,
+					hasUserVerification: true,
+					isUserVerified: true,
+					automaticPresenceSimulation: true,
+				},
+			});
+			await page.goto(`${issuer}/identity/account`);
+			await signInOnPage(page, email, PASSWORD);
+			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
+			await page.getByLabel("Name of the new passkey").fill("Laptop");
+			await page.getByRole("button", { name: "Add a passkey" }).click();
+			await page.getByText("The passkey is added.").waitFor();
+			await expect.poll(() => page.locator("#passkeys").textContent()).toContain("Laptop");
+			await page.getByRole("button", { name: "Sign out", exact: true }).click();
+			await page.getByRole("heading", { name: "Sign in" }).waitFor();
+
+			await page.goto(`${relyingParty.origin}/login`);
+			await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+			await page.getByRole("button", { name: "Allow" }).click();
+			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
+			expect(relyingPartyClaims()).toMatchObject({ sub: userId, amr: ["hwk"], aud: "portal" });
+
+			// The account page lists the browser's session and the portal's grant; revoking takes it away.
+			await page.goto(`${issuer}/identity/account`);
+			await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
+			await expect.poll(() => page.locator("#grants").textContent()).toContain("portal: openid, email");
+			await expect.poll(() => page.locator("#sessions").textContent()).toContain("portal");
+			await page.getByRole("button", { name: /^Revoke: portal/ }).click();
+			await expect.poll(() => page.locator("#grants").textContent()).toBe("No app has access.");
+
+			// Six minutes on, deleting needs a fresh proof: the dialog asks, the passkey gives it.
+			testApp.clock.advanceMs(6 * 60_000);
+			await page.getByLabel("I want my account deleted").check();
+			await page.getByRole("button", { name: "Delete my account" }).click();
+			await page.getByRole("heading", { name: "Confirm it is you" }).waitFor();
+			await screenshot(page, "step-up");
+			await page.getByRole("button", { name: "Use a passkey" }).click();
+			await page.getByText("Your account is deleted.").waitFor();
+			const shown = await runTollgate(["identity", "users", "show", email], env());
+			expect(shown.code).toBe(1);
+			// Nothing of the account is left with the provider: its sessions, grants and tokens are gone.
+			const left = await testApp.storage.sql.db
+				.withTables<{ identity_oidc_models: { account_id: string | null } }>()
+				.selectFrom("identity_oidc_models")
+				.select("account_id")
+				.where("account_id", "=", userId)
+				.execute();
+			expect(left).toEqual([]);
+			expectNoPasswordSent(recorded, [PASSWORD]);
+		},
+		JOURNEY_MS,
+	);
 });

@@ -5,18 +5,18 @@
  * the key-value store for 60 s and is consumed once. An unknown or disabled e-mail is answered from
  * opaque-ke's per-identifier dummy record: the same shape as a real login, and a finish that always fails.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import * as opaque from "@serenity-kit/opaque";
 import { AppError } from "#errors";
 import type { Clock } from "#lib/clock";
 import type { KeyValueStore } from "../../storage/index.ts";
+import type { AccountLinks, PasswordLink } from "./account-links.ts";
 import type { AccountStore, IdentityUser } from "./account-store.ts";
 import type { SecretsKey } from "./secrets-key.ts";
 
 const SERVER_SETUP_NAME = "opaque_server_setup";
 const LOGIN_STATE_TTL_MS = 60_000;
 const TOKEN_BYTES = 32;
-const SET_PASSWORD_PREFIX = "identity:set_password:";
 const LOGIN_PREFIX = "identity:login:";
 /** Unknown e-mails get a dummy record of their own, never a real user's identifier space. */
 const UNKNOWN_IDENTIFIER_PREFIX = "unknown:";
@@ -26,8 +26,6 @@ await opaque.ready;
 export function normalisedEmail(email: string): string {
 	return email.trim().toLowerCase();
 }
-
-const tokenHash = (token: string) => createHash("sha256").update(token).digest("hex");
 
 interface LoginState {
 	readonly userId: string | null;
@@ -54,6 +52,7 @@ function decoding<T>(field: string, work: () => T): T {
 export class AccountService {
 	readonly #store: AccountStore;
 	readonly #kv: KeyValueStore;
+	readonly #links: AccountLinks;
 	readonly #serverSetup: string;
 	readonly #clock: Clock;
 	readonly #setPasswordLinkMs: number;
@@ -61,12 +60,14 @@ export class AccountService {
 	private constructor(
 		store: AccountStore,
 		kv: KeyValueStore,
+		links: AccountLinks,
 		serverSetup: string,
 		clock: Clock,
 		setPasswordLinkMs: number,
 	) {
 		this.#store = store;
 		this.#kv = kv;
+		this.#links = links;
 		this.#serverSetup = serverSetup;
 		this.#clock = clock;
 		this.#setPasswordLinkMs = setPasswordLinkMs;
@@ -76,6 +77,7 @@ export class AccountService {
 	static async open(options: {
 		readonly store: AccountStore;
 		readonly kv: KeyValueStore;
+		readonly links: AccountLinks;
 		readonly secretsKey: SecretsKey;
 		readonly clock: Clock;
 		readonly setPasswordLinkMs: number;
@@ -87,6 +89,7 @@ export class AccountService {
 		return new AccountService(
 			store,
 			options.kv,
+			options.links,
 			setup.toString("utf8"),
 			clock,
 			options.setPasswordLinkMs,
@@ -112,23 +115,20 @@ export class AccountService {
 	}
 
 	/** A token that lets its holder set the user's password once, within the configured hours. */
-	async issueSetPasswordToken(userId: string): Promise<string> {
-		const token = randomBytes(TOKEN_BYTES).toString("base64url");
-		await this.#kv.set(`${SET_PASSWORD_PREFIX}${tokenHash(token)}`, userId, {
-			ttlMs: this.#setPasswordLinkMs,
-		});
-		return token;
+	issueSetPasswordToken(userId: string): Promise<string> {
+		const link: PasswordLink = { userId, purpose: "set" };
+		return this.#links.issue("set_password", link, this.#setPasswordLinkMs);
 	}
 
-	async #userOfToken(token: string): Promise<string> {
-		const userId = await this.#kv.get(`${SET_PASSWORD_PREFIX}${tokenHash(token)}`);
-		if (userId === null) throw invalidGrant("The set-password link is unknown, used or expired.");
-		return userId;
-	}
-
-	/** OPAQUE registration, first message: the server's evaluation for this user's identifier. */
+	/** OPAQUE registration, first message, for whoever holds a set-password link. */
 	async startRegistration(token: string, registrationRequest: string): Promise<string> {
-		const userId = await this.#userOfToken(token);
+		const link = await this.#links.peek<PasswordLink>("set_password", token);
+		if (link === null) throw invalidGrant("The set-password link is unknown, used or expired.");
+		return this.registrationResponse(link.userId, registrationRequest);
+	}
+
+	/** The server's evaluation of a registration request for this user's identifier (stateless). */
+	registrationResponse(userId: string, registrationRequest: string): string {
 		return decoding(
 			"registration_request",
 			() =>
@@ -140,11 +140,49 @@ export class AccountService {
 		);
 	}
 
-	/** Stores the client's record and spends the link (once: a second finish with it is refused). */
-	async finishRegistration(token: string, registrationRecord: string): Promise<void> {
-		const userId = await this.#kv.consume(`${SET_PASSWORD_PREFIX}${tokenHash(token)}`);
-		if (userId === null) throw invalidGrant("The set-password link is unknown, used or expired.");
-		await this.#store.setPasswordRecord(userId, registrationRecord, this.#clock.nowMs());
+	/**
+	 * Spends the link (once: a second finish with it is refused) and stores the client's record: a sign-up's
+	 * account is made now, with its e-mail verified; a reset by mail verifies the e-mail and ends every
+	 * session and grant of the account. Answers where the user goes next, if anywhere.
+	 */
+	async finishRegistration(
+		token: string,
+		registrationRecord: string,
+	): Promise<{ readonly continueTo: string | null }> {
+		const link = await this.#links.spend<PasswordLink>("set_password", token);
+		if (link === null) throw invalidGrant("The set-password link is unknown, used or expired.");
+		const atMs = this.#clock.nowMs();
+		if (link.signup === undefined) {
+			await this.#store.setPasswordRecord(link.userId, registrationRecord, atMs, {
+				isEmailProven: link.purpose === "reset",
+				endAuthorizations: link.purpose === "reset",
+			});
+			return { continueTo: link.continueTo ?? null };
+		}
+		const { invite } = link.signup;
+		if (invite !== null && (await this.#links.spend("invite", invite)) === null)
+			throw invalidGrant("The invitation has been used or has expired: ask for a new one.");
+		const user = await this.#store.insertUserWithRecord(
+			{
+				id: link.userId,
+				email: link.signup.email,
+				emailVerified: true,
+				displayName: link.signup.displayName,
+				roles: [],
+				atMs,
+			},
+			registrationRecord,
+		);
+		if (user === null)
+			throw invalidGrant(
+				"An account with this e-mail address exists already: sign in, or reset its password.",
+			);
+		return { continueTo: link.continueTo ?? null };
+	}
+
+	/** A signed-in user's new password (their account page, after a fresh login). */
+	setPassword(userId: string, registrationRecord: string): Promise<void> {
+		return this.#store.setPasswordRecord(userId, registrationRecord, this.#clock.nowMs());
 	}
 
 	/** OPAQUE login, first message: KE2 and a login id for the finish. */
@@ -214,5 +252,10 @@ export class AccountService {
 
 	setRole(userId: string, role: string, isMember: boolean): Promise<boolean> {
 		return this.#store.setRole(userId, role, isMember, this.#clock.nowMs());
+	}
+
+	/** The account and everything it owns, gone (sessions, grants and tokens revoked with it). */
+	deleteUser(userId: string): Promise<boolean> {
+		return this.#store.deleteUser(userId);
 	}
 }

@@ -6,7 +6,7 @@ import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import { clientMetadata, clientSpec, declaredClients, readClientJwks } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
-import { issuerOf, openIdentity, RETIRED_KEY_PUBLISHED_MS, routePrefixOf } from "./module.ts";
+import { issuerOf, openIdentity, pageUrlOf, RETIRED_KEY_PUBLISHED_MS } from "./module.ts";
 import { listOidcModels, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
 type Context = ModuleCommandContext<IdentityConfig>;
@@ -32,10 +32,7 @@ function describe(user: IdentityUser) {
 }
 
 function setPasswordUrl(context: Context, token: string): string {
-	const issuer = issuerOf(context.section, context.config);
-	const url = new URL(`${routePrefixOf(issuer)}/identity/set-password`, issuer);
-	url.hash = `token=${token}`;
-	return url.toString();
+	return pageUrlOf(issuerOf(context.section, context.config))("set-password", { token });
 }
 
 export async function addUser(
@@ -127,6 +124,16 @@ function roleChange(isMember: boolean) {
 export const addRole = roleChange(true);
 export const removeRole = roleChange(false);
 
+export async function invite(context: Context): Promise<number> {
+	const opened = await identity(context);
+	if (context.section.signup !== "invite")
+		process.stderr.write(
+			`tollgate: note: identity.signup is ${context.section.signup}, not invite: the sign-up page does not ask for invitations\n`,
+		);
+	process.stdout.write(`invite_url: ${await opened.flows.invite()}\n`);
+	return 0;
+}
+
 async function identity(context: Context) {
 	return openIdentity({
 		section: context.section,
@@ -190,6 +197,7 @@ export async function addClient(
 		id_token_signed_response_alg: options["id-token-alg"],
 		client_secret: secret,
 		jwks_file: jwksFile,
+		first_party: options["first-party"] === true,
 	});
 	if (!parsed.success) {
 		const [issue] = parsed.error.issues;

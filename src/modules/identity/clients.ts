@@ -25,6 +25,9 @@ export const absoluteUri = z
 		"an absolute URI without a fragment",
 	);
 
+/** The client metadata (oidc-provider's extraClientMetadata) that marks a first-party client. */
+export const FIRST_PARTY_METADATA = "first_party";
+
 export const clientSpec = z
 	.strictObject({
 		client_id: z
@@ -48,6 +51,10 @@ export const clientSpec = z
 			.enum(SIGNING_ALGORITHMS)
 			.optional()
 			.meta({ description: "Its id_tokens' signature. Unset: RS256." }),
+		first_party: z.boolean().default(false).meta({
+			description:
+				"The operator's own app: its users are not asked for consent. Otherwise they are, once per scope (remembered).",
+		}),
 		client_secret: z.string().min(32, "at least 32 characters").optional().meta({
 			description: "A confidential client's secret (client_secret_basic).",
 			secret: true,
@@ -113,6 +120,7 @@ export function clientMetadata(
 		redirect_uris: spec.redirect_uris,
 		post_logout_redirect_uris: spec.post_logout_redirect_uris,
 		grant_types: spec.grant_types,
+		[FIRST_PARTY_METADATA]: spec.first_party,
 		response_types: spec.grant_types.includes("authorization_code") ? ["code"] : [],
 		...(spec.id_token_signed_response_alg === undefined
 			? {}

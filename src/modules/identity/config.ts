@@ -27,6 +27,10 @@ export const identityConfigSection = z
 		service_name: z.string().min(1).max(80).default("Tollgate").meta({
 			description: "The name the sign-in pages show their users.",
 		}),
+		logo_file: z.string().min(1).optional().meta({
+			description:
+				"An .svg or .png file the pages show beside the service name (and as their icon). Unset: Tollgate's mark.",
+		}),
 		resources: z.array(absoluteUri).default([]).meta({
 			description:
 				"APIs clients may ask tokens for with `resource` (RFC 8707): their access tokens are JWTs (RFC 9068, RS256) with the API as audience, scope `api` and the account's roles.",
@@ -42,6 +46,27 @@ export const identityConfigSection = z
 				description:
 					"OAuth clients declared here (`[[identity.clients]]`), beside those `tollgate identity clients add` stores: the same on every instance, changed by a restart. Consent is implied for them too.",
 			}),
+		signup: z.enum(["open", "invite", "closed"]).default("open").meta({
+			description:
+				"Who may create an account on the sign-up page: anyone (open), holders of an invitation from `tollgate identity invite` (invite), nobody (closed: accounts come from `tollgate identity users add`).",
+		}),
+		smtp_url: z
+			.string()
+			.regex(/^smtps?:\/\/[^/]/, "an smtp:// or smtps:// URL")
+			.optional()
+			.meta({
+				description:
+					"The SMTP server account mails (sign-up, reset, e-mail change) go through: smtp://user:password@host:587 (STARTTLS when offered) or smtps://… (TLS). Unset: they are written to <data_dir>/mail as .eml files, their links logged in dev mode.",
+				secret: true,
+			}),
+		mail_from: z.string().min(3).max(320).optional().meta({
+			description:
+				'The From of account mails. Unset: "<service_name>" <no-reply@<issuer host>>.',
+		}),
+		mail_link_minutes: z.number().int().min(5).max(10_080).default(60).meta({
+			description:
+				"How long the links in sign-up, password reset and e-mail change mails stay valid; each works once.",
+		}),
 		secrets_key: z
 			.string()
 			.regex(

@@ -33,6 +33,15 @@ export const identityModule = defineModule({
 			load: async () => (await commands()).addUser,
 		},
 		{
+			name: "identity invite",
+			summary: "Print a one-time invitation link to the sign-up page (identity.signup = invite).",
+			details: [
+				"",
+				"The link works once, for identity.set_password_link_hours: its holder signs up with any address.",
+			],
+			load: async () => (await commands()).invite,
+		},
+		{
 			name: "identity users list",
 			summary: "Print every account, one JSON object a line.",
 			details: [],
@@ -88,8 +97,9 @@ export const identityModule = defineModule({
 				"",
 				"Redirect URIs are matched exactly. A confidential client (--confidential, or any client with",
 				"client_credentials) authenticates with client_secret_basic, or with private_key_jwt when given",
-				"--jwks (its public keys, copied in); consent is implied for every client registered here. Clients can also be",
-				"declared in the config ([[identity.clients]]); those cannot be added or removed here.",
+				"--jwks (its public keys, copied in). Users are asked to consent to what a client asks for, once per",
+				"scope, unless it is --first-party. Clients can also be declared in the config ([[identity.clients]]);",
+				"those cannot be added or removed here.",
 			],
 			arguments: ["client_id"],
 			options: {
@@ -104,6 +114,7 @@ export const identityModule = defineModule({
 						"authorization_code,refresh_token (default), client_credentials, urn:ietf:params:oauth:grant-type:device_code",
 				},
 				confidential: { description: "a client that keeps a secret (a server)" },
+				"first-party": { description: "the operator's own app: users are not asked for consent" },
 				jwks: {
 					value: "file",
 					description: "a JWKS of the client's public keys: it authenticates with private_key_jwt",

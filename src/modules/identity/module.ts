@@ -1,21 +1,29 @@
 /**
- * The identity module started: its sealed secrets opened, the account service and its API, the OpenID
- * Connect provider on those accounts, and the leased jobs (expired provider models swept, retired signing
- * keys dropped once their tokens have expired).
+ * The identity module started: its sealed secrets opened, the account service and its API, the account
+ * flows by mail and the account page, passkeys, the OpenID Connect provider on those accounts, the pages,
+ * and the leased jobs (expired provider models swept, retired signing keys dropped once their tokens have
+ * expired).
  */
 import { randomBytes } from "node:crypto";
+import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { FoundationConfig } from "#config";
 import type { Clock } from "#lib/clock";
 import type { ServiceKeys } from "../../keys/service-keys.ts";
 import type { Storage } from "../../storage/index.ts";
 import type { ModuleImplementation } from "../contract.ts";
+import { AccountFlows } from "./account-flows.ts";
+import { AccountLinks } from "./account-links.ts";
+import { accountRoutes } from "./account-routes.ts";
 import { AccountService } from "./account-service.ts";
+import { AccountSessions } from "./account-sessions.ts";
 import type { AccountStore } from "./account-store.ts";
 import { declaredClients } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
+import { createMailer, type Mailer } from "./mail.ts";
 import { loadPages, pageRoutes } from "./pages.ts";
+import { Passkeys } from "./passkeys.ts";
 import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
 import { AttemptLimiter } from "./rate-limit.ts";
 import { identityRoutes } from "./routes.ts";
@@ -44,8 +52,20 @@ export function routePrefixOf(issuer: URL): string {
 	return issuer.pathname.replace(/\/+$/, "");
 }
 
+/** The public URL of one of the identity pages, with values in its fragment (never sent to a server). */
+export function pageUrlOf(issuer: URL) {
+	return (page: string, fragment?: Readonly<Record<string, string>>): string => {
+		const url = new URL(`${routePrefixOf(issuer)}/identity/${page}`, issuer);
+		if (fragment !== undefined) url.hash = new URLSearchParams(fragment).toString();
+		return url.toString();
+	};
+}
+
 interface OpenedIdentity {
 	readonly accounts: AccountService;
+	readonly flows: AccountFlows;
+	/** Its mails in flight are awaited on stop. */
+	readonly mailer: Mailer;
 	readonly store: AccountStore;
 	readonly secretsKey: SecretsKey;
 	readonly signingKeys: SigningKeys;
@@ -69,16 +89,40 @@ export async function openIdentity(options: {
 		serviceKeys: options.serviceKeys,
 		logger,
 	});
+	const links = new AccountLinks(storage.kv);
 	const accounts = await AccountService.open({
 		store,
 		kv: storage.kv,
+		links,
 		secretsKey,
 		clock,
 		setPasswordLinkMs: section.set_password_link_hours * HOUR_MS,
 	});
 	const signingKeys = new SigningKeys(new SqlSigningKeyStore(storage.sql.db), secretsKey);
+	const issuer = issuerOf(section, config);
+	const mailer = createMailer({
+			smtpUrl: section.smtp_url,
+			from: section.mail_from ?? `"${section.service_name.replace(/["\\]/g, "")}" <no-reply@${issuer.hostname}>`,
+			serviceName: section.service_name,
+			mailDir: join(resolve(config.data_dir), "mail"),
+			isDev: config.dev,
+			logger,
+	});
+	const flows = new AccountFlows({
+		store,
+		links,
+		mailer,
+		signup: section.signup,
+		linkMs: section.mail_link_minutes * 60_000,
+		inviteMs: section.set_password_link_hours * HOUR_MS,
+		serviceName: section.service_name,
+		clock,
+		pageUrl: pageUrlOf(issuer),
+	});
 	return {
 		accounts,
+		flows,
+		mailer,
 		store,
 		secretsKey,
 		signingKeys,
@@ -104,6 +148,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			clock,
 			logger,
 		});
+		app.addHook("onClose", () => opened.mailer.idle());
 		registerJob({
 			name: "identity.sweep",
 			intervalMs: SWEEP_INTERVAL_MS,
@@ -118,6 +163,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 		const limiter = new AttemptLimiter(storage.kv);
 		await app.register(identityRoutes, {
 			accounts: opened.accounts,
+			flows: opened.flows,
 			prefix,
 			limits: {
 				limiter,
@@ -141,15 +187,40 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			clientSealer: opened.clientSealer,
 			configuredClients: await declaredClients(section.clients),
 		});
-		const pages = await loadPages({ prefix, serviceName: section.service_name });
+		const pages = await loadPages({
+			prefix,
+			serviceName: section.service_name,
+			signup: section.signup,
+			logoFile: section.logo_file,
+		});
 		if (pages === null)
 			logger.warn(
 				"the identity pages are not built (dist/web/identity): browsers get the JSON API only; run npm install",
 			);
 		else await app.register(pageRoutes, { pages, prefix });
+		const passkeys = new Passkeys({
+			store: opened.store,
+			kv: storage.kv,
+			clock,
+			serviceName: section.service_name,
+			issuer,
+		});
+		await app.register(accountRoutes, {
+			accounts: opened.accounts,
+			flows: opened.flows,
+			sessions: new AccountSessions(storage.kv, clock),
+			passkeys,
+			store: opened.store,
+			pages,
+			prefix,
+			issuer,
+			clock,
+		});
 		await app.register(oidcRoutes, {
 			provider,
 			accounts: opened.accounts,
+			store: opened.store,
+			passkeys,
 			pages,
 			prefix,
 			tokenLimit: {

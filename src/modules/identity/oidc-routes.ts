@@ -1,7 +1,8 @@
 /**
  * Where oidc-provider answers, inside the service: discovery and everything under `<issuer path>/oidc/`
- * are handed to it untouched (it reads its own bodies), and the interaction API that finishes a login with
- * the OPAQUE exchange. Consent is implied for registered clients: they are the operator's own.
+ * are handed to it untouched (it reads its own bodies), and the interaction API that finishes a login (the
+ * OPAQUE exchange or a passkey) and asks for consent. Consent is remembered per account, client and scope;
+ * a first-party client (the operator's own app) is never asked for it.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
@@ -9,8 +10,13 @@ import type { Provider } from "oidc-provider";
 import { z } from "zod";
 import { AppError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
+import { ceremonyId, webAuthnResponse } from "./account-routes.ts";
 import type { AccountService } from "./account-service.ts";
-import { type IdentityPages, sendPage, wantsPage } from "./pages.ts";
+import type { AccountStore } from "./account-store.ts";
+import { FIRST_PARTY_METADATA } from "./clients.ts";
+import { type IdentityPages, sendErrorPage, sendPage, wantsPage } from "./pages.ts";
+import type { Passkeys } from "./passkeys.ts";
 import type { AttemptLimiter, Limit } from "./rate-limit.ts";
 import { opaqueMessage } from "./routes.ts";
 
@@ -67,12 +73,14 @@ function leaveBodiesUnread(app: FastifyInstance): void {
 export const oidcRoutes: FastifyPluginAsyncZod<{
 	provider: Provider;
 	accounts: AccountService;
+	store: AccountStore;
+	passkeys: Passkeys;
 	/** The sign-in page a browser's navigation gets; null: the JSON answer only. */
 	pages: IdentityPages | null;
 	prefix: string;
 	/** Token requests one client address may make per window, across instances. */
 	tokenLimit: { readonly limiter: AttemptLimiter; readonly perAddress: Limit };
-}> = async (plain, { provider, accounts, pages, prefix, tokenLimit }) => {
+}> = async (plain, { provider, accounts, store, passkeys, pages, prefix, tokenLimit }) => {
 	const callback = provider.callback();
 	const tokenPath = `${prefix}/oidc/token`;
 	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
@@ -108,43 +116,86 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	const app = plain.withTypeProvider<ZodTypeProvider>();
 	const tags = ["identity"];
 
+	const interactionPath = (uid: string) => `${prefix}/identity/interaction/${uid}`;
+
 	app.get(
 		`${prefix}/identity/interaction/:uid`,
 		{
 			schema: {
 				tags,
 				summary:
-					"An authorization in progress: what it needs (a login: where to send the OPAQUE messages; a browser's navigation gets the sign-in page). Consent for a registered client is given without asking, answered with a 303.",
+					"An authorization in progress: what it needs, a login (where to send the OPAQUE messages or a passkey) or consent (what the client asks for). A browser's navigation gets the sign-in or consent page. Consent given before for the same scopes, or a first-party client, goes on without asking: a 303.",
 				params: uidParams,
 				response: {
-					200: z.object({
-						uid: z.string(),
-						prompt: z.literal("login"),
-						client_id: z.string(),
-						login_start: z.string(),
-						login_finish: z.string(),
-					}),
+					200: z.discriminatedUnion("prompt", [
+						z.object({
+							uid: z.string(),
+							prompt: z.literal("login"),
+							client_id: z.string(),
+							login_start: z.string(),
+							login_finish: z.string(),
+							passkey_options: z.string(),
+							passkey_finish: z.string(),
+						}),
+						z.object({
+							uid: z.string(),
+							prompt: z.literal("consent"),
+							client_id: z.string(),
+							client_name: z.string(),
+							scopes: z.array(z.object({ scope: z.string(), description: z.string() })),
+							consent: z.string(),
+						}),
+					]),
 					...errorResponses(400, 503),
 				},
 			},
 		},
 		async (request, reply) => {
-			const interaction = await interactionOf(provider, request, reply);
+			const isNavigation = pages !== null && wantsPage(request.headers.accept);
+			let interaction: Interaction;
+			try {
+				interaction = await interactionOf(provider, request, reply);
+			} catch (error) {
+				if (isNavigation && error instanceof AppError)
+					return sendErrorPage(reply, pages, 400, "This sign-in has expired", error.message);
+				throw error;
+			}
+			const clientId = String(interaction.params.client_id);
+			const path = interactionPath(interaction.uid);
 			if (interaction.prompt.name === "login") {
-				if (pages !== null && wantsPage(request.headers.accept))
-					return sendPage(reply, pages, "sign-in");
+				if (isNavigation) return sendPage(reply, pages, "sign-in");
 				return {
 					uid: interaction.uid,
 					prompt: "login" as const,
-					client_id: String(interaction.params.client_id),
+					client_id: clientId,
 					login_start: `${prefix}/identity/login/start`,
-					login_finish: `${prefix}/identity/interaction/${interaction.uid}/login`,
+					login_finish: `${path}/login`,
+					passkey_options: `${prefix}/identity/passkey/options`,
+					passkey_finish: `${path}/passkey`,
 				};
 			}
-			const grantId = await grantEverythingAsked(provider, interaction);
-			reply.hijack();
-			await provider.interactionFinished(request.raw, reply.raw, { consent: { grantId } });
-			return reply;
+			const asked = consentAsked(interaction);
+			const client = await provider.Client.find(clientId);
+			const accountId = accountOf(interaction);
+			const remembered = await store.consentedScopes(accountId, clientId);
+			if (
+				client?.metadata()[FIRST_PARTY_METADATA] === true ||
+				asked.every((scope) => remembered.has(scope))
+			) {
+				const grantId = await grantEverythingAsked(provider, interaction);
+				reply.hijack();
+				await provider.interactionFinished(request.raw, reply.raw, { consent: { grantId } });
+				return reply;
+			}
+			if (isNavigation) return sendPage(reply, pages, "consent");
+			return {
+				uid: interaction.uid,
+				prompt: "consent" as const,
+				client_id: clientId,
+				client_name: client?.clientName ?? clientId,
+				scopes: asked.map((scope) => ({ scope, description: describeScope(scope) })),
+				consent: `${path}/consent`,
+			};
 		},
 	);
 
@@ -180,6 +231,73 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			return { redirect_to: redirectTo };
 		},
 	);
+
+	app.post(
+		`${prefix}/identity/interaction/:uid/passkey`,
+		{
+			schema: {
+				tags,
+				summary:
+					"Finish the interaction's login with a passkey (options from /identity/passkey/options); amr hwk or swk.",
+				params: uidParams,
+				body: z.strictObject({ ceremony_id: ceremonyId, response: webAuthnResponse }),
+				response: {
+					200: z.object({ redirect_to: z.string() }),
+					...errorResponses(400, 503),
+				},
+			},
+		},
+		async (request, reply) => {
+			const interaction = await interactionOf(provider, request, reply);
+			if (interaction.prompt.name !== "login")
+				throw new AppError("invalid_request", { description: "This interaction needs no login." });
+			const { userId, amr } = await passkeys.authenticate(
+				request.body.ceremony_id,
+				request.body.response as unknown as AuthenticationResponseJSON,
+			);
+			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+				login: { accountId: userId, amr: [amr], ts: Math.floor(Date.now() / 1_000) },
+			});
+			return { redirect_to: redirectTo };
+		},
+	);
+
+	app.post(
+		`${prefix}/identity/interaction/:uid/consent`,
+		{
+			schema: {
+				tags,
+				summary:
+					"Answer the consent prompt: allowed, what was asked is granted and remembered for this client; refused, the client gets access_denied.",
+				params: uidParams,
+				body: z.strictObject({ allow: z.boolean() }),
+				response: {
+					200: z.object({ redirect_to: z.string() }),
+					...errorResponses(400, 503),
+				},
+			},
+		},
+		async (request, reply) => {
+			const interaction = await interactionOf(provider, request, reply);
+			if (interaction.prompt.name !== "consent")
+				throw new AppError("invalid_request", { description: "This interaction asks no consent." });
+			if (!request.body.allow) {
+				const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+					error: "access_denied",
+					error_description: "The user did not allow it.",
+				});
+				return { redirect_to: redirectTo };
+			}
+			const accountId = accountOf(interaction);
+			const clientId = String(interaction.params.client_id);
+			await store.addConsent(accountId, clientId, consentAsked(interaction), Date.now());
+			const grantId = await grantEverythingAsked(provider, interaction);
+			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+				consent: { grantId },
+			});
+			return { redirect_to: redirectTo };
+		},
+	);
 };
 
 type Interaction = Awaited<ReturnType<Provider["interactionDetails"]>>;
@@ -206,21 +324,56 @@ async function interactionOf(
 	return interaction;
 }
 
-/** The scopes and claims the client asked for, granted (it is a client the operator registered). */
-async function grantEverythingAsked(provider: Provider, interaction: Interaction): Promise<string> {
+function accountOf(interaction: Interaction): string {
 	const accountId = interaction.session?.accountId;
 	if (accountId === undefined)
 		throw new AppError("invalid_request", { description: "Log in first." });
+	return accountId;
+}
+
+interface MissingConsent {
+	missingOIDCScope?: string[];
+	missingOIDCClaims?: string[];
+	missingResourceScopes?: Record<string, string[]>;
+}
+
+/** What consent the interaction asks for, as remembered: scopes, `claim:<name>`, `<scope>@<resource>`. */
+function consentAsked(interaction: Interaction): string[] {
+	const details = interaction.prompt.details as MissingConsent;
+	return [
+		...(details.missingOIDCScope ?? []),
+		...(details.missingOIDCClaims ?? []).map((claim) => `claim:${claim}`),
+		...Object.entries(details.missingResourceScopes ?? {}).flatMap(([resource, scopes]) =>
+			scopes.map((scope) => `${scope}@${resource}`),
+		),
+	];
+}
+
+const SCOPE_DESCRIPTIONS: Readonly<Record<string, string>> = {
+	openid: "Know it is you: an identifier for your account",
+	email: "See your e-mail address",
+	profile: "See your name",
+	roles: "See the roles your account has",
+	offline_access: "Stay connected while you are away",
+};
+
+/** What a user is asked to allow, in words. */
+function describeScope(scope: string): string {
+	if (scope.startsWith("claim:")) return `See your ${scope.slice("claim:".length)}`;
+	const at = scope.indexOf("@");
+	if (at > 0) return `Use ${scope.slice(at + 1)} as you`;
+	return SCOPE_DESCRIPTIONS[scope] ?? `Access “${scope}”`;
+}
+
+/** The scopes and claims the client asked for, granted (consent given, or a first-party client). */
+async function grantEverythingAsked(provider: Provider, interaction: Interaction): Promise<string> {
+	const accountId = accountOf(interaction);
 	const grant =
 		(interaction.grantId === undefined
 			? undefined
 			: await provider.Grant.find(interaction.grantId)) ??
 		new provider.Grant({ accountId, clientId: String(interaction.params.client_id) });
-	const details = interaction.prompt.details as {
-		missingOIDCScope?: string[];
-		missingOIDCClaims?: string[];
-		missingResourceScopes?: Record<string, string[]>;
-	};
+	const details = interaction.prompt.details as MissingConsent;
 	if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(" "));
 	if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
 	for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {}))

@@ -1,8 +1,8 @@
 /**
  * The OpenID Connect provider: panva's oidc-provider (OpenID-certified) over Tollgate's storage, signing
  * with the sealed keys, its accounts the OPAQUE ones. Endpoints live under `<issuer>/oidc/`, discovery at
- * `<issuer>/.well-known/openid-configuration`. A login interaction is finished by the OPAQUE login API;
- * consent is implied for the clients an operator registered (they are first-party).
+ * `<issuer>/.well-known/openid-configuration`. Its interactions (login, consent) are answered by the
+ * interaction API (oidc-routes.ts).
  */
 import type { Kysely } from "kysely";
 import type { ClientMetadata, Configuration, KoaContextWithOIDC, Provider } from "oidc-provider";
@@ -10,6 +10,7 @@ import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
 import type { FoundationTables, KeyValueStore } from "../../storage/index.ts";
 import type { AccountStore } from "./account-store.ts";
+import { FIRST_PARTY_METADATA } from "./clients.ts";
 import { escapeHtml } from "./pages.ts";
 import type { PrivateJwk } from "./signing-keys.ts";
 import { KeyValueOidcAdapter } from "./storage/key-value-oidc-adapter.ts";
@@ -192,6 +193,13 @@ export async function createProvider(options: {
 		scopes: ["openid", "offline_access", "email", "profile", "roles"],
 		jwks: { keys: options.jwks.map((jwk) => ({ ...jwk })) },
 		clients: options.configuredClients.map((metadata) => ({ ...metadata })),
+		extraClientMetadata: {
+			properties: [FIRST_PARTY_METADATA],
+			validator(_ctx, key, value) {
+				if (key === FIRST_PARTY_METADATA && value !== undefined && typeof value !== "boolean")
+					throw new errors.InvalidClientMetadata(`${FIRST_PARTY_METADATA} must be a boolean`);
+			},
+		},
 		cookies: { keys: [...options.cookieKeys], long: SESSION_COOKIE },
 		// Errors answered where no client can take them (a bad redirect URI): JSON, as the rest of the API.
 		renderError(ctx, out) {

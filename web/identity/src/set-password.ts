@@ -1,12 +1,17 @@
-/** The page a set-password link opens: a new OPAQUE registration, made in the browser, for the link's account. */
-import * as opaque from "@serenity-kit/opaque";
-import { element, onSubmit, postJson, say } from "./api.ts";
+/**
+ * The page a set-password link opens (an operator's, a reset's or a sign-up's): a new OPAQUE registration,
+ * made in the browser, for the link's account. Then on to the authorization the user came from, if any.
+ */
+import { element, fragmentValue, identityBase, onSubmit, postJson, say } from "./api.ts";
+import { opaqueRegistration } from "./auth.ts";
 
 const MIN_LENGTH = 10;
+const base = identityBase();
 const form = element<HTMLFormElement>("set-password");
 const password = element<HTMLInputElement>("password");
 const repeat = element<HTMLInputElement>("repeat");
-const token = new URLSearchParams(location.hash.slice(1)).get("token");
+const next = element<HTMLAnchorElement>("next");
+const token = fragmentValue("token");
 
 if (token === null) {
 	say("This link is not complete: open the whole link from your message.", true);
@@ -25,19 +30,25 @@ onSubmit(form, async () => {
 		return;
 	}
 	say("Setting your password…");
-	await opaque.ready;
-	const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
-		password: password.value,
-	});
-	const { registration_response: registrationResponse } = await postJson<{
-		registration_response: string;
-	}>("./password/start", { token, registration_request: registrationRequest });
-	const { registrationRecord } = opaque.client.finishRegistration({
-		clientRegistrationState,
-		registrationResponse,
-		password: password.value,
-	});
-	await postJson("./password/finish", { token, registration_record: registrationRecord });
+	const { continue_to: continueTo } = await opaqueRegistration(
+		password.value,
+		async (registrationRequest) =>
+			(
+				await postJson<{ registration_response: string }>(`${base}password/start`, {
+					token,
+					registration_request: registrationRequest,
+				})
+			).registration_response,
+		(registrationRecord) =>
+			postJson<{ continue_to: string | null }>(`${base}password/finish`, {
+				token,
+				registration_record: registrationRecord,
+			}),
+	);
 	form.hidden = true;
-	say("Your password is set. Go back to the app and sign in.");
+	say("Your password is set.");
+	next.href = continueTo ?? `${base}account`;
+	next.textContent = continueTo === null ? "Sign in to your account" : "Continue signing in";
+	next.hidden = false;
+	next.focus();
 });

@@ -1,56 +1,70 @@
 /**
- * The sign-in page of an authorization in progress: OPAQUE in the browser (the password never leaves the
- * page), then the provider resumes the authorization where the login API sends it.
+ * The sign-in page, for an authorization in progress (the provider resumes it where the login API says) or
+ * for the account page (which reloads signed in). OPAQUE runs here, so the password never leaves the
+ * page; a passkey is the other way in.
  */
-import * as opaque from "@serenity-kit/opaque";
-import { element, onSubmit, postJson, say } from "./api.ts";
+import { element, fragmentValue, getJson, identityBase, onSubmit, say } from "./api.ts";
+import { hasPasskeys, opaqueLogin, passkeyLogin, WRONG_PASSWORD } from "./auth.ts";
 
 interface Interaction {
-	readonly login_start: string;
 	readonly login_finish: string;
+	readonly passkey_finish: string;
 }
 
-const WRONG = "The e-mail address or password is not right.";
+const base = identityBase();
+const isAccount = location.pathname === `${base}account`;
 
-async function interaction(): Promise<Interaction> {
-	const response = await fetch(location.pathname, {
-		headers: { accept: "application/json" },
-		credentials: "same-origin",
-	});
-	if (!response.ok)
+/** Where a login finishes: the authorization's interaction, or the account page's session. */
+async function finishUrls(): Promise<{ password: string; passkey: string }> {
+	if (isAccount) return { password: `${base}account/login`, passkey: `${base}account/passkey-login` };
+	try {
+		const details = await getJson<Interaction>(location.pathname);
+		return { password: details.login_finish, passkey: details.passkey_finish };
+	} catch {
 		throw new Error("This sign-in has expired: go back to the app and start again.");
-	return (await response.json()) as Interaction;
+	}
+}
+
+/** After the login: the authorization goes on, or the account page opens. */
+function proceed(answer: { redirect_to?: string }): void {
+	say("Signed in.");
+	if (isAccount) location.reload();
+	else location.assign(answer.redirect_to ?? `${base}account`);
 }
 
 const form = element<HTMLFormElement>("sign-in");
 const email = element<HTMLInputElement>("email");
 const password = element<HTMLInputElement>("password");
+email.value = fragmentValue("email") ?? "";
+
+// Sign-up and reset come back to this authorization when they are done.
+const back = isAccount ? "" : `#${new URLSearchParams({ continue: location.pathname })}`;
+element<HTMLAnchorElement>("sign-up-link").href = `${base}sign-up${back}`;
+element<HTMLAnchorElement>("reset-link").href = `${base}reset-password${back}`;
 
 onSubmit(form, async () => {
 	if (!form.reportValidity()) return;
 	say("Signing in…");
-	const [details] = await Promise.all([interaction(), opaque.ready]);
-	const { clientLoginState, startLoginRequest } = opaque.client.startLogin({
-		password: password.value,
-	});
-	const started = await postJson<{ login_id: string; login_response: string }>(
-		details.login_start,
-		{ email: email.value, start_login_request: startLoginRequest },
+	const urls = await finishUrls();
+	const answer = await opaqueLogin<{ redirect_to?: string }>(
+		email.value,
+		password.value,
+		urls.password,
 	);
-	const finished = opaque.client.finishLogin({
-		clientLoginState,
-		loginResponse: started.login_response,
-		password: password.value,
-	});
-	if (finished === undefined) {
-		say(WRONG, true);
+	if (answer === null) {
+		say(WRONG_PASSWORD, true);
 		password.select();
 		return;
 	}
-	const { redirect_to: next } = await postJson<{ redirect_to: string }>(details.login_finish, {
-		login_id: started.login_id,
-		finish_login_request: finished.finishLoginRequest,
-	});
-	say("Signed in.");
-	location.assign(next);
+	proceed(answer);
 });
+
+const passkeyForm = element<HTMLFormElement>("passkey");
+if (hasPasskeys()) {
+	passkeyForm.hidden = false;
+	onSubmit(passkeyForm, async () => {
+		say("Waiting for your passkey…");
+		const urls = await finishUrls();
+		proceed(await passkeyLogin<{ redirect_to?: string }>(urls.passkey));
+	});
+}

@@ -1,7 +1,14 @@
 /** The identity accounts in SQL; one implementation for SQLite and PostgreSQL. */
 import type { Kysely, Selectable } from "kysely";
 import type { FoundationTables } from "../../../storage/index.ts";
-import type { AccountStore, IdentityUser, NewIdentityUser } from "../account-store.ts";
+import type {
+	AccountAuthorizations,
+	AccountStore,
+	IdentityUser,
+	NewIdentityUser,
+	StoredPasskey,
+} from "../account-store.ts";
+import { deleteAccountSession, listAccountModels, revokeAccountGrant } from "./sql-oidc-adapter.ts";
 
 /** PostgreSQL returns BIGINT as text and BOOLEAN as boolean; SQLite numbers for both. */
 type Int = number | string;
@@ -20,10 +27,38 @@ type IdentityTables = {
 	identity_user_roles: { user_id: string; role: string };
 	identity_password_records: { user_id: string; registration_record: string; updated_at_ms: Int };
 	identity_sealed_secrets: { name: string; sealed: Uint8Array; created_at_ms: Int };
+	identity_consents: { user_id: string; client_id: string; scopes: string; updated_at_ms: Int };
+	identity_passkeys: {
+		id: string;
+		user_id: string;
+		public_key: Uint8Array;
+		sign_count: Int;
+		transports: string;
+		device_type: string;
+		name: string;
+		created_at_ms: Int;
+		last_used_at_ms: Int | null;
+	};
+	identity_oidc_models: { account_id: string | null };
 };
 
 type Db = Kysely<FoundationTables & IdentityTables>;
 type UserRow = Selectable<IdentityTables["identity_users"]>;
+type PasskeyRow = Selectable<IdentityTables["identity_passkeys"]>;
+
+function passkeyOf(row: PasskeyRow): StoredPasskey {
+	return {
+		id: row.id,
+		userId: row.user_id,
+		publicKey: new Uint8Array(row.public_key),
+		signCount: Number(row.sign_count),
+		transports: row.transports === "" ? [] : row.transports.split(" "),
+		deviceType: row.device_type === "multiDevice" ? "multiDevice" : "singleDevice",
+		name: row.name,
+		createdAtMs: Number(row.created_at_ms),
+		lastUsedAtMs: row.last_used_at_ms === null ? null : Number(row.last_used_at_ms),
+	};
+}
 
 export class SqlAccountStore implements AccountStore {
 	readonly #db: Db;
@@ -56,7 +91,14 @@ export class SqlAccountStore implements AccountStore {
 		}));
 	}
 
-	async insertUser(user: NewIdentityUser): Promise<IdentityUser | null> {
+	insertUser(user: NewIdentityUser): Promise<IdentityUser | null> {
+		return this.insertUserWithRecord(user, null);
+	}
+
+	async insertUserWithRecord(
+		user: NewIdentityUser,
+		registrationRecord: string | null,
+	): Promise<IdentityUser | null> {
 		const inserted = await this.#db.transaction().execute(async (tx) => {
 			const row = await tx
 				.insertInto("identity_users")
@@ -77,6 +119,15 @@ export class SqlAccountStore implements AccountStore {
 				await tx
 					.insertInto("identity_user_roles")
 					.values([...new Set(user.roles)].map((role) => ({ user_id: user.id, role })))
+					.execute();
+			if (registrationRecord !== null)
+				await tx
+					.insertInto("identity_password_records")
+					.values({
+						user_id: user.id,
+						registration_record: registrationRecord,
+						updated_at_ms: user.atMs,
+					})
 					.execute();
 			return true;
 		});
@@ -167,17 +218,192 @@ export class SqlAccountStore implements AccountStore {
 		return row !== undefined;
 	}
 
-	async setPasswordRecord(userId: string, registrationRecord: string, atMs: number): Promise<void> {
-		await this.#db
-			.insertInto("identity_password_records")
-			.values({ user_id: userId, registration_record: registrationRecord, updated_at_ms: atMs })
-			.onConflict((conflict) =>
-				conflict.column("user_id").doUpdateSet({
-					registration_record: registrationRecord,
-					updated_at_ms: atMs,
-				}),
-			)
+	async setPasswordRecord(
+		userId: string,
+		registrationRecord: string,
+		atMs: number,
+		options: { readonly isEmailProven?: boolean; readonly endAuthorizations?: boolean } = {},
+	): Promise<void> {
+		await this.#db.transaction().execute(async (tx) => {
+			await tx
+				.insertInto("identity_password_records")
+				.values({ user_id: userId, registration_record: registrationRecord, updated_at_ms: atMs })
+				.onConflict((conflict) =>
+					conflict.column("user_id").doUpdateSet({
+						registration_record: registrationRecord,
+						updated_at_ms: atMs,
+					}),
+				)
+				.execute();
+			await tx
+				.updateTable("identity_users")
+				.set(options.isEmailProven === true ? { email_verified: 1, updated_at_ms: atMs } : { updated_at_ms: atMs })
+				.where("id", "=", userId)
+				.execute();
+			if (options.endAuthorizations === true)
+				await tx.deleteFrom("identity_oidc_models").where("account_id", "=", userId).execute();
+		});
+	}
+
+	changeEmail(
+		userId: string,
+		oldEmail: string,
+		newEmail: string,
+		atMs: number,
+	): Promise<"changed" | "stale" | "taken"> {
+		return this.#db.transaction().execute(async (tx) => {
+			const holder = await tx
+				.selectFrom("identity_users")
+				.select("id")
+				.where("email", "=", newEmail)
+				.executeTakeFirst();
+			if (holder !== undefined) return "taken";
+			const result = await tx
+				.updateTable("identity_users")
+				.set({ email: newEmail, email_verified: 1, updated_at_ms: atMs })
+				.where("id", "=", userId)
+				.where("email", "=", oldEmail)
+				.executeTakeFirst();
+			return Number(result.numUpdatedRows) > 0 ? "changed" : "stale";
+		});
+	}
+
+	deleteUser(userId: string): Promise<boolean> {
+		return this.#db.transaction().execute(async (tx) => {
+			await tx.deleteFrom("identity_oidc_models").where("account_id", "=", userId).execute();
+			const result = await tx
+				.deleteFrom("identity_users")
+				.where("id", "=", userId)
+				.executeTakeFirst();
+			return Number(result.numDeletedRows) > 0;
+		});
+	}
+
+	async listAuthorizations(userId: string, nowMs: number): Promise<AccountAuthorizations> {
+		const seconds = (value: unknown) => (typeof value === "number" ? value : null);
+		const sessions = await listAccountModels(this.#db, userId, "Session", nowMs);
+		const grants = await listAccountModels(this.#db, userId, "Grant", nowMs);
+		return {
+			sessions: sessions.map(({ id, payload }) => ({
+				id,
+				signedInAtS: seconds(payload.loginTs),
+				expiresAtS: seconds(payload.exp),
+				clientIds: Object.keys((payload.authorizations as object | undefined) ?? {}),
+			})),
+			grants: grants.map(({ id, payload }) => {
+				const openid = payload.openid as { scope?: string } | undefined;
+				const resources = (payload.resources ?? {}) as Record<string, string>;
+				return {
+					id,
+					clientId: String(payload.clientId ?? ""),
+					scopes: [
+						...(openid?.scope?.split(" ").filter(Boolean) ?? []),
+						...Object.entries(resources).flatMap(([resource, scope]) =>
+							scope.split(" ").map((each) => `${each}@${resource}`),
+						),
+					],
+					grantedAtS: seconds(payload.iat),
+					expiresAtS: seconds(payload.exp),
+				};
+			}),
+		};
+	}
+
+	endSession(userId: string, sessionId: string): Promise<boolean> {
+		return deleteAccountSession(this.#db, userId, sessionId);
+	}
+
+	revokeGrant(userId: string, grantId: string): Promise<boolean> {
+		return revokeAccountGrant(this.#db, userId, grantId);
+	}
+
+	async consentedScopes(userId: string, clientId: string): Promise<ReadonlySet<string>> {
+		const row = await this.#db
+			.selectFrom("identity_consents")
+			.select("scopes")
+			.where("user_id", "=", userId)
+			.where("client_id", "=", clientId)
+			.executeTakeFirst();
+		return new Set(row === undefined || row.scopes === "" ? [] : row.scopes.split(" "));
+	}
+
+	async addConsent(
+		userId: string,
+		clientId: string,
+		scopes: readonly string[],
+		atMs: number,
+	): Promise<void> {
+		await this.#db.transaction().execute(async (tx) => {
+			const row = await tx
+				.selectFrom("identity_consents")
+				.select("scopes")
+				.where("user_id", "=", userId)
+				.where("client_id", "=", clientId)
+				.executeTakeFirst();
+			const merged = [
+				...new Set([...(row?.scopes.split(" ").filter(Boolean) ?? []), ...scopes]),
+			].join(" ");
+			await tx
+				.insertInto("identity_consents")
+				.values({ user_id: userId, client_id: clientId, scopes: merged, updated_at_ms: atMs })
+				.onConflict((conflict) =>
+					conflict.columns(["user_id", "client_id"]).doUpdateSet({ scopes: merged, updated_at_ms: atMs }),
+				)
+				.execute();
+		});
+	}
+
+	async listPasskeys(userId: string): Promise<StoredPasskey[]> {
+		const rows = await this.#db
+			.selectFrom("identity_passkeys")
+			.selectAll()
+			.where("user_id", "=", userId)
+			.orderBy("created_at_ms")
 			.execute();
+		return rows.map(passkeyOf);
+	}
+
+	async findPasskey(credentialId: string): Promise<StoredPasskey | null> {
+		const row = await this.#db
+			.selectFrom("identity_passkeys")
+			.selectAll()
+			.where("id", "=", credentialId)
+			.executeTakeFirst();
+		return row === undefined ? null : passkeyOf(row);
+	}
+
+	async addPasskey(passkey: StoredPasskey): Promise<void> {
+		await this.#db
+			.insertInto("identity_passkeys")
+			.values({
+				id: passkey.id,
+				user_id: passkey.userId,
+				public_key: Buffer.from(passkey.publicKey),
+				sign_count: passkey.signCount,
+				transports: passkey.transports.join(" "),
+				device_type: passkey.deviceType,
+				name: passkey.name,
+				created_at_ms: passkey.createdAtMs,
+				last_used_at_ms: passkey.lastUsedAtMs,
+			})
+			.execute();
+	}
+
+	async passkeyUsed(credentialId: string, signCount: number, atMs: number): Promise<void> {
+		await this.#db
+			.updateTable("identity_passkeys")
+			.set({ sign_count: signCount, last_used_at_ms: atMs })
+			.where("id", "=", credentialId)
+			.execute();
+	}
+
+	async removePasskey(userId: string, credentialId: string): Promise<boolean> {
+		const result = await this.#db
+			.deleteFrom("identity_passkeys")
+			.where("id", "=", credentialId)
+			.where("user_id", "=", userId)
+			.executeTakeFirst();
+		return Number(result.numDeletedRows) > 0;
 	}
 
 	async sealedSecret(name: string, fresh: Uint8Array, atMs: number): Promise<Uint8Array> {

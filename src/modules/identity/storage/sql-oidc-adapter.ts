@@ -18,6 +18,7 @@ type OidcTables = {
 		grant_id: string | null;
 		uid: string | null;
 		user_code: string | null;
+		account_id: string | null;
 		expires_at_ms: Int | null;
 		consumed_at_s: Int | null;
 	};
@@ -71,6 +72,7 @@ export class SqlOidcAdapter implements Adapter {
 			grant_id: payload.grantId ?? null,
 			uid: payload.uid ?? null,
 			user_code: payload.userCode ?? null,
+			account_id: payload.accountId ?? null,
 			expires_at_ms: typeof expiresIn === "number" ? this.#clock.nowMs() + expiresIn * 1_000 : null,
 		};
 		await this.#db
@@ -166,4 +168,61 @@ export async function listOidcModels(
 		(row) =>
 			JSON.parse(sealer === undefined ? row.payload : sealer.open(row.payload)) as AdapterPayload,
 	);
+}
+
+/** The account's stored models of the given kinds (its sessions, its grants), unexpired, newest last. */
+export async function listAccountModels(
+	db: Kysely<FoundationTables>,
+	accountId: string,
+	model: string,
+	nowMs: number,
+): Promise<{ readonly id: string; readonly payload: AdapterPayload }[]> {
+	const rows = await db
+		.withTables<OidcTables>()
+		.selectFrom("identity_oidc_models")
+		.select(["id", "payload"])
+		.where("account_id", "=", accountId)
+		.where("model", "=", model)
+		.where((where) =>
+			where.or([where("expires_at_ms", "is", null), where("expires_at_ms", ">", nowMs)]),
+		)
+		.orderBy("expires_at_ms")
+		.execute();
+	return rows.map((row) => ({ id: row.id, payload: JSON.parse(row.payload) as AdapterPayload }));
+}
+
+/** Ends one of the account's sessions; false when it has no such session. */
+export async function deleteAccountSession(
+	db: Kysely<FoundationTables>,
+	accountId: string,
+	sessionId: string,
+): Promise<boolean> {
+	const result = await db
+		.withTables<OidcTables>()
+		.deleteFrom("identity_oidc_models")
+		.where("model", "=", "Session")
+		.where("id", "=", sessionId)
+		.where("account_id", "=", accountId)
+		.executeTakeFirst();
+	return Number(result.numDeletedRows) > 0;
+}
+
+/** Revokes one of the account's grants and every token issued under it; false when it has no such grant. */
+export async function revokeAccountGrant(
+	db: Kysely<FoundationTables>,
+	accountId: string,
+	grantId: string,
+): Promise<boolean> {
+	return db.transaction().execute(async (tx) => {
+		const tables = tx.withTables<OidcTables>();
+		const result = await tables
+			.deleteFrom("identity_oidc_models")
+			.where("model", "=", "Grant")
+			.where("id", "=", grantId)
+			.where("account_id", "=", accountId)
+			.executeTakeFirst();
+		if (Number(result.numDeletedRows) === 0) return false;
+		await tables.deleteFrom("identity_oidc_models").where("grant_id", "=", grantId).execute();
+		return true;
+	});
 }
