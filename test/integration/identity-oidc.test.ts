@@ -21,8 +21,8 @@ import {
 } from "../support/build-test-app.ts";
 import { runTollgate } from "../support/cli.ts";
 import { CookieJar } from "../support/cookie-jar.ts";
-import { setPasswordWithToken, tokenOf } from "../support/identity.ts";
 import { createTestPostgresDatabase, postgresAdminUrl } from "../support/engines.ts";
+import { setPasswordWithToken, tokenOf } from "../support/identity.ts";
 
 await opaque.ready;
 

@@ -23,8 +23,6 @@ import { linkIn, MailCatcher, setPasswordWithToken, tokenOf } from "../support/i
 
 const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
-/** The password as a form or query string would carry it (spaces as +). */
-const FORM_ENCODED_PASSWORD = new URLSearchParams({ p: PASSWORD }).toString().slice(2);
 const SCREENSHOTS = join(import.meta.dirname, "..", "output", "identity-pages");
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI === "true")
@@ -90,7 +88,6 @@ async function startRelyingParty(issuer: string) {
 	const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 	return { origin, state, close: () => new Promise((resolve) => server.close(resolve)) };
 }
-
 
 describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 	let dir: string;
@@ -246,10 +243,9 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			await signInOnPage(page, "researcher@example.org", PASSWORD);
 			// The portal is not first-party: the user is asked, once.
 			await page.getByRole("heading", { name: "Allow portal?" }).waitFor();
-			await expect.poll(() => page.getByRole("listitem").allTextContents()).toEqual([
-				"Know it is you: an identifier for your account",
-				"See your e-mail address",
-			]);
+			await expect
+				.poll(() => page.getByRole("listitem").allTextContents())
+				.toEqual(["Know it is you: an identifier for your account", "See your e-mail address"]);
 			await screenshot(page, "consent");
 			await page.getByRole("button", { name: "Allow" }).click();
 			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
@@ -270,7 +266,9 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			const scriptless = await browser.newContext({ javaScriptEnabled: false });
 			const bare = await scriptless.newPage();
 			const bareSent: string[] = [];
-			bare.on("request", (request) => bareSent.push(`${request.url()}\n${request.postData() ?? ""}`));
+			bare.on("request", (request) =>
+				bareSent.push(`${request.url()}\n${request.postData() ?? ""}`),
+			);
 			await bare.goto(`${relyingParty.origin}/login`);
 			await signInOnPage(bare, "researcher@example.org", PASSWORD);
 			await bare.waitForLoadState();
@@ -470,7 +468,9 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			await page.goto(`${issuer}/identity/account`);
 			await page.getByRole("button", { name: "Sign in with a passkey" }).click();
 			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
-			await expect.poll(() => page.locator("#grants").textContent()).toContain("portal: openid, email");
+			await expect
+				.poll(() => page.locator("#grants").textContent())
+				.toContain("portal: openid, email");
 			await expect.poll(() => page.locator("#sessions").textContent()).toContain("portal");
 			await page.getByRole("button", { name: /^Revoke: portal/ }).click();
 			await expect.poll(() => page.locator("#grants").textContent()).toBe("No app has access.");

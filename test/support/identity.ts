@@ -19,7 +19,9 @@ export interface CaughtMail {
 export function decodeQuotedPrintable(text: string): string {
 	const bytes = text
 		.replace(/=\r?\n/g, "")
-		.replace(/=([0-9A-F]{2})/g, (_match, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+		.replace(/=([0-9A-F]{2})/g, (_match, hex: string) =>
+			String.fromCharCode(Number.parseInt(hex, 16)),
+		);
 	return Buffer.from(bytes, "latin1").toString("utf8");
 }
 

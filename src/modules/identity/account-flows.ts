@@ -107,7 +107,10 @@ export class AccountFlows {
 				`To finish creating your ${this.#serviceName} account, confirm this address and choose a password. The link works once, for ${this.#minutes()}.`,
 				"If you did not ask for an account, ignore this mail: nothing is created without it.",
 			],
-			link: { label: "Confirm and choose a password", url: this.#pageUrl("set-password", { token }) },
+			link: {
+				label: "Confirm and choose a password",
+				url: this.#pageUrl("set-password", { token }),
+			},
 		});
 	}
 

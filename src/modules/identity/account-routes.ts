@@ -21,7 +21,13 @@ import { amrOf, type Passkeys } from "./passkeys.ts";
 import { emailAddress, opaqueMessage } from "./routes.ts";
 
 const SESSION_COOKIE_MAX_AGE_S = 3_600;
-const idParams = z.object({ id: z.string().min(1).max(512).regex(/^[A-Za-z0-9_-]+$/) });
+const idParams = z.object({
+	id: z
+		.string()
+		.min(1)
+		.max(512)
+		.regex(/^[A-Za-z0-9_-]+$/),
+});
 /** A WebAuthn response as @simplewebauthn/browser hands it over; the library checks its contents. */
 export const webAuthnResponse = z.looseObject({
 	id: z.string().min(1).max(1_024),
@@ -30,7 +36,11 @@ export const webAuthnResponse = z.looseObject({
 	response: z.looseObject({ clientDataJSON: z.string().max(8_192) }),
 	clientExtensionResults: z.looseObject({}),
 });
-export const ceremonyId = z.string().min(1).max(64).regex(/^[A-Za-z0-9_-]+$/);
+export const ceremonyId = z
+	.string()
+	.min(1)
+	.max(64)
+	.regex(/^[A-Za-z0-9_-]+$/);
 
 function cookieOf(header: string | undefined, name: string): string | null {
 	for (const part of header?.split(";") ?? []) {
@@ -292,7 +302,8 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 		{
 			schema: {
 				tags,
-				summary: "Change the password, OPAQUE registration step 2: the new record replaces the old.",
+				summary:
+					"Change the password, OPAQUE registration step 2: the new record replaces the old.",
 				body: z.strictObject({ registration_record: opaqueMessage }),
 				response: { 204: z.null().describe("The password is changed."), ...failures },
 			},
@@ -313,7 +324,9 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 					"Change the e-mail address: a confirmation link goes to the new address; nothing changes until it is followed.",
 				body: z.strictObject({ new_email: emailAddress }),
 				response: {
-					202: z.object({ status: z.literal("mail_sent") }).describe("The confirmation is on its way."),
+					202: z
+						.object({ status: z.literal("mail_sent") })
+						.describe("The confirmation is on its way."),
 					...failures,
 				},
 			},
@@ -388,7 +401,12 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 				summary:
 					"Begin adding a passkey: WebAuthn creation options (needs a sign-in from the last five minutes).",
 				response: {
-					200: z.object({ ceremony_id: z.string(), options: z.unknown().describe("WebAuthn options, as @simplewebauthn/browser takes them.") }),
+					200: z.object({
+						ceremony_id: z.string(),
+						options: z
+							.unknown()
+							.describe("WebAuthn options, as @simplewebauthn/browser takes them."),
+					}),
 					...failures,
 				},
 			},
@@ -455,7 +473,12 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 					"Begin a passkey sign-in: WebAuthn request options for any registered passkey; for a step-up on the account page, for the account's own.",
 				body: z.strictObject({ step_up: z.boolean().default(false) }),
 				response: {
-					200: z.object({ ceremony_id: z.string(), options: z.unknown().describe("WebAuthn options, as @simplewebauthn/browser takes them.") }),
+					200: z.object({
+						ceremony_id: z.string(),
+						options: z
+							.unknown()
+							.describe("WebAuthn options, as @simplewebauthn/browser takes them."),
+					}),
 					...errorResponses(400, 401, 503),
 				},
 			},
@@ -467,4 +490,3 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 		},
 	);
 };
-

@@ -105,7 +105,12 @@ export interface AccountStore {
 	/** The scopes the user consented to give the client (`<scope>@<resource>` for an API's); empty if none. */
 	consentedScopes(userId: string, clientId: string): Promise<ReadonlySet<string>>;
 	/** Adds to what the user consented to give the client. */
-	addConsent(userId: string, clientId: string, scopes: readonly string[], atMs: number): Promise<void>;
+	addConsent(
+		userId: string,
+		clientId: string,
+		scopes: readonly string[],
+		atMs: number,
+	): Promise<void>;
 	listPasskeys(userId: string): Promise<StoredPasskey[]>;
 	findPasskey(credentialId: string): Promise<StoredPasskey | null>;
 	addPasskey(passkey: StoredPasskey): Promise<void>;

@@ -60,8 +60,7 @@ export const identityConfigSection = z
 				secret: true,
 			}),
 		mail_from: z.string().min(3).max(320).optional().meta({
-			description:
-				'The From of account mails. Unset: "<service_name>" <no-reply@<issuer host>>.',
+			description: 'The From of account mails. Unset: "<service_name>" <no-reply@<issuer host>>.',
 		}),
 		mail_link_minutes: z.number().int().min(5).max(10_080).default(60).meta({
 			description:

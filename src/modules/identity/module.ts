@@ -20,8 +20,8 @@ import { AccountSessions } from "./account-sessions.ts";
 import type { AccountStore } from "./account-store.ts";
 import { declaredClients } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
-import { oidcRoutes } from "./oidc-routes.ts";
 import { createMailer, type Mailer } from "./mail.ts";
+import { oidcRoutes } from "./oidc-routes.ts";
 import { loadPages, pageRoutes } from "./pages.ts";
 import { Passkeys } from "./passkeys.ts";
 import { createProvider, TOKEN_LIFETIMES } from "./provider.ts";
@@ -101,12 +101,14 @@ export async function openIdentity(options: {
 	const signingKeys = new SigningKeys(new SqlSigningKeyStore(storage.sql.db), secretsKey);
 	const issuer = issuerOf(section, config);
 	const mailer = createMailer({
-			smtpUrl: section.smtp_url,
-			from: section.mail_from ?? `"${section.service_name.replace(/["\\]/g, "")}" <no-reply@${issuer.hostname}>`,
-			serviceName: section.service_name,
-			mailDir: join(resolve(config.data_dir), "mail"),
-			isDev: config.dev,
-			logger,
+		smtpUrl: section.smtp_url,
+		from:
+			section.mail_from ??
+			`"${section.service_name.replace(/["\\]/g, "")}" <no-reply@${issuer.hostname}>`,
+		serviceName: section.service_name,
+		mailDir: join(resolve(config.data_dir), "mail"),
+		isDev: config.dev,
+		logger,
 	});
 	const flows = new AccountFlows({
 		store,

@@ -4,13 +4,14 @@
  * OPAQUE exchange or a passkey) and asks for consent. Consent is remembered per account, client and scope;
  * a first-party client (the operator's own app) is never asked for it.
  */
+
+import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provider-zod";
 import type { Provider } from "oidc-provider";
 import { z } from "zod";
 import { AppError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
-import type { AuthenticationResponseJSON } from "@simplewebauthn/server";
 import { ceremonyId, webAuthnResponse } from "./account-routes.ts";
 import type { AccountService } from "./account-service.ts";
 import type { AccountStore } from "./account-store.ts";

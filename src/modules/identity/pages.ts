@@ -94,7 +94,8 @@ const LOGO_TYPES: Readonly<Record<string, string>> = {
 async function readLogo(logoFile: string | undefined): Promise<Asset> {
 	const path = logoFile ?? join(packageRoot(), "web", "identity", "logo.svg");
 	const type = LOGO_TYPES[extname(path).toLowerCase()];
-	if (type === undefined) throw new Error(`identity.logo_file: ${path} must be an .svg or .png file`);
+	if (type === undefined)
+		throw new Error(`identity.logo_file: ${path} must be an .svg or .png file`);
 	try {
 		return { body: await readFile(path), type };
 	} catch (error) {

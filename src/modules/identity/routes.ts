@@ -45,7 +45,9 @@ export function continuePath(prefix: string) {
 
 const mailSent = z
 	.object({ status: z.literal("mail_sent") })
-	.describe("Accepted: a mail is on its way if there is anything to tell (the same answer either way).");
+	.describe(
+		"Accepted: a mail is on its way if there is anything to tell (the same answer either way).",
+	);
 
 export const identityRoutes: FastifyPluginAsyncZod<{
 	accounts: AccountService;

@@ -16,7 +16,12 @@ import {
 interface Account {
 	readonly email: string;
 	readonly display_name: string | null;
-	readonly passkeys: readonly { id: string; name: string; kind: string; last_used_at: number | null }[];
+	readonly passkeys: readonly {
+		id: string;
+		name: string;
+		kind: string;
+		last_used_at: number | null;
+	}[];
 	readonly sessions: readonly { id: string; signed_in_at: number | null; client_ids: string[] }[];
 	readonly grants: readonly { id: string; client_id: string; scopes: string[] }[];
 }
@@ -29,7 +34,12 @@ const when = (seconds: number | null) =>
 	seconds === null ? "" : new Date(seconds * 1_000).toLocaleString();
 
 /** One row with its text and a button that runs `act`, reporting in `statusId`. */
-function row(text: string, label: string, statusId: string, act: () => Promise<void>): HTMLLIElement {
+function row(
+	text: string,
+	label: string,
+	statusId: string,
+	act: () => Promise<void>,
+): HTMLLIElement {
 	const item = document.createElement("li");
 	const span = document.createElement("span");
 	span.textContent = text;
@@ -116,9 +126,13 @@ async function stepUpIfNeeded(act: () => Promise<unknown>): Promise<void> {
 		if (!(error instanceof ApiError && error.code === "step_up_required")) throw error;
 		await new Promise<void>((resolve, reject) => {
 			stepUpDone = resolve;
-			dialog.addEventListener("close", () => reject(new Error("Not confirmed: nothing was done.")), {
-				once: true,
-			});
+			dialog.addEventListener(
+				"close",
+				() => reject(new Error("Not confirmed: nothing was done.")),
+				{
+					once: true,
+				},
+			);
 			say("", false, "step-up-status");
 			dialog.showModal();
 			element<HTMLInputElement>("step-up-secret").focus();

@@ -16,7 +16,8 @@ const isAccount = location.pathname === `${base}account`;
 
 /** Where a login finishes: the authorization's interaction, or the account page's session. */
 async function finishUrls(): Promise<{ password: string; passkey: string }> {
-	if (isAccount) return { password: `${base}account/login`, passkey: `${base}account/passkey-login` };
+	if (isAccount)
+		return { password: `${base}account/login`, passkey: `${base}account/passkey-login` };
 	try {
 		const details = await getJson<Interaction>(location.pathname);
 		return { password: details.login_finish, passkey: details.passkey_finish };

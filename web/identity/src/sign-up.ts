@@ -10,8 +10,7 @@ const email = element<HTMLInputElement>("email");
 const name = element<HTMLInputElement>("name");
 const invite = fragmentValue("invite");
 const continueTo = fragmentValue("continue");
-if (continueTo !== null)
-	element<HTMLAnchorElement>("sign-in-link").href = continueTo;
+if (continueTo !== null) element<HTMLAnchorElement>("sign-in-link").href = continueTo;
 if (document.body.dataset.signup === "invite" && invite === null) {
 	say("Sign-up here is by invitation: open the link you were sent.", true);
 	form.querySelector("button")?.setAttribute("disabled", "");

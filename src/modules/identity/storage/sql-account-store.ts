@@ -237,7 +237,11 @@ export class SqlAccountStore implements AccountStore {
 				.execute();
 			await tx
 				.updateTable("identity_users")
-				.set(options.isEmailProven === true ? { email_verified: 1, updated_at_ms: atMs } : { updated_at_ms: atMs })
+				.set(
+					options.isEmailProven === true
+						? { email_verified: 1, updated_at_ms: atMs }
+						: { updated_at_ms: atMs },
+				)
 				.where("id", "=", userId)
 				.execute();
 			if (options.endAuthorizations === true)
@@ -347,7 +351,9 @@ export class SqlAccountStore implements AccountStore {
 				.insertInto("identity_consents")
 				.values({ user_id: userId, client_id: clientId, scopes: merged, updated_at_ms: atMs })
 				.onConflict((conflict) =>
-					conflict.columns(["user_id", "client_id"]).doUpdateSet({ scopes: merged, updated_at_ms: atMs }),
+					conflict
+						.columns(["user_id", "client_id"])
+						.doUpdateSet({ scopes: merged, updated_at_ms: atMs }),
 				)
 				.execute();
 		});
