@@ -95,7 +95,7 @@ export class MailCatcher {
 	}
 }
 
-/** Sets the password through a set-password link's token over the API, as the page does. */
+/** Sets the password through a set-password link's token over the API, as the page does; the last answer. */
 export async function setPasswordWithToken(
 	issuer: string,
 	token: string,
@@ -105,16 +105,19 @@ export async function setPasswordWithToken(
 	const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({
 		password,
 	});
-	const started = (await (
-		await fetch(`${issuer}/identity/password/start`, {
-			method: "POST",
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify({ token, registration_request: registrationRequest }),
-		})
-	).json()) as { registration_response: string };
+	const started = await fetch(`${issuer}/identity/password/start`, {
+		method: "POST",
+		headers: { "content-type": "application/json" },
+		body: JSON.stringify({ token, registration_request: registrationRequest }),
+	});
+	// A refused link is refused at the first step: that answer is the outcome.
+	if (!started.ok) return started;
+	const { registration_response: registrationResponse } = (await started.json()) as {
+		registration_response: string;
+	};
 	const { registrationRecord } = opaque.client.finishRegistration({
 		clientRegistrationState,
-		registrationResponse: started.registration_response,
+		registrationResponse,
 		password,
 	});
 	return fetch(`${issuer}/identity/password/finish`, {

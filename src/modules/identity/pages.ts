@@ -189,7 +189,10 @@ export const pageRoutes: FastifyPluginAsyncZod<{
 			schema: {
 				tags: ["identity"],
 				summary: "The service's logo (identity.logo_file), as the pages show it.",
-				response: { 200: contentResponse("The logo", "image/svg+xml", binarySchema) },
+				response: {
+					200: contentResponse("The logo", "image/svg+xml", binarySchema),
+					...errorResponses(500),
+				},
 			},
 		},
 		async (_request, reply) =>
