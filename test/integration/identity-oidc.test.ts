@@ -123,6 +123,8 @@ for (const backend of appBackends()) {
 			email: string,
 			jar = new CookieJar(),
 			isDone = (url: URL) => url.href.startsWith(REDIRECT_URI),
+			/** The user's answer to a consent prompt, given the scopes asked; they allow by default. */
+			answerConsent: (scopes: string[]) => boolean = () => true,
 		): Promise<URL> {
 			let next = authorizationUrl.href;
 			for (let hop = 0; hop < 10; hop++) {
@@ -144,13 +146,14 @@ for (const backend of appBackends()) {
 					login_start: string;
 					login_finish: string;
 					consent: string;
+					scopes: { scope: string }[];
 				};
 				if (interaction.prompt === "consent") {
-					// The user allows what the client asks (the pages suite tests the consent page itself).
+					const allow = answerConsent(interaction.scopes.map((each) => each.scope));
 					const allowed = await fetch(new URL(interaction.consent, issuer), {
 						method: "POST",
 						headers: { "content-type": "application/json", cookie: jar.header() },
-						body: JSON.stringify({ allow: true }),
+						body: JSON.stringify({ allow }),
 					});
 					expect(allowed.status, await allowed.clone().text()).toBe(200);
 					const target = new URL(
@@ -268,6 +271,71 @@ for (const backend of appBackends()) {
 			await expect(
 				client.refreshTokenGrant(config, second.refresh_token ?? ""),
 			).rejects.toMatchObject({ error: "invalid_grant" });
+		});
+
+		it("consent: a first-party client is never asked; another is asked once per scope (remembered across sessions); a refusal gives the client access_denied", async () => {
+			await userWithPassword("carol@example.org");
+			await cli(
+				"identity",
+				"clients",
+				"add",
+				"first",
+				"--redirect-uri",
+				REDIRECT_URI,
+				"--first-party",
+			);
+			await cli("identity", "clients", "add", "spa", "--redirect-uri", REDIRECT_URI);
+			const asked: string[][] = [];
+			const consenting = (allow: boolean) => (scopes: string[]) => {
+				asked.push(scopes);
+				return allow;
+			};
+			const start = async (clientId: string, scope: string) =>
+				client.buildAuthorizationUrl(await discover(clientId), {
+					redirect_uri: REDIRECT_URI,
+					scope,
+					code_challenge: await client.calculatePKCECodeChallenge(client.randomPKCECodeVerifier()),
+					code_challenge_method: "S256",
+				});
+
+			const first = await authorize(
+				await start("first", "openid email"),
+				"carol@example.org",
+				new CookieJar(),
+				undefined,
+				consenting(true),
+			);
+			expect(first.searchParams.get("code")).not.toBeNull();
+			expect(asked).toEqual([]);
+			const spa = await authorize(
+				await start("spa", "openid email"),
+				"carol@example.org",
+				new CookieJar(),
+				undefined,
+				consenting(true),
+			);
+			expect(spa.searchParams.get("code")).not.toBeNull();
+			expect(asked).toEqual([["openid", "email"]]);
+			// Another browser, a new session: what was allowed is not asked again.
+			await authorize(
+				await start("spa", "openid email"),
+				"carol@example.org",
+				new CookieJar(),
+				undefined,
+				consenting(true),
+			);
+			expect(asked).toHaveLength(1);
+			// A scope not allowed before is asked for; refused, the client hears access_denied.
+			const refused = await authorize(
+				await start("spa", "openid email profile"),
+				"carol@example.org",
+				new CookieJar(),
+				undefined,
+				consenting(false),
+			);
+			expect(asked[1]).toContain("profile");
+			expect(refused.searchParams.get("error")).toBe("access_denied");
+			expect(refused.searchParams.get("code")).toBeNull();
 		});
 
 		it("refuses an authorization without PKCE or to a redirect URI it does not know", async () => {
