@@ -334,6 +334,48 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 	);
 
 	it(
+		"a device's code: the pages oidc-provider renders look like ours, under the same CSP; confirm, sign in, the device is connected",
+		async () => {
+			await accountWithPassword("viewer@example.org", PASSWORD);
+			const added = await runTollgate(
+				[
+					"identity",
+					"clients",
+					"add",
+					"tv",
+					"--grant-types",
+					"urn:ietf:params:oauth:grant-type:device_code",
+					"--first-party",
+				],
+				env(),
+			);
+			expect(added.code, added.stderr).toBe(0);
+			const device = (await (
+				await fetch(`${issuer}/oidc/device/auth`, {
+					method: "POST",
+					headers: { "content-type": "application/x-www-form-urlencoded" },
+					body: new URLSearchParams({ client_id: "tv", scope: "openid" }).toString(),
+				})
+			).json()) as { verification_uri: string; user_code: string };
+			const recorded = await recordedPage();
+			const { page } = recorded;
+			await page.goto(device.verification_uri);
+			await page.getByRole("heading", { name: "Connect a device" }).waitFor();
+			await screenshot(page, "device-code");
+			await page.getByLabel("Code").fill(device.user_code);
+			await page.getByRole("button", { name: "Continue" }).click();
+			await page.getByText(device.user_code, { exact: true }).waitFor();
+			await screenshot(page, "device-confirm");
+			await page.getByRole("button", { name: "Continue" }).click();
+			await signInOnPage(page, "viewer@example.org", PASSWORD);
+			await page.getByRole("heading", { name: "Device connected" }).waitFor();
+			await screenshot(page, "device-connected");
+			expectNoPasswordSent(recorded, [PASSWORD]);
+		},
+		JOURNEY_MS,
+	);
+
+	it(
 		"wrong passwords are refused on the page and count towards the account's limit: past it, the page says to wait",
 		async () => {
 			await accountWithPassword("forgetful@example.org", PASSWORD);

@@ -173,6 +173,17 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 				perAddress: { attempts: section.attempts_per_address, windowMs },
 			},
 		});
+		const pages = await loadPages({
+			prefix,
+			serviceName: section.service_name,
+			signup: section.signup,
+			logoFile: section.logo_file,
+		});
+		if (pages === null)
+			logger.warn(
+				"the identity pages are not built (dist/web/identity): browsers get the JSON API only; run npm install",
+			);
+		else await app.register(pageRoutes, { pages, prefix });
 		await opened.signingKeys.ensure(clock.nowMs());
 		const provider = await createProvider({
 			issuer,
@@ -188,18 +199,12 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			resources: section.resources,
 			clientSealer: opened.clientSealer,
 			configuredClients: await declaredClients(section.clients),
+			look: {
+				serviceName: section.service_name,
+				stylesheetUrl: pages?.stylesheetUrl ?? null,
+				logoUrl: pages === null ? null : `${prefix}/identity/logo`,
+			},
 		});
-		const pages = await loadPages({
-			prefix,
-			serviceName: section.service_name,
-			signup: section.signup,
-			logoFile: section.logo_file,
-		});
-		if (pages === null)
-			logger.warn(
-				"the identity pages are not built (dist/web/identity): browsers get the JSON API only; run npm install",
-			);
-		else await app.register(pageRoutes, { pages, prefix });
 		const passkeys = new Passkeys({
 			store: opened.store,
 			kv: storage.kv,

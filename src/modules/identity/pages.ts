@@ -37,23 +37,29 @@ const LINKED_PAGES = [
 ] as const satisfies readonly (readonly [PageName, string])[];
 export type PageName = (typeof PAGE_NAMES)[number];
 
-const CONTENT_SECURITY_POLICY = [
+const POLICY_WITHOUT_FORMS = [
 	"default-src 'none'",
 	"script-src 'self' 'wasm-unsafe-eval'",
 	"style-src 'self'",
 	"connect-src 'self'",
 	"img-src 'self'",
-	"form-action 'self'",
 	"frame-ancestors 'none'",
 	"base-uri 'none'",
-].join("; ");
+];
 
 const PAGE_HEADERS = {
 	"content-type": "text/html; charset=utf-8",
-	"content-security-policy": CONTENT_SECURITY_POLICY,
+	"content-security-policy": [...POLICY_WITHOUT_FORMS, "form-action 'self'"].join("; "),
 	"x-content-type-options": "nosniff",
 	"referrer-policy": "no-referrer",
 	"cache-control": "no-store",
+} as const;
+
+/** For the pages oidc-provider renders: their forms' answers may redirect to a client's site. */
+export const PROVIDER_PAGE_HEADERS = {
+	"content-security-policy": POLICY_WITHOUT_FORMS.join("; "),
+	"x-content-type-options": "nosniff",
+	"referrer-policy": "no-referrer",
 } as const;
 
 const ASSET_TYPES: Readonly<Record<string, string>> = {
@@ -83,6 +89,8 @@ export interface IdentityPages {
 	readonly html: ReadonlyMap<PageName, string>;
 	readonly assets: ReadonlyMap<string, Asset>;
 	readonly logo: Asset;
+	/** The stylesheet the pages link, for pages made elsewhere to look the same. */
+	readonly stylesheetUrl: string | null;
 }
 
 const LOGO_TYPES: Readonly<Record<string, string>> = {
@@ -137,7 +145,8 @@ export async function loadPages(options: {
 		if (type !== undefined)
 			assets.set(name, { body: await readFile(join(dir, "assets", name)), type });
 	}
-	return { html, assets, logo };
+	const stylesheetUrl = /href="([^"]+\.css)"/.exec(html.get("sign-in") ?? "")?.[1] ?? null;
+	return { html, assets, logo, stylesheetUrl };
 }
 
 export function sendPage(reply: FastifyReply, pages: IdentityPages, name: PageName) {

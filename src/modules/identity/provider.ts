@@ -11,7 +11,7 @@ import type { Clock } from "#lib/clock";
 import type { FoundationTables, KeyValueStore } from "../../storage/index.ts";
 import type { AccountStore } from "./account-store.ts";
 import { FIRST_PARTY_METADATA } from "./clients.ts";
-import { escapeHtml } from "./pages.ts";
+import { type PageLook, providerPages, SESSION_COOKIE, SESSION_TTL_S } from "./provider-pages.ts";
 import type { PrivateJwk } from "./signing-keys.ts";
 import { KeyValueOidcAdapter } from "./storage/key-value-oidc-adapter.ts";
 import { type PayloadSealer, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
@@ -49,87 +49,6 @@ const SHORT_LIVED_MODELS: ReadonlySet<string> = new Set([
 	"BackchannelAuthenticationRequest",
 ]);
 
-/** A page of our own, no outside resources (oidc-provider's pulls in web fonts). The pages issue styles it. */
-function page(title: string, body: string): string {
-	return `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title></head><body><main><h1>${title}</h1>${body}</main></body></html>`;
-}
-
-/** RP-initiated logout asks before it ends the session; `form` is oidc-provider's, with its xsrf token. */
-async function logoutSource(ctx: KoaContextWithOIDC, form: string): Promise<void> {
-	ctx.type = "html";
-	ctx.body = page(
-		"Sign out",
-		`${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Sign out</button><button type="submit" form="op.logoutForm">Stay signed in</button>`,
-	);
-}
-
-async function postLogoutSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
-	ctx.type = "html";
-	ctx.body = page("Signed out", "<p>You are signed out.</p>");
-}
-
-/** The browser session: its cookie and how long it lasts unused. */
-const SESSION_COOKIE = { httpOnly: true, sameSite: "lax" } as const;
-const SESSION_TTL_S = 14 * 86_400;
-
-/**
- * oidc-provider 9.x fails (500, "persist can only be called on previously persisted Sessions") when a
- * browser with no session posts the device form: the error page starts a session it never saved. Saving
- * it here, with its cookie, turns that into the form again, which then works.
- */
-async function keepUnsavedSession(ctx: KoaContextWithOIDC): Promise<void> {
-	const { session } = ctx.oidc;
-	if (session === undefined || typeof session.exp === "number") return;
-	ctx.oidc.cookies.set(ctx.oidc.provider.cookieName("session"), session.jti, SESSION_COOKIE);
-	await session.save(SESSION_TTL_S);
-}
-
-/** Device flow, step 1: the code the device shows. No inline script (oidc-provider's form has one). */
-async function userCodeInputSource(
-	ctx: KoaContextWithOIDC,
-	_form: string,
-	_out: unknown,
-	error?: Error,
-): Promise<void> {
-	await keepUnsavedSession(ctx);
-	const secret = String(
-		(ctx.oidc.session?.state as { secret?: unknown } | undefined)?.secret ?? "",
-	);
-	const message =
-		error === undefined
-			? "<p>Enter the code your device shows.</p>"
-			: error.name === "AbortedError"
-				? '<p role="alert">The sign-in was cancelled.</p>'
-				: "userCode" in error || error.name === "NoCodeError"
-					? '<p role="alert">That code is not valid or has expired: check it and try again.</p>'
-					: '<p role="alert">That did not work: start again on your device.</p>';
-	ctx.type = "html";
-	ctx.body = page(
-		"Connect a device",
-		`${message}<form method="post" action="${escapeHtml(ctx.oidc.urlFor("code_verification"))}"><input type="hidden" name="xsrf" value="${escapeHtml(secret)}"><label>Code <input type="text" name="user_code" autocomplete="off" autocapitalize="characters" autofocus required></label><button type="submit">Continue</button></form>`,
-	);
-}
-
-/** Device flow, step 2: which client asks, and the code again, to compare with the device's. */
-async function userCodeConfirmSource(
-	ctx: KoaContextWithOIDC,
-	form: string,
-	client: { readonly clientId: string; readonly clientName?: string | undefined },
-	_deviceInfo: unknown,
-	userCode: string,
-): Promise<void> {
-	ctx.type = "html";
-	ctx.body = page(
-		"Connect a device",
-		`<p><strong>${escapeHtml(client.clientName ?? client.clientId)}</strong> asks to sign in as you. Your device should show <code>${escapeHtml(userCode)}</code>; if it does not, or you did not start this, cancel.</p>${form}<button autofocus type="submit" form="op.deviceConfirmForm">Continue</button><button type="submit" form="op.deviceConfirmForm" name="abort" value="yes">Cancel</button>`,
-	);
-}
-
-async function deviceSuccessSource(ctx: KoaContextWithOIDC): Promise<void> {
-	ctx.type = "html";
-	ctx.body = page("Device connected", "<p>Your device is signed in; you can close this page.</p>");
-}
-
 export async function createProvider(options: {
 	readonly issuer: URL;
 	readonly db: Kysely<FoundationTables>;
@@ -147,7 +66,10 @@ export async function createProvider(options: {
 	readonly clientSealer: PayloadSealer;
 	/** Clients declared in config: served from memory, never stored. */
 	readonly configuredClients: readonly ClientMetadata[];
+	/** How its own pages (logout, device code) look: like the identity pages. */
+	readonly look: PageLook;
 }): Promise<Provider> {
+	const pages = providerPages(options.look);
 	const { default: OidcProvider, errors } = await importOidcProvider(options.logger);
 	const alreadyConsumed = () => new errors.InvalidGrant("grant request is invalid");
 	const configuration: Configuration = {
@@ -242,12 +164,16 @@ export async function createProvider(options: {
 				allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId,
 			},
 			userinfo: { enabled: true },
-			rpInitiatedLogout: { enabled: true, logoutSource, postLogoutSuccessSource },
+			rpInitiatedLogout: {
+				enabled: true,
+				logoutSource: pages.logoutSource,
+				postLogoutSuccessSource: pages.postLogoutSuccessSource,
+			},
 			deviceFlow: {
 				enabled: true,
-				userCodeInputSource,
-				userCodeConfirmSource,
-				successSource: deviceSuccessSource,
+				userCodeInputSource: pages.userCodeInputSource,
+				userCodeConfirmSource: pages.userCodeConfirmSource,
+				successSource: pages.deviceSuccessSource,
 			},
 			pushedAuthorizationRequests: { enabled: true },
 			dPoP: { enabled: true },
