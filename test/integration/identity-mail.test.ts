@@ -96,6 +96,26 @@ describe("identity mail with no SMTP server configured", () => {
 		expect((await setPasswordWithToken(issuer, tokenOf(link), PASSWORD)).status).toBe(400);
 	});
 
+	it("a link past identity.mail_link_minutes is refused and makes nothing", async () => {
+		const { app, issuer } = await listening({ mail_link_minutes: 30 });
+		await post(issuer, "/identity/signup", { email: "late@example.org" });
+		const [confirmation] = await mailFiles(app, 1);
+		expect(confirmation?.text).toContain("for 30 minutes");
+		app.clock.advanceMs(30 * 60_000 + 1);
+		const late = await setPasswordWithToken(
+			issuer,
+			tokenOf(linkIn(confirmation as CaughtMail, "set-password")),
+			PASSWORD,
+		);
+		expect(late.status).toBe(400);
+		expect(((await late.json()) as { error: string }).error).toBe("invalid_grant");
+		const shown = await runTollgate(["identity", "users", "show", "late@example.org"], {
+			TOLLGATE_DATA_DIR: app.config.data_dir,
+			TOLLGATE_DEV: "1",
+		});
+		expect(shown.code).toBe(1);
+	});
+
 	it("unknown and known addresses get the same answer: a reset mails only an account's owner, a sign-up for a taken address mails a notice", async () => {
 		const { app, issuer } = await listening();
 		await post(issuer, "/identity/signup", { email: "owner@example.org" });

@@ -400,7 +400,7 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 	);
 
 	it(
-		"reset the password by mail, then change the e-mail address: confirmed at the new address, told to the old; spent and tampered links change nothing",
+		"reset the password by mail, change it on the account page, then change the e-mail address after a password step-up: confirmed at the new address, told to the old; spent and tampered links change nothing",
 		async () => {
 			const email = "mover@example.org";
 			await accountWithPassword(email, PASSWORD);
@@ -440,9 +440,26 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			await expect.poll(() => page.locator("#email").textContent()).toBe(email);
 			await screenshot(page, "account");
 
+			// A password change on the account page, fresh from signing in: no question asked.
+			const third = "a third and final passphrase";
+			await page.getByLabel("New password", { exact: true }).fill(third);
+			await page.getByLabel("New password again").fill(third);
+			await page.getByRole("button", { name: "Change password" }).click();
+			await page.getByText("Your password is changed.").waitFor();
+
+			// Six minutes on, an e-mail change needs a fresh proof: the dialog asks for the password.
+			testApp.clock.advanceMs(6 * 60_000);
 			const moved = "moved@example.org";
 			await page.getByLabel("New address").fill(moved);
 			await page.getByRole("button", { name: "Send the link" }).click();
+			await page.getByRole("heading", { name: "Confirm it is you" }).waitFor();
+			await page.getByLabel("Password", { exact: true }).fill(fresh);
+			await page.getByRole("button", { name: "Confirm", exact: true }).click();
+			await expect
+				.poll(() => page.locator("#step-up-status").textContent())
+				.toBe("The e-mail address or password is not right.");
+			await page.getByLabel("Password", { exact: true }).fill(third);
+			await page.getByRole("button", { name: "Confirm", exact: true }).click();
 			await page.getByText(`We sent a link to ${moved}`).waitFor();
 			const confirmation = await mail.mailTo(moved);
 			expect(confirmation.text).toContain(`instead of ${email}`);
@@ -466,13 +483,13 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			await page.goto(`${issuer}/identity/interaction/no-such-sign-in`);
 			await page.getByRole("heading", { name: "This sign-in has expired" }).waitFor();
 			await screenshot(page, "error");
-			expectNoPasswordSent(recorded, [PASSWORD, fresh]);
+			expectNoPasswordSent(recorded, [PASSWORD, fresh, third]);
 		},
 		JOURNEY_MS,
 	);
 
 	it(
-		"add a passkey on the account page (virtual authenticator), sign in to the relying party with it (amr hwk), see and revoke the app's access, delete the account after a step-up",
+		"add a passkey on the account page (virtual authenticator), sign in to the relying party with it (amr hwk), revoke the app's access and end the browser's session, delete the account after a passkey step-up",
 		async () => {
 			const email = "keyholder@example.org";
 			const userId = await accountWithPassword(email, PASSWORD);
@@ -516,6 +533,10 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 			await expect.poll(() => page.locator("#sessions").textContent()).toContain("portal");
 			await page.getByRole("button", { name: /^Revoke: portal/ }).click();
 			await expect.poll(() => page.locator("#grants").textContent()).toBe("No app has access.");
+			await page.getByRole("button", { name: /^Sign out: Signed in/ }).click();
+			await expect
+				.poll(() => page.locator("#sessions").textContent())
+				.toBe("No browser is signed in to apps.");
 
 			// Six minutes on, deleting needs a fresh proof: the dialog asks, the passkey gives it.
 			testApp.clock.advanceMs(6 * 60_000);
