@@ -6,6 +6,7 @@ import type { AccountService } from "./account-service.ts";
 import type { IdentityUser } from "./account-store.ts";
 import { clientMetadata, clientSpec, declaredClients, readClientJwks } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
+import { KEY_CHECK_MS } from "./current-provider.ts";
 import { issuerOf, openIdentity, pageUrlOf, RETIRED_KEY_PUBLISHED_MS } from "./module.ts";
 import { listOidcModels, SqlOidcAdapter } from "./storage/sql-oidc-adapter.ts";
 
@@ -156,7 +157,7 @@ export async function rotateKeys(context: Context): Promise<number> {
 	const created = await opened.signingKeys.rotate(systemClock.nowMs(), RETIRED_KEY_PUBLISHED_MS);
 	for (const key of created) process.stdout.write(`${key.alg}: ${key.kid}\n`);
 	process.stdout.write(
-		`the old keys stay published for ${RETIRED_KEY_PUBLISHED_MS / 1_000} s; restart every instance to sign with the new ones\n`,
+		`the old keys stay published for ${RETIRED_KEY_PUBLISHED_MS / 1_000} s; every instance signs with the new ones within ${KEY_CHECK_MS / 1_000} s\n`,
 	);
 	return 0;
 }

@@ -44,7 +44,7 @@ export const identityConfigSection = z
 			.default([])
 			.meta({
 				description:
-					"OAuth clients declared here (`[[identity.clients]]`), beside those `tollgate identity clients add` stores: the same on every instance, changed by a restart. Consent is implied for them too.",
+					"OAuth clients declared here (`[[identity.clients]]`), beside those `tollgate identity clients add` stores: the same on every instance, changed by a restart. Their users are asked for consent unless `first_party` is set.",
 			}),
 		signup: z.enum(["open", "invite", "closed"]).default("open").meta({
 			description:

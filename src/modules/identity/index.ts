@@ -132,8 +132,8 @@ export const identityModule = defineModule({
 				"Make new signing keys (EdDSA, ES256, RS256); the old ones stay in the JWKS until their tokens expire.",
 			details: [
 				"",
-				"Restart every instance afterwards: each signs with the newest keys it loaded at start. A leased job",
-				"drops a retired key once the longest token it signed has expired.",
+				"Every running instance signs with the new keys within 30 s (each checks the stored keys when",
+				"requests come). A leased job drops a retired key once the longest token it signed has expired.",
 			],
 			load: async () => (await commands()).rotateKeys,
 		},

@@ -20,6 +20,7 @@ import { AccountSessions } from "./account-sessions.ts";
 import type { AccountStore } from "./account-store.ts";
 import { declaredClients } from "./clients.ts";
 import type { IdentityConfig } from "./config.ts";
+import { CurrentProvider } from "./current-provider.ts";
 import { createMailer, type Mailer } from "./mail.ts";
 import { oidcRoutes } from "./oidc-routes.ts";
 import { loadPages, pageRoutes } from "./pages.ts";
@@ -185,26 +186,30 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			);
 		else await app.register(pageRoutes, { pages, prefix });
 		await opened.signingKeys.ensure(clock.nowMs());
-		const provider = await createProvider({
-			issuer,
-			db: storage.sql.db,
-			kv: storage.kv,
-			accounts: opened.store,
-			jwks: await opened.signingKeys.privateJwks(),
-			cookieKeys: await cookieKeys(opened, clock.nowMs()),
-			clock,
-			logger,
-			interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
-			trustProxy: config.http.trust_proxy,
-			resources: section.resources,
-			clientSealer: opened.clientSealer,
-			configuredClients: await declaredClients(section.clients),
-			look: {
-				serviceName: section.service_name,
-				stylesheetUrl: pages?.stylesheetUrl ?? null,
-				logoUrl: pages === null ? null : `${prefix}/identity/logo`,
-			},
-		});
+		const providerCookieKeys = await cookieKeys(opened, clock.nowMs());
+		const configuredClients = await declaredClients(section.clients);
+		const buildProvider = async () =>
+			createProvider({
+				issuer,
+				db: storage.sql.db,
+				kv: storage.kv,
+				accounts: opened.store,
+				jwks: await opened.signingKeys.privateJwks(),
+				cookieKeys: providerCookieKeys,
+				clock,
+				logger,
+				interactionPath: (uid) => `${prefix}/identity/interaction/${uid}`,
+				trustProxy: config.http.trust_proxy,
+				resources: section.resources,
+				clientSealer: opened.clientSealer,
+				configuredClients,
+				look: {
+					serviceName: section.service_name,
+					stylesheetUrl: pages?.stylesheetUrl ?? null,
+					logoUrl: pages === null ? null : `${prefix}/identity/logo`,
+				},
+			});
+		const providers = await CurrentProvider.start(opened.signingKeys, clock, buildProvider);
 		const passkeys = new Passkeys({
 			store: opened.store,
 			kv: storage.kv,
@@ -224,7 +229,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 			clock,
 		});
 		await app.register(oidcRoutes, {
-			provider,
+			providers,
 			accounts: opened.accounts,
 			store: opened.store,
 			passkeys,

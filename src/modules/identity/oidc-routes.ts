@@ -16,6 +16,7 @@ import { ceremonyId, webAuthnResponse } from "./account-routes.ts";
 import type { AccountService } from "./account-service.ts";
 import type { AccountStore } from "./account-store.ts";
 import { FIRST_PARTY_METADATA } from "./clients.ts";
+import type { CurrentProvider } from "./current-provider.ts";
 import { type IdentityPages, sendErrorPage, sendPage, wantsPage } from "./pages.ts";
 import type { Passkeys } from "./passkeys.ts";
 import type { AttemptLimiter, Limit } from "./rate-limit.ts";
@@ -72,7 +73,7 @@ function leaveBodiesUnread(app: FastifyInstance): void {
 }
 
 export const oidcRoutes: FastifyPluginAsyncZod<{
-	provider: Provider;
+	providers: CurrentProvider;
 	accounts: AccountService;
 	store: AccountStore;
 	passkeys: Passkeys;
@@ -81,14 +82,14 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	prefix: string;
 	/** Token requests one client address may make per window, across instances. */
 	tokenLimit: { readonly limiter: AttemptLimiter; readonly perAddress: Limit };
-}> = async (plain, { provider, accounts, store, passkeys, pages, prefix, tokenLimit }) => {
-	const callback = provider.callback();
+}> = async (plain, { providers, accounts, store, passkeys, pages, prefix, tokenLimit }) => {
 	const tokenPath = `${prefix}/oidc/token`;
 	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
 		if (request.method === "POST" && request.routeOptions.url === tokenPath)
 			await tokenLimit.limiter.attempt([
 				{ key: `token:address:${request.ip}`, limit: tokenLimit.perAddress },
 			]);
+		const { callback } = await providers.current();
 		reply.hijack();
 		// oidc-provider routes relative to the issuer: strip the issuer's path.
 		request.raw.url = (request.raw.url ?? "/").slice(prefix.length) || "/";
@@ -152,6 +153,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request, reply) => {
+			const { provider } = await providers.current();
 			const isNavigation = pages !== null && wantsPage(request.headers.accept);
 			let interaction: Interaction;
 			try {
@@ -219,6 +221,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request, reply) => {
+			const { provider } = await providers.current();
 			const interaction = await interactionOf(provider, request, reply);
 			if (interaction.prompt.name !== "login")
 				throw new AppError("invalid_request", { description: "This interaction needs no login." });
@@ -249,6 +252,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request, reply) => {
+			const { provider } = await providers.current();
 			const interaction = await interactionOf(provider, request, reply);
 			if (interaction.prompt.name !== "login")
 				throw new AppError("invalid_request", { description: "This interaction needs no login." });
@@ -279,6 +283,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			},
 		},
 		async (request, reply) => {
+			const { provider } = await providers.current();
 			const interaction = await interactionOf(provider, request, reply);
 			if (interaction.prompt.name !== "consent")
 				throw new AppError("invalid_request", { description: "This interaction asks no consent." });
