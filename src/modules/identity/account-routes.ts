@@ -133,8 +133,13 @@ export const accountRoutes: FastifyPluginAsyncZod<{
 		const session = await sessions.find(token);
 		return session === null ? null : { token, session };
 	};
+	/** The signed-in session, of an account that still exists and is enabled (deleted elsewhere: signed out). */
 	const requireSession = async (request: FastifyRequest) => {
 		const current = await currentSession(request);
+		if (current !== null && !(await store.isActive(current.session.userId))) {
+			await sessions.end(current.token);
+			throw new AppError("unauthorized", { description: "This account is gone or disabled." });
+		}
 		if (current === null)
 			throw new AppError("unauthorized", { description: "Sign in to your account first." });
 		return current;

@@ -231,6 +231,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 		await app.register(oidcRoutes, {
 			providers,
 			accounts: opened.accounts,
+			clock,
 			store: opened.store,
 			passkeys,
 			pages,

@@ -11,6 +11,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import type { Provider } from "oidc-provider";
 import { z } from "zod";
 import { AppError } from "#errors";
+import type { Clock } from "#lib/clock";
 import { errorResponses } from "../../http/openapi.ts";
 import { ceremonyId, webAuthnResponse } from "./account-routes.ts";
 import type { AccountService } from "./account-service.ts";
@@ -75,6 +76,7 @@ function leaveBodiesUnread(app: FastifyInstance): void {
 export const oidcRoutes: FastifyPluginAsyncZod<{
 	providers: CurrentProvider;
 	accounts: AccountService;
+	clock: Clock;
 	store: AccountStore;
 	passkeys: Passkeys;
 	/** The sign-in page a browser's navigation gets; null: the JSON answer only. */
@@ -82,7 +84,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	prefix: string;
 	/** Token requests one client address may make per window, across instances. */
 	tokenLimit: { readonly limiter: AttemptLimiter; readonly perAddress: Limit };
-}> = async (plain, { providers, accounts, store, passkeys, pages, prefix, tokenLimit }) => {
+}> = async (plain, { providers, accounts, clock, store, passkeys, pages, prefix, tokenLimit }) => {
 	const tokenPath = `${prefix}/oidc/token`;
 	const handOver = async (request: FastifyRequest, reply: FastifyReply) => {
 		if (request.method === "POST" && request.routeOptions.url === tokenPath)
@@ -261,7 +263,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 				request.body.response as unknown as AuthenticationResponseJSON,
 			);
 			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-				login: { accountId: userId, amr: [amr], ts: Math.floor(Date.now() / 1_000) },
+				login: { accountId: userId, amr: [amr], ts: Math.floor(clock.nowMs() / 1_000) },
 			});
 			return { redirect_to: redirectTo };
 		},
@@ -296,7 +298,7 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 			}
 			const accountId = accountOf(interaction);
 			const clientId = String(interaction.params.client_id);
-			await store.addConsent(accountId, clientId, consentAsked(interaction), Date.now());
+			await store.addConsent(accountId, clientId, consentAsked(interaction), clock.nowMs());
 			const grantId = await grantEverythingAsked(provider, interaction);
 			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
 				consent: { grantId },

@@ -3,7 +3,7 @@
  * for the account page (which reloads signed in). OPAQUE runs here, so the password never leaves the
  * page; a passkey is the other way in.
  */
-import { element, fragmentValue, getJson, identityBase, onSubmit, say } from "./api.ts";
+import { element, getJson, identityBase, onSubmit, say } from "./api.ts";
 import { hasPasskeys, opaqueLogin, passkeyLogin, WRONG_PASSWORD } from "./auth.ts";
 
 interface Interaction {
@@ -36,7 +36,6 @@ function proceed(answer: { redirect_to?: string }): void {
 const form = element<HTMLFormElement>("sign-in");
 const email = element<HTMLInputElement>("email");
 const password = element<HTMLInputElement>("password");
-email.value = fragmentValue("email") ?? "";
 
 // Sign-up and reset come back to this authorization when they are done.
 const back = isAccount ? "" : `#${new URLSearchParams({ continue: location.pathname })}`;
