@@ -199,6 +199,27 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 		await page.getByRole("button", { name: "Sign in", exact: true }).click();
 	}
 
+	/**
+	 * Chromium's virtual authenticator (CDP), verifying the user by itself: a platform authenticator whose
+	 * credentials stay on the device, or (`isSynced`) ones backed up like a synced passkey's.
+	 */
+	async function addVirtualAuthenticator(page: Page, { isSynced }: { isSynced: boolean }) {
+		const cdp = await page.context().newCDPSession(page);
+		await cdp.send("WebAuthn.enable");
+		await cdp.send("WebAuthn.addVirtualAuthenticator", {
+			options: {
+				protocol: "ctap2",
+				transport: "internal",
+				hasResidentKey: true,
+				hasUserVerification: true,
+				isUserVerified: true,
+				automaticPresenceSimulation: true,
+				defaultBackupEligibility: isSynced,
+				defaultBackupState: isSynced,
+			},
+		});
+	}
+
 	/** What the relying party's last id_token says. */
 	function relyingPartyClaims(): Record<string, unknown> {
 		return JSON.parse(
@@ -489,24 +510,34 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 	);
 
 	it(
+		"a synced passkey (backed up, as a phone's or a password manager's) signs in with amr swk",
+		async () => {
+			const email = "synced@example.org";
+			const userId = await accountWithPassword(email, PASSWORD);
+			const { page } = await recordedPage();
+			await addVirtualAuthenticator(page, { isSynced: true });
+			await page.goto(`${issuer}/identity/account`);
+			await signInOnPage(page, email, PASSWORD);
+			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
+			await page.getByRole("button", { name: "Add a passkey" }).click();
+			await page.getByText("The passkey is added.").waitFor();
+			await page.goto(`${relyingParty.origin}/login`);
+			await page.getByRole("button", { name: "Sign in with a passkey" }).click();
+			await page.getByRole("button", { name: "Allow" }).click();
+			await page.getByRole("heading", { name: /^Signed in as / }).waitFor();
+			expect(relyingPartyClaims()).toMatchObject({ sub: userId, amr: ["swk"] });
+		},
+		JOURNEY_MS,
+	);
+
+	it(
 		"add a passkey on the account page (virtual authenticator), sign in to the relying party with it (amr hwk), revoke the app's access and end the browser's session, delete the account after a passkey step-up",
 		async () => {
 			const email = "keyholder@example.org";
 			const userId = await accountWithPassword(email, PASSWORD);
 			const recorded = await recordedPage();
 			const { page } = recorded;
-			const cdp = await page.context().newCDPSession(page);
-			await cdp.send("WebAuthn.enable");
-			await cdp.send("WebAuthn.addVirtualAuthenticator", {
-				options: {
-					protocol: "ctap2",
-					transport: "internal",
-					hasResidentKey: true,
-					hasUserVerification: true,
-					isUserVerified: true,
-					automaticPresenceSimulation: true,
-				},
-			});
+			await addVirtualAuthenticator(page, { isSynced: false });
 			await page.goto(`${issuer}/identity/account`);
 			await signInOnPage(page, email, PASSWORD);
 			await page.getByRole("heading", { name: "Your account", exact: true }).waitFor();
