@@ -1,12 +1,15 @@
 /**
  * The account flows by mail with nothing configured (what `npm start` gives): mails go to data/mail as
  * .eml files, their links logged in dev mode, and a new user can sign up from them alone. The sign-up
- * policy (open, invite-only, closed), and requests about unknown addresses answered like known ones.
+ * policy (open, invite-only, closed), and requests about unknown addresses answered like known ones;
+ * and the pages' configurable logo.
  * @see issue 15
  */
-import { readdir, readFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import * as opaque from "@serenity-kit/opaque";
 import { afterEach, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
 import { runTollgate } from "../support/cli.ts";
@@ -94,6 +97,55 @@ describe("identity mail with no SMTP server configured", () => {
 		});
 		// The link is spent.
 		expect((await setPasswordWithToken(issuer, tokenOf(link), PASSWORD)).status).toBe(400);
+	});
+
+	it("a reset by mail signs the account out of the account page in every browser", async () => {
+		const { app, issuer } = await listening();
+		await post(issuer, "/identity/signup", { email: "reset@example.org" });
+		const [confirmation] = await mailFiles(app, 1);
+		await setPasswordWithToken(
+			issuer,
+			tokenOf(linkIn(confirmation as CaughtMail, "set-password")),
+			PASSWORD,
+		);
+		const { clientLoginState, startLoginRequest } = opaque.client.startLogin({
+			password: PASSWORD,
+		});
+		const started = await post(issuer, "/identity/login/start", {
+			email: "reset@example.org",
+			start_login_request: startLoginRequest,
+		});
+		const signedIn = await fetch(`${issuer}/identity/account/login`, {
+			method: "POST",
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({
+				login_id: started.body.login_id,
+				finish_login_request: opaque.client.finishLogin({
+					clientLoginState,
+					loginResponse: String(started.body.login_response),
+					password: PASSWORD,
+				})?.finishLoginRequest,
+			}),
+		});
+		expect(signedIn.status).toBe(200);
+		const cookie = (signedIn.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+		expect(cookie).toMatch(/^tollgate_account=/);
+		const account = () =>
+			fetch(`${issuer}/identity/account`, {
+				headers: { cookie, accept: "application/json" },
+			}).then((response) => response.status);
+		expect(await account()).toBe(200);
+
+		app.clock.advanceMs(1);
+		await post(issuer, "/identity/password/reset", { email: "reset@example.org" });
+		const [, reset] = await mailFiles(app, 2);
+		const finished = await setPasswordWithToken(
+			issuer,
+			tokenOf(linkIn(reset as CaughtMail, "set-password")),
+			"a replacement passphrase",
+		);
+		expect(finished.status).toBe(200);
+		expect(await account()).toBe(401);
 	});
 
 	it("a link past identity.mail_link_minutes is refused and makes nothing", async () => {
@@ -187,5 +239,29 @@ describe("identity mail with no SMTP server configured", () => {
 		expect(((await second.json()) as { error_description: string }).error_description).toContain(
 			"invitation",
 		);
+	});
+});
+
+describe("the identity pages' logo", () => {
+	it("is the operator's file when identity.logo_file is set, with its type; a file of another kind stops the start", async () => {
+		const dir = await mkdtemp(join(tmpdir(), "tollgate-logo-"));
+		const png = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
+		await writeFile(join(dir, "logo.png"), png);
+		await writeFile(join(dir, "logo.gif"), "GIF89a");
+		const app = await buildTestApp({ identity: { logo_file: join(dir, "logo.png") } });
+		try {
+			const logo = await app.app.inject({ method: "GET", url: "/identity/logo" });
+			expect(logo.statusCode).toBe(200);
+			expect(logo.headers["content-type"]).toBe("image/png");
+			expect(logo.rawPayload.equals(png)).toBe(true);
+			const page = await app.app.inject({ method: "GET", url: "/identity/sign-up" });
+			expect(page.body).toContain('src="/identity/logo"');
+		} finally {
+			await app.close();
+		}
+		await expect(buildTestApp({ identity: { logo_file: join(dir, "logo.gif") } })).rejects.toThrow(
+			/identity\.logo_file: .*logo\.gif must be an \.svg or \.png file/,
+		);
+		await rm(dir, { recursive: true, force: true });
 	});
 });

@@ -11,6 +11,7 @@ import { AppError } from "#errors";
 import type { Clock } from "#lib/clock";
 import type { KeyValueStore } from "../../storage/index.ts";
 import type { AccountLinks, PasswordLink } from "./account-links.ts";
+import type { AccountSessions } from "./account-sessions.ts";
 import type { AccountStore, IdentityUser } from "./account-store.ts";
 import type { SecretsKey } from "./secrets-key.ts";
 
@@ -53,6 +54,7 @@ export class AccountService {
 	readonly #store: AccountStore;
 	readonly #kv: KeyValueStore;
 	readonly #links: AccountLinks;
+	readonly #sessions: AccountSessions;
 	readonly #serverSetup: string;
 	readonly #clock: Clock;
 	readonly #setPasswordLinkMs: number;
@@ -61,6 +63,7 @@ export class AccountService {
 		store: AccountStore,
 		kv: KeyValueStore,
 		links: AccountLinks,
+		sessions: AccountSessions,
 		serverSetup: string,
 		clock: Clock,
 		setPasswordLinkMs: number,
@@ -68,6 +71,7 @@ export class AccountService {
 		this.#store = store;
 		this.#kv = kv;
 		this.#links = links;
+		this.#sessions = sessions;
 		this.#serverSetup = serverSetup;
 		this.#clock = clock;
 		this.#setPasswordLinkMs = setPasswordLinkMs;
@@ -78,6 +82,7 @@ export class AccountService {
 		readonly store: AccountStore;
 		readonly kv: KeyValueStore;
 		readonly links: AccountLinks;
+		readonly sessions: AccountSessions;
 		readonly secretsKey: SecretsKey;
 		readonly clock: Clock;
 		readonly setPasswordLinkMs: number;
@@ -90,6 +95,7 @@ export class AccountService {
 			store,
 			options.kv,
 			options.links,
+			options.sessions,
 			setup.toString("utf8"),
 			clock,
 			options.setPasswordLinkMs,
@@ -143,7 +149,7 @@ export class AccountService {
 	/**
 	 * Spends the link (once: a second finish with it is refused) and stores the client's record: a sign-up's
 	 * account is made now, with its e-mail verified; a reset by mail verifies the e-mail and ends every
-	 * session and grant of the account. Answers where the user goes next, if anywhere.
+	 * session and grant of the account, its account-page sessions too. Answers where the user goes next, if anywhere.
 	 */
 	async finishRegistration(
 		token: string,
@@ -157,6 +163,7 @@ export class AccountService {
 				isEmailProven: link.purpose === "reset",
 				endAuthorizations: link.purpose === "reset",
 			});
+			if (link.purpose === "reset") await this.#sessions.endAllOf(link.userId);
 			return { continueTo: link.continueTo ?? null };
 		}
 		const { invite } = link.signup;

@@ -12,6 +12,8 @@ export const ACCOUNT_COOKIE = "tollgate_account";
 const SESSION_TTL_MS = 3_600_000;
 export const STEP_UP_MS = 5 * 60_000;
 const PREFIX = "identity:account_session:";
+/** When an account's sessions were all ended (a password reset): older proofs no longer count. */
+const ENDED_PREFIX = "identity:account_sessions_ended:";
 
 export interface AccountSession {
 	readonly userId: string;
@@ -38,12 +40,28 @@ export class AccountSessions {
 		return token;
 	}
 
-	/** The session the cookie names, its hour restarted; null when signed out or expired. */
+	/**
+	 * The session the cookie names, its hour restarted; null when signed out, expired, or proved before its
+	 * account's sessions were all ended.
+	 */
 	async find(token: string): Promise<AccountSession | null> {
 		const stored = await this.#kv.get(keyOf(token));
 		if (stored === null) return null;
+		const session = JSON.parse(stored) as AccountSession;
+		const endedAtMs = Number(await this.#kv.get(`${ENDED_PREFIX}${session.userId}`));
+		if (session.authTimeMs < endedAtMs) {
+			await this.#kv.delete(keyOf(token));
+			return null;
+		}
 		await this.#kv.expire(keyOf(token), SESSION_TTL_MS);
-		return JSON.parse(stored) as AccountSession;
+		return session;
+	}
+
+	/** Ends every session of the account (kept for as long as a session can live). */
+	async endAllOf(userId: string): Promise<void> {
+		await this.#kv.set(`${ENDED_PREFIX}${userId}`, String(this.#clock.nowMs()), {
+			ttlMs: SESSION_TTL_MS,
+		});
 	}
 
 	/** A fresh proof (step-up): the session's auth time is now. */

@@ -65,6 +65,7 @@ export function pageUrlOf(issuer: URL) {
 interface OpenedIdentity {
 	readonly accounts: AccountService;
 	readonly flows: AccountFlows;
+	readonly sessions: AccountSessions;
 	/** Its mails in flight are awaited on stop. */
 	readonly mailer: Mailer;
 	readonly store: AccountStore;
@@ -91,10 +92,12 @@ export async function openIdentity(options: {
 		logger,
 	});
 	const links = new AccountLinks(storage.kv);
+	const sessions = new AccountSessions(storage.kv, clock);
 	const accounts = await AccountService.open({
 		store,
 		kv: storage.kv,
 		links,
+		sessions,
 		secretsKey,
 		clock,
 		setPasswordLinkMs: section.set_password_link_hours * HOUR_MS,
@@ -125,6 +128,7 @@ export async function openIdentity(options: {
 	return {
 		accounts,
 		flows,
+		sessions,
 		mailer,
 		store,
 		secretsKey,
@@ -220,7 +224,7 @@ export const implementation: ModuleImplementation<IdentityConfig> = {
 		await app.register(accountRoutes, {
 			accounts: opened.accounts,
 			flows: opened.flows,
-			sessions: new AccountSessions(storage.kv, clock),
+			sessions: opened.sessions,
 			passkeys,
 			store: opened.store,
 			pages,
