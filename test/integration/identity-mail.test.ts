@@ -70,6 +70,14 @@ describe("identity mail with no SMTP server configured", () => {
 		}
 	}
 
+	/** An account signed up through the mailed link, its password PASSWORD (the first mail of the app). */
+	async function signedUp(app: TestApp, issuer: string, email: string) {
+		await post(issuer, "/identity/signup", { email });
+		const [confirmation] = await mailFiles(app, 1);
+		const link = linkIn(confirmation as CaughtMail, "set-password");
+		expect((await setPasswordWithToken(issuer, tokenOf(link), PASSWORD)).status).toBe(200);
+	}
+
 	it("a sign-up's confirmation is written to data/mail as .eml (text and HTML), its link logged in dev mode; the link makes the account once", async () => {
 		const { app, issuer } = await listening();
 		expect(await post(issuer, "/identity/signup", { email: "Solo@Example.org" })).toEqual({
@@ -101,13 +109,7 @@ describe("identity mail with no SMTP server configured", () => {
 
 	it("a reset by mail signs the account out of the account page in every browser", async () => {
 		const { app, issuer } = await listening();
-		await post(issuer, "/identity/signup", { email: "reset@example.org" });
-		const [confirmation] = await mailFiles(app, 1);
-		await setPasswordWithToken(
-			issuer,
-			tokenOf(linkIn(confirmation as CaughtMail, "set-password")),
-			PASSWORD,
-		);
+		await signedUp(app, issuer, "reset@example.org");
 		const { clientLoginState, startLoginRequest } = opaque.client.startLogin({
 			password: PASSWORD,
 		});
@@ -170,13 +172,7 @@ describe("identity mail with no SMTP server configured", () => {
 
 	it("unknown and known addresses get the same answer: a reset mails only an account's owner, a sign-up for a taken address mails a notice", async () => {
 		const { app, issuer } = await listening();
-		await post(issuer, "/identity/signup", { email: "owner@example.org" });
-		const [confirmation] = await mailFiles(app, 1);
-		await setPasswordWithToken(
-			issuer,
-			tokenOf(linkIn(confirmation as CaughtMail, "set-password")),
-			PASSWORD,
-		);
+		await signedUp(app, issuer, "owner@example.org");
 		const unknown = await post(issuer, "/identity/password/reset", {
 			email: "nobody@example.org",
 		});
