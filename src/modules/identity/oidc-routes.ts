@@ -120,6 +120,23 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 	const app = plain.withTypeProvider<ZodTypeProvider>();
 	const tags = ["identity"];
 
+	/** Finishes the interaction's login (it must need one) as the account `prove` vouches for. */
+	const finishInteractionLogin = async (
+		request: FastifyRequest<{ Params: { uid: string } }>,
+		reply: FastifyReply,
+		prove: () => Promise<{ userId: string; amr: string; authTimeMs: number }>,
+	) => {
+		const { provider } = await providers.current();
+		const interaction = await interactionOf(provider, request, reply);
+		if (interaction.prompt.name !== "login")
+			throw new AppError("invalid_request", { description: "This interaction needs no login." });
+		const { userId, amr, authTimeMs } = await prove();
+		const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+			login: { accountId: userId, amr: [amr], ts: Math.floor(authTimeMs / 1_000) },
+		});
+		return { redirect_to: redirectTo };
+	};
+
 	const interactionPath = (uid: string) => `${prefix}/identity/interaction/${uid}`;
 
 	app.get(
@@ -222,20 +239,11 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 				},
 			},
 		},
-		async (request, reply) => {
-			const { provider } = await providers.current();
-			const interaction = await interactionOf(provider, request, reply);
-			if (interaction.prompt.name !== "login")
-				throw new AppError("invalid_request", { description: "This interaction needs no login." });
-			const { userId, authTimeMs } = await accounts.finishLogin(
-				request.body.login_id,
-				request.body.finish_login_request,
-			);
-			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-				login: { accountId: userId, amr: ["pwd"], ts: Math.floor(authTimeMs / 1_000) },
-			});
-			return { redirect_to: redirectTo };
-		},
+		async (request, reply) =>
+			finishInteractionLogin(request, reply, async () => ({
+				...(await accounts.finishLogin(request.body.login_id, request.body.finish_login_request)),
+				amr: "pwd",
+			})),
 	);
 
 	app.post(
@@ -253,20 +261,14 @@ export const oidcRoutes: FastifyPluginAsyncZod<{
 				},
 			},
 		},
-		async (request, reply) => {
-			const { provider } = await providers.current();
-			const interaction = await interactionOf(provider, request, reply);
-			if (interaction.prompt.name !== "login")
-				throw new AppError("invalid_request", { description: "This interaction needs no login." });
-			const { userId, amr } = await passkeys.authenticate(
-				request.body.ceremony_id,
-				request.body.response as unknown as AuthenticationResponseJSON,
-			);
-			const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-				login: { accountId: userId, amr: [amr], ts: Math.floor(clock.nowMs() / 1_000) },
-			});
-			return { redirect_to: redirectTo };
-		},
+		async (request, reply) =>
+			finishInteractionLogin(request, reply, async () => ({
+				...(await passkeys.authenticate(
+					request.body.ceremony_id,
+					request.body.response as unknown as AuthenticationResponseJSON,
+				)),
+				authTimeMs: clock.nowMs(),
+			})),
 	);
 
 	app.post(
