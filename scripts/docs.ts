@@ -42,7 +42,7 @@ export function renderConfigDoc(): string {
 		"",
 		"Tollgate reads `tollgate.toml` (the path from `--config`, else `$TOLLGATE_CONFIG`, else `./tollgate.toml`",
 		"when present; no file is needed) and then the environment: every key below can be set as",
-		"`TOLLGATE_<SECTION>_<KEY>` (a key in a table below a section: `TOLLGATE_<SECTION>_<TABLE>__<KEY>`; a list of tables, `[[section.key]]` in TOML: one JSON array). Unknown keys, unknown `TOLLGATE_*` variables and bad values stop start-up",
+		"`TOLLGATE_<SECTION>_<KEY>` (a key in a table below a section: `TOLLGATE_<SECTION>_<TABLE>__<KEY>`; a list of tables, `[[section.key]]` in TOML: one JSON array; named tables, `[section.key.<name>]`: one JSON object). Unknown keys, unknown `TOLLGATE_*` variables and bad values stop start-up",
 		"with exit code 2 and a message naming the key. Booleans in the environment: `1`/`0`, `true`/`false`.",
 		"Secrets have no defaults and are masked by `tollgate config check`.",
 	];
@@ -56,9 +56,10 @@ export function renderConfigDoc(): string {
 		);
 		for (const field of sectionFields) {
 			lines.push(row(field, field.path, `\`${field.envName}\``));
-			// Each table of a list: its keys, set in TOML or inside the list's JSON in the environment.
+			// Each table of a list or map: its keys, set in TOML or inside the JSON in the environment.
+			const itemPath = field.kind === "table map" ? `${field.path}.<name>` : `${field.path}[]`;
 			for (const item of field.itemFields)
-				lines.push(row(item, `${field.path}[].${item.path}`, "(in the JSON)"));
+				lines.push(row(item, `${itemPath}.${item.path}`, "(in the JSON)"));
 		}
 	}
 	return `${lines.join("\n")}\n`;

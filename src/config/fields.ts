@@ -4,7 +4,14 @@
  */
 import { z } from "zod";
 
-export type FieldKind = "boolean" | "number" | "string" | "enum" | "string list" | "table list";
+export type FieldKind =
+	| "boolean"
+	| "number"
+	| "string"
+	| "enum"
+	| "string list"
+	| "table list"
+	| "table map";
 
 export interface ConfigField {
 	/** Dotted path as written in tollgate.toml, e.g. `http.port`. */
@@ -18,7 +25,10 @@ export interface ConfigField {
 	readonly isOptional: boolean;
 	readonly defaultValue: unknown;
 	readonly enumValues: readonly string[];
-	/** A table list's keys, each table's own (`[[identity.clients]]` in TOML, one JSON array in the environment). */
+	/**
+	 * The keys of each table in a table list (`[[identity.clients]]` in TOML, one JSON array in the
+	 * environment) or a table map (`[connect.hubs.<name>]`, one JSON object in the environment).
+	 */
 	readonly itemFields: readonly ConfigField[];
 }
 
@@ -66,6 +76,9 @@ function kindOf(schema: AnySchema, path: string): { kind: FieldKind; enumValues:
 	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodObject) {
 		return { kind: "table list", enumValues: [] };
 	}
+	if (schema instanceof z.ZodRecord && schema.valueType instanceof z.ZodObject) {
+		return { kind: "table map", enumValues: [] };
+	}
 	// Split like any list from the environment; the schema then checks each value against the enum.
 	if (schema instanceof z.ZodArray && schema.element instanceof z.ZodEnum) {
 		return { kind: "string list", enumValues: schema.element.options.map(String) };
@@ -96,6 +109,8 @@ function collect(schema: AnySchema, segments: string[], into: ConfigField[]): vo
 	const itemFields: ConfigField[] = [];
 	if (inner instanceof z.ZodArray && inner.element instanceof z.ZodObject)
 		collect(inner.element, [], itemFields);
+	if (inner instanceof z.ZodRecord && inner.valueType instanceof z.ZodObject)
+		collect(inner.valueType, [], itemFields);
 	into.push({
 		path,
 		segments,

@@ -69,6 +69,7 @@ function fromEnvString(field: ConfigField, raw: string): unknown {
 				.map((item) => item.trim())
 				.filter((item) => item !== "");
 		case "table list":
+		case "table map":
 			try {
 				return JSON.parse(raw);
 			} catch {
@@ -188,9 +189,13 @@ function maskFields(fields: readonly ConfigField[], target: Record<string, unkno
 		const last = field.segments.at(-1);
 		if (!isPlainObject(node) || last === undefined || node[last] === undefined) continue;
 		const value = node[last];
-		if (field.isSecret) node[last] = maskSecretValue(value);
-		else if (Array.isArray(value))
-			for (const item of value) if (isPlainObject(item)) maskFields(field.itemFields, item);
+		if (field.isSecret) {
+			node[last] = maskSecretValue(value);
+			continue;
+		}
+		// A table list's tables, or a table map's (by name).
+		const tables = Array.isArray(value) ? value : isPlainObject(value) ? Object.values(value) : [];
+		for (const table of tables) if (isPlainObject(table)) maskFields(field.itemFields, table);
 	}
 }
 

@@ -24,6 +24,15 @@ export const ERROR_CATALOGUE = {
 	},
 	rate_limited: { status: 429, message: "Too many requests; retry later." },
 	internal_error: { status: 500, message: "An internal error occurred." },
+	upstream_unavailable: {
+		status: 504,
+		message:
+			"The upstream service (a hub) did not answer in time or could not be reached; retry later.",
+	},
+	upstream_error: {
+		status: 502,
+		message: "The upstream service (a hub) answered in a way that cannot be passed on.",
+	},
 	service_unavailable: {
 		status: 503,
 		message: "A backing service is unreachable or the server is shutting down; retry later.",

@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { FoundationConfig } from "#config";
+import { connectModule } from "#modules/connect";
 import { entitlementsModule } from "#modules/entitlements";
 import { filesModule } from "#modules/files";
 import { identityModule } from "#modules/identity";
@@ -98,6 +99,7 @@ export const MODULES = [
 	platformModule(filesModule),
 	platformModule(entitlementsModule),
 	platformModule(identityModule),
+	platformModule(connectModule),
 ] as const;
 
 /** Where every module's migrations are, for the migrator (all modules', enabled or not: one schema). */

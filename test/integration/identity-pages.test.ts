@@ -8,41 +8,21 @@
  * photographed at 360 px and 1280 px into test/output/identity-pages/.
  * @see issue 15
  */
-import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as client from "openid-client";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildTestApp, type TestApp } from "../support/build-test-app.ts";
+import { hasChromium, JOURNEY_MS, launchChromium } from "../support/chromium.ts";
 import { runTollgate } from "../support/cli.ts";
 import { linkIn, MailCatcher, setPasswordWithToken, tokenOf } from "../support/identity.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
 const PASSWORD = "correct horse battery staple";
 const SCREENSHOTS = join(import.meta.dirname, "..", "output", "identity-pages");
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium && process.env.CI === "true")
-	throw new Error(`CI needs ${CHROMIUM} (.ci/run installs Debian's chromium)`);
-
-/** Flags for this machine's closed network (env docs): no background connections, no sandbox as root. */
-const CHROMIUM_ARGS = [
-	"--headless",
-	"--no-sandbox",
-	"--disable-gpu",
-	"--disable-quic",
-	"--no-first-run",
-	"--disable-background-networking",
-	"--disable-component-update",
-	"--disable-sync",
-	// The issuer is http://localhost (WebAuthn takes no IP address as its relying party).
-	"--host-resolver-rules=MAP localhost 127.0.0.1",
-];
-/** Browser journeys are many page loads: a ceiling for a busy machine, not a speed expectation. */
-const JOURNEY_MS = 180_000;
 /** Wrong passwords one account may try per window here (the default is 10). */
 const ATTEMPTS_PER_ACCOUNT = 5;
 
@@ -126,7 +106,7 @@ describe.skipIf(!hasChromium)("identity pages in Chromium", () => {
 		testApp.clock.advanceMs(Date.now() - testApp.clock.nowMs());
 		await testApp.app.listen({ host: "localhost", port });
 		relyingParty = await startRelyingParty(issuer);
-		browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+		browser = await launchChromium();
 		const registered = await runTollgate(
 			["identity", "clients", "add", "portal", "--redirect-uri", `${relyingParty.origin}/callback`],
 			env(),

@@ -11,8 +11,9 @@ interface Operation {
 	readonly tags?: readonly string[];
 }
 
-/** Fastify's `/file/:id` is OpenAPI's `/file/{id}`. */
-const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, "{$1}");
+/** Fastify's `/file/:id` is OpenAPI's `/file/{id}`, and its wildcard `/*` is `/{*}`. */
+const openApiPath = (url: string) =>
+	url.replace(/:([A-Za-z0-9_]+)/g, "{$1}").replace(/\/\*$/, "/{*}");
 
 describe("/openapi.json", () => {
 	let full: FullApp;

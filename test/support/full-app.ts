@@ -1,7 +1,7 @@
 /**
  * The app with every module and every optional route switched on — dev routes, App Store notifications,
- * Google Play push (its fakes on loopback) — for checks that must see every route: /openapi.json
- * coverage and the fuzzer.
+ * Google Play push (its fakes on loopback), connect with a hub that is down — for checks that must see
+ * every route: /openapi.json coverage and the fuzzer.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,6 +27,15 @@ export async function buildFullApp(
 	const testApp = await buildTestAppOn(backend, {
 		...overrides,
 		sessions: { ...(overrides.sessions ?? {}), app_api_keys: [FULL_APP_API_KEY] },
+		connect: {
+			enabled: true,
+			public_url: "http://127.0.0.1:8080",
+			allow_http_hubs: true,
+			// Nothing listens on port 9 (discard): logins answer "DataHUB not available", calls 504.
+			hubs: {
+				tuebingen: { issuer: "http://127.0.0.1:9", client_id: "id", client_secret: "secret" },
+			},
+		},
 		entitlements: {
 			enabled: true,
 			apple_bundle_id: "com.loki-project.loki-messenger",
