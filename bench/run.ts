@@ -19,6 +19,7 @@ import { promisify } from "node:util";
 import * as opaque from "@serenity-kit/opaque";
 import autocannon from "autocannon";
 import pg from "pg";
+import { freePort, loginOverHttp } from "../test/support/connect.ts";
 import { type RunningEdge, startNginxEdge } from "../test/support/nginx-edge.ts";
 import { FILES_ACCEL_PREFIX, startNginxFiles } from "../test/support/nginx-files.ts";
 import { generateProofRequest, randomKeyPair } from "../test/support/pro-client.ts";
@@ -1012,6 +1013,52 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 				},
 			],
 			stop: () => stopAll([tollgateServer.child, baseline.child]),
+		};
+	},
+
+	"connect-proxy": async () => {
+		const pat = `glpat-${randomBytes(15).toString("base64url")}`;
+		const tollgatePort = await freePort();
+		const base = tollgateBase(tollgatePort);
+		const hub = await startNodeServer("servers/fake-gitlab.ts", { BENCH_GITLAB_PAT: pat }, [base]);
+		const hubUrl = `http://127.0.0.1:${hub.port}`;
+		const tollgate = await startTollgateServe({
+			TOLLGATE_HTTP_PORT: String(tollgatePort),
+			TOLLGATE_CONNECT_ENABLED: "1",
+			TOLLGATE_CONNECT_PUBLIC_URL: base,
+			TOLLGATE_CONNECT_ALLOW_HTTP_HUBS: "1",
+			TOLLGATE_CONNECT_HUBS: JSON.stringify({
+				bench: { issuer: hubUrl, client_id: "bench", client_secret: "bench-secret" },
+			}),
+		});
+		// Logged in as a browser is, then on the same personal access token the direct row sends.
+		const login = await loginOverHttp(base, { url: hubUrl }, "bench", "bench");
+		const added = await fetch(`${base}/arcmanager/api/v1/auth/addPAT`, {
+			method: "PUT",
+			headers: {
+				cookie: login.jar.header("/arcmanager/api/v1"),
+				"content-type": "application/json",
+			},
+			body: JSON.stringify({ pat }),
+		});
+		if (added.status !== 200) throw new Error(`addPAT answered ${added.status}`);
+		return {
+			targets: [
+				{
+					label: "GET /api/v4/projects at the fake hub, direct (baseline)",
+					url: `${hubUrl}/api/v4/projects`,
+					headers: { authorization: `Bearer ${pat}` },
+					cpuOf: () => [hub.child.pid ?? 0],
+				},
+				{
+					label: "the same through GET /arcmanager/api/v1/proxy/bench/api/v4/projects",
+					url: `${base}/arcmanager/api/v1/proxy/bench/api/v4/projects`,
+					headers: { cookie: login.jar.header("/arcmanager/api/v1") },
+					cpuOf: () => [tollgate.child.pid ?? 0, hub.child.pid ?? 0],
+					goals: [{ ratioAtLeast: 0.5, column: "ratio" }],
+				},
+			],
+			stop: () => stopAll([tollgate.child, hub.child]),
 		};
 	},
 

@@ -316,7 +316,7 @@ describe("connect with a GitLab hub", () => {
 			`${proxy}/api/v4/projects?x=%0d%0aHost:%20evil`,
 			`${proxy}/api/v4/projects/1/\u00e9`,
 		];
-		const seenBefore = stack.fake.apiRequests.length;
+		const seenBefore = stack.fake.apiRequestCount;
 		const statuses: Record<string, number> = {};
 		for (const path of crafted) {
 			const answer = await rawRequest(stack.base, {
@@ -327,7 +327,7 @@ describe("connect with a GitLab hub", () => {
 		}
 		for (const [path, status] of Object.entries(statuses))
 			expect([400, 403, 404], `${path} answered ${status}`).toContain(status);
-		expect(stack.fake.apiRequests.length).toBe(seenBefore);
+		expect(stack.fake.apiRequestCount).toBe(seenBefore);
 	});
 
 	it("passes on only what the allow-list names; HEAD and GitLab's paging headers come back, Link rewritten", async () => {

@@ -115,7 +115,7 @@ export interface HttpLogin {
 /** The redirects of a login, followed as a browser does, signing in at the hub as `username`. */
 export async function loginOverHttp(
 	base: string,
-	fake: FakeGitLab,
+	fake: { readonly url: string },
 	username: string,
 	hub = HUB,
 ): Promise<HttpLogin> {

@@ -34,6 +34,7 @@ const EXPIRED = {
 	error_description: "Token is expired. You can either do re-authorization or token refresh.",
 };
 const PROJECTS_PER_PAGE = 20;
+const KEPT_REQUESTS = 1_000;
 const PROJECT_PAGES = 3;
 
 function readBody(request: IncomingMessage): Promise<Buffer> {
@@ -67,7 +68,9 @@ export class FakeGitLab {
 	/** Every access and refresh token issued (their values). */
 	readonly issuedAccessTokens: string[] = [];
 	readonly issuedRefreshTokens: string[] = [];
-	/** Each REST request: method, path with query, and the headers it came with. */
+	/** REST requests answered so far. */
+	apiRequestCount = 0;
+	/** The latest REST requests (a thousand at most): method, path with query, and their headers. */
 	readonly apiRequests: { method: string; url: string; headers: IncomingMessage["headers"] }[] = [];
 	/** Answers /api/v4/flaky with 503 this many more times (with `flakyRetryAfter`, when set). */
 	flakyFailures = 0;
@@ -82,10 +85,11 @@ export class FakeGitLab {
 		this.#server = server;
 	}
 
-	static async start(): Promise<FakeGitLab> {
+	/** Listens on loopback at `port` (any free one by default). */
+	static async start(port = 0): Promise<FakeGitLab> {
 		const server = createServer();
 		const fake = new FakeGitLab(server);
-		server.listen(0, "127.0.0.1");
+		server.listen(port, "127.0.0.1");
 		await once(server, "listening");
 		server.on("request", (request, response) => {
 			fake.#handle(request, response).catch((error: unknown) => {
@@ -180,9 +184,11 @@ export class FakeGitLab {
 		this.users.set(user.id, user);
 	}
 
-	/** A personal access token of a user (`glpat-…`, as GitLab makes them). */
-	addPersonalAccessToken(userId: number): string {
-		const token = `glpat-${randomBytes(15).toString("base64url")}`;
+	/** A personal access token of a user (`glpat-…`, as GitLab makes them), or the one given. */
+	addPersonalAccessToken(
+		userId: number,
+		token = `glpat-${randomBytes(15).toString("base64url")}`,
+	): string {
 		this.#personalAccessTokens.set(token, userId);
 		return token;
 	}
@@ -253,11 +259,13 @@ export class FakeGitLab {
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? "/", this.url);
 		if (url.pathname.startsWith("/api/v4/")) {
+			this.apiRequestCount += 1;
 			this.apiRequests.push({
 				method: request.method ?? "",
 				url: `${url.pathname}${url.search}`,
 				headers: request.headers,
 			});
+			if (this.apiRequests.length > KEPT_REQUESTS) this.apiRequests.shift();
 			return this.#api(request, response, url);
 		}
 		const interaction = /^\/interaction\/([\w-]+)(\/login)?$/.exec(url.pathname);

@@ -52,6 +52,10 @@ function firstValue(value: string | string[] | undefined): string | undefined {
 	return Array.isArray(value) ? value.join(", ") : value;
 }
 
+const hubParams = z.object({ hub: z.string() });
+/** Answers up to this size are read whole and sent in one write; larger ones are streamed. */
+const BUFFERED_ANSWER_BYTES = 64 * 1024;
+
 export interface ProxyRoutesOptions {
 	readonly service: ConnectService;
 	readonly rules: readonly ProxyRule[];
@@ -67,8 +71,15 @@ export const proxyRoutes: FastifyPluginAsyncZod<ProxyRoutesOptions> = async (app
 	app.removeAllContentTypeParsers();
 	app.addContentTypeParser("*", (_request, payload, done) => done(null, payload));
 
-	/** A hub URL below its /api/v4 as the pass-through's own URL; null for any other place. */
+	/**
+	 * A hub URL below its /api/v4 as the pass-through's own URL; null for any other place. (A URL that
+	 * spells the hub's API prefix is rewritten as text; whatever it holds after the prefix, the
+	 * pass-through's own path checks refuse when it is followed.)
+	 */
 	const throughProxy = (hub: Hub, target: string): string | null => {
+		const hubApi = `${hub.apiOrigin}${hub.apiBasePath}/api/v4/`;
+		if (target.startsWith(hubApi))
+			return `${options.publicBase}${service.prefix}/proxy/${hub.name}/api/v4/${target.slice(hubApi.length)}`;
 		if (!URL.canParse(target, hub.apiOrigin)) return null;
 		const url = new URL(target, `${hub.apiOrigin}${hub.apiBasePath}/`);
 		const below = `${hub.apiBasePath}/api/v4/`;
@@ -91,8 +102,7 @@ export const proxyRoutes: FastifyPluginAsyncZod<ProxyRoutesOptions> = async (app
 	const passOn = async (request: FastifyRequest, reply: FastifyReply) => {
 		const { method } = request;
 		if (!isUpstreamMethod(method)) throw new AppError("method_not_allowed");
-		const hubName = z.object({ hub: z.string() }).parse(request.params).hub;
-		const hub = service.hub(hubName);
+		const hub = service.hub(hubParams.parse(request.params).hub);
 		if (hub.kind !== "gitlab")
 			throw new AppError("invalid_request", {
 				description: "This hub has no API to pass on to.",
