@@ -155,7 +155,10 @@ export const proxyRoutes: FastifyPluginAsyncZod<ProxyRoutesOptions> = async (app
 			await answer.body.dump();
 			return reply.send();
 		}
-		return reply.send(answer.body);
+		const length = Number(firstValue(answer.headers["content-length"]) ?? Number.NaN);
+		return reply.send(
+			length <= BUFFERED_ANSWER_BYTES ? Buffer.from(await answer.body.arrayBuffer()) : answer.body,
+		);
 	};
 
 	const schema = {
