@@ -24,6 +24,7 @@ export const ERROR_CATALOGUE = {
 	},
 	rate_limited: { status: 429, message: "Too many requests; retry later." },
 	internal_error: { status: 500, message: "An internal error occurred." },
+	not_implemented: { status: 501, message: "This server does not do that (yet)." },
 	upstream_unavailable: {
 		status: 504,
 		message:

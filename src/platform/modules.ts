@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { z } from "zod";
 import type { FoundationConfig } from "#config";
+import { arcsModule } from "#modules/arcs";
 import { connectModule } from "#modules/connect";
 import { entitlementsModule } from "#modules/entitlements";
 import { filesModule } from "#modules/files";
@@ -100,6 +101,7 @@ export const MODULES = [
 	platformModule(entitlementsModule),
 	platformModule(identityModule),
 	platformModule(connectModule),
+	platformModule(arcsModule),
 ] as const;
 
 /** Where every module's migrations are, for the migrator (all modules', enabled or not: one schema). */

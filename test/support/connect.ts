@@ -66,9 +66,11 @@ export async function startConnectStack(
 		connect?: Record<string, unknown>;
 		overrides?: Record<string, unknown>;
 		host?: string;
+		/** The fake hub keeps projects and files (test/support/fake-gitlab-repos.ts). */
+		repositories?: boolean;
 	} = {},
 ): Promise<ConnectStack> {
-	const fake = await FakeGitLab.start();
+	const fake = await FakeGitLab.start(0, { repositories: options.repositories ?? false });
 	fake.addUser(ALICE);
 	fake.addUser(BOB);
 	const port = await freePort();

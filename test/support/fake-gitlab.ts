@@ -15,6 +15,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair } from "jose";
 import type { KoaContextWithOIDC, Provider } from "oidc-provider";
+import { FakeRepositories } from "./fake-gitlab-repos.ts";
 
 export interface FakeGitLabUser {
 	readonly id: number;
@@ -81,14 +82,21 @@ export class FakeGitLab {
 	readonly #server: Server;
 	#provider: Provider | undefined;
 
-	private constructor(server: Server) {
+	private constructor(server: Server, hasRepositories: boolean) {
 		this.#server = server;
+		this.repositories = hasRepositories ? new FakeRepositories(this.users) : undefined;
 	}
 
+	/** Its projects and their files, when started with `repositories` (the arcs tests). */
+	readonly repositories: FakeRepositories | undefined;
+
 	/** Listens on loopback at `port` (any free one by default). */
-	static async start(port = 0): Promise<FakeGitLab> {
+	static async start(
+		port = 0,
+		options: { readonly repositories?: boolean } = {},
+	): Promise<FakeGitLab> {
 		const server = createServer();
-		const fake = new FakeGitLab(server);
+		const fake = new FakeGitLab(server, options.repositories === true);
 		server.listen(port, "127.0.0.1");
 		await once(server, "listening");
 		server.on("request", (request, response) => {
@@ -335,8 +343,20 @@ export class FakeGitLab {
 			}
 			return json(response, 200, { ok: true });
 		}
+		const hasCredential =
+			request.headers.authorization !== undefined || request.headers["private-token"] !== undefined;
+		if (!hasCredential && this.repositories !== undefined) {
+			if (await this.repositories.handle(request, response, url, null, () => readBody(request)))
+				return;
+			return json(response, 401, UNAUTHORIZED);
+		}
 		const userId = await this.#authenticate(request, response);
 		if (userId === null) return;
+		if (
+			path !== "/api/v4/user" &&
+			(await this.repositories?.handle(request, response, url, userId, () => readBody(request)))
+		)
+			return;
 		const user = this.users.get(userId);
 		if (user === undefined) return json(response, 401, UNAUTHORIZED);
 		if (path === "/api/v4/user" && request.method === "GET")

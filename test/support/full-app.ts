@@ -1,6 +1,6 @@
 /**
  * The app with every module and every optional route switched on — dev routes, App Store notifications,
- * Google Play push (its fakes on loopback), connect with a hub that is down — for checks that must see
+ * Google Play push (its fakes on loopback), connect and arcs with a hub that is down — for checks that must see
  * every route: /openapi.json coverage and the fuzzer.
  */
 import { mkdtemp, rm } from "node:fs/promises";
@@ -36,6 +36,7 @@ export async function buildFullApp(
 				tuebingen: { issuer: "http://127.0.0.1:9", client_id: "id", client_secret: "secret" },
 			},
 		},
+		arcs: { enabled: true },
 		entitlements: {
 			enabled: true,
 			apple_bundle_id: "com.loki-project.loki-messenger",

@@ -42,6 +42,8 @@ export interface SignedInRequest {
 
 export class ConnectService {
 	readonly prefix: string;
+	/** The error body of every route below the prefix, for their OpenAPI descriptions. */
+	readonly detailBody = detailBody;
 	readonly #sessions: ConnectSessions;
 	readonly #hubs: Hubs;
 	readonly #origins: RequestOrigins;
