@@ -6,6 +6,7 @@
  * kept in step, members and groups, the banner.
  * @see issue 17
  */
+import ExcelJS from "exceljs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
 	ALICE,
@@ -17,6 +18,33 @@ import {
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
+import { readXlsx } from "../support/xlsx-reader.ts";
+
+/** An ISA investigation as ARCitect writes one: the metadata sheet first, another after it. */
+async function investigation(identifier = "old_id"): Promise<Buffer> {
+	const workbook = new ExcelJS.Workbook();
+	const sheet = workbook.addWorksheet("isa_investigation");
+	for (const row of [
+		["ONTOLOGY SOURCE REFERENCE"],
+		["Term Source Name", "OBI"],
+		["INVESTIGATION"],
+		["Investigation Identifier", identifier],
+		["Investigation Title", "Old title"],
+		["Investigation Description", "to be cleared", "second"],
+	])
+		sheet.addRow(row);
+	workbook.addWorksheet("notes").addRow(["free text"]);
+	return Buffer.from(await workbook.xlsx.writeBuffer());
+}
+
+async function plainSheet(): Promise<Buffer> {
+	const workbook = new ExcelJS.Workbook();
+	const sheet = workbook.addWorksheet("plate");
+	sheet.addRow(["Well", "OD600"]);
+	sheet.addRow(["A1", 0.25]);
+	sheet.addRow(["A2"]);
+	return Buffer.from(await workbook.xlsx.writeBuffer());
+}
 
 describe("arcs with a GitLab hub", () => {
 	let stack: ConnectStack;
@@ -25,7 +53,7 @@ describe("arcs with a GitLab hub", () => {
 	beforeAll(async () => {
 		stack = await startConnectStack({
 			repositories: true,
-			overrides: { arcs: { enabled: true, max_file_bytes: 1_000 } },
+			overrides: { arcs: { enabled: true, max_file_bytes: 20_000 } },
 		});
 		jar = (await loginOverHttp(stack.base, stack.fake, ALICE.username)).jar;
 	});
@@ -116,7 +144,7 @@ describe("arcs with a GitLab hub", () => {
 			files: {
 				"README.md": "# Hi <script>alert(1)</script> and <iframe src=x></iframe>",
 				"data.json": '{"a":1}',
-				"big.bin": Buffer.alloc(2_000, 1),
+				"big.bin": Buffer.alloc(30_000, 1),
 			},
 		});
 		const readme = (await (await call(`/projects/arc_file?id=${id}&path=README.md`)).json()) as {
@@ -273,6 +301,90 @@ describe("arcs with a GitLab hub", () => {
 		});
 		expect(await removed.json()).toBe("The user bob was removed successfully!");
 		expect(await (await call("/user/getGroups")).json()).toEqual([{ name: "plant-lab", id: 9 }]);
+	});
+
+	it("shows an ISA file's metadata rows as pandas gave them, and a plain spreadsheet as split JSON", async () => {
+		const id = repos().addProject({
+			name: "ISA ARC",
+			ownerId: ALICE.id,
+			files: {
+				"isa.investigation.xlsx": await investigation(),
+				"data/plate.xlsx": await plainSheet(),
+			},
+		});
+		const rows = await (
+			await call(`/projects/arc_file?id=${id}&path=isa.investigation.xlsx`)
+		).json();
+		expect(rows).toEqual([
+			["Term Source Name", "OBI", null],
+			["INVESTIGATION", null, null],
+			["Investigation Identifier", "old_id", null],
+			["Investigation Title", "Old title", null],
+			["Investigation Description", "to be cleared", "second"],
+		]);
+		const plate = await (await call(`/projects/arc_file?id=${id}&path=data/plate.xlsx`)).json();
+		expect(plate).toEqual({
+			columns: ["Well", "OD600"],
+			index: [0, 1],
+			data: [
+				["A1", 0.25],
+				["A2", null],
+			],
+		});
+	});
+
+	it("saves ISA metadata rows (a cell can be cleared; input escaped) and refuses, 409, to overwrite an edit made meanwhile", async () => {
+		const id = repos().addProject({
+			name: "Edit ARC",
+			ownerId: ALICE.id,
+			files: { "isa.investigation.xlsx": await investigation() },
+		});
+		const save = (body: unknown) =>
+			call("/projects/saveFile", { method: "PUT", body: JSON.stringify(body) });
+		const single = await save({
+			isaInput: ["Investigation Identifier", "new_id"],
+			isaPath: "isa.investigation.xlsx",
+			isaRepo: id,
+			arcBranch: "main",
+		});
+		expect(single.status).toBe(200);
+		const several = await save({
+			isaInput: [
+				["Investigation Title", "A <b>bold</b> title"],
+				["Investigation Description", "", null],
+			],
+			isaPath: "isa.investigation.xlsx",
+			isaRepo: id,
+			arcBranch: "main",
+			multiple: true,
+		});
+		expect(several.status).toBe(200);
+		const cells = (
+			await readXlsx(repos().file(id, "isa.investigation.xlsx") ?? Buffer.alloc(0))
+		).get("isa_investigation");
+		expect(cells?.get("B4")).toBe("new_id");
+		expect(cells?.get("B5")).toBe("A &lt;b&gt;bold&lt;/b&gt; title");
+		expect(cells?.get("B6")).toBeUndefined();
+		expect(cells?.get("C6")).toBe("second");
+		const unknownRow = await save({
+			isaInput: ["No Such Row", "x"],
+			isaPath: "isa.investigation.xlsx",
+			isaRepo: id,
+			arcBranch: "main",
+		});
+		expect(unknownRow.status).toBe(400);
+
+		const theirs = Buffer.from(await investigation("their_id"));
+		repos().beforeNextFileWrite = () =>
+			repos().commitAsSomeoneElse(id, "isa.investigation.xlsx", theirs);
+		const raced = await save({
+			isaInput: ["Investigation Identifier", "mine"],
+			isaPath: "isa.investigation.xlsx",
+			isaRepo: id,
+			arcBranch: "main",
+		});
+		expect(raced.status).toBe(409);
+		expect(repos().file(id, "isa.investigation.xlsx")?.equals(theirs)).toBe(true);
 	});
 
 	it("shows the hub's active banner, or null", async () => {

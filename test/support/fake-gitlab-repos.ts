@@ -85,6 +85,8 @@ export class FakeRepositories {
 	readonly users: ReadonlyMap<number, FakeGitLabUser>;
 	readonly groups = [{ id: 9, name: "plant-lab", path: "plant-lab", full_path: "plant-lab" }];
 	broadcastMessages: object[] = [];
+	/** Runs once before the next file write is checked: another user's edit landing meanwhile. */
+	beforeNextFileWrite: (() => void) | undefined;
 	#nextId = 100;
 
 	/** `users`: the fake's accounts, shared with its OAuth side. */
@@ -115,6 +117,14 @@ export class FakeRepositories {
 			]),
 		});
 		return id;
+	}
+
+	/** Commits `content` to a file as another user would. */
+	commitAsSomeoneElse(projectId: number, path: string, content: Buffer, branch = "main"): void {
+		const project = this.projects.get(projectId);
+		if (project === undefined) throw new Error(`no project ${projectId}`);
+		const id = this.#commit(project, branch, `Edited ${path}`);
+		project.branches.get(branch)?.set(path, { content, lastCommitId: id });
 	}
 
 	file(projectId: number, path: string, branch = "main"): Buffer | undefined {
@@ -387,6 +397,9 @@ export class FakeRepositories {
 			commit_message?: string;
 			last_commit_id?: string;
 		};
+		const meanwhile = this.beforeNextFileWrite;
+		this.beforeNextFileWrite = undefined;
+		meanwhile?.();
 		const branch = input.branch ?? "";
 		const files = project.branches.get(branch);
 		if (files === undefined || input.commit_message === undefined) {

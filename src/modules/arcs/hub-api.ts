@@ -131,6 +131,21 @@ export class HubApi {
 		return answer;
 	}
 
+	/** A file's bytes and the commit it was read at (for an edit that must not lose a concurrent one). */
+	async fileBytes(
+		projectId: number,
+		path: string,
+		ref: string,
+	): Promise<{ bytes: Buffer; lastCommitId: string }> {
+		const answer = await this.ok("GET", filePath(projectId, path), "No such file", {
+			query: new URLSearchParams({ ref }),
+		});
+		const file = z
+			.looseObject({ content: z.string(), last_commit_id: z.string() })
+			.parse(answer.json);
+		return { bytes: Buffer.from(file.content, "base64"), lastCommitId: file.last_commit_id };
+	}
+
 	/** Every page of a listing, concatenated (the original read only the first of several). */
 	async all(path: string, what: string, query = new URLSearchParams()): Promise<unknown[]> {
 		const items: unknown[] = [];

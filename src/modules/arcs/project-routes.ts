@@ -12,6 +12,15 @@ import type { ConnectService } from "#modules/connect";
 import { contentResponse } from "../../http/openapi.ts";
 import type { ArcsConfig } from "./config.ts";
 import { filePath, HubApi, totalPagesOf } from "./hub-api.ts";
+import {
+	isaTypeOf,
+	metadataSheet,
+	readWorkbook,
+	rowsOf,
+	splitJson,
+	workbookBytes,
+	writeRow,
+} from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
 import { isShownAsText, sanitizeInput, sanitizeShownText } from "./sanitize.ts";
 
@@ -295,14 +304,24 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 			const query = new URLSearchParams({ ref });
 			const head = await hub.ok("HEAD", filePath(id, path), "No such file", { query });
 			const size = Number(head.headers["x-gitlab-size"] ?? 0);
-			if (/^isa\..*\.xlsx$/i.test(path.split("/").at(-1) ?? ""))
+			const isaType = isaTypeOf(path);
+			if (isaType === "datamap")
 				throw new AppError("not_implemented", {
-					description: "ISA spreadsheets are not shown by this server yet.",
+					description: "Datamaps are not shown by this server yet.",
 				});
+			if (isaType !== null) {
+				const { bytes } = await hub.fileBytes(id, path, ref);
+				const sheet = metadataSheet(await readWorkbook(bytes), isaType);
+				return sheet === undefined ? [] : rowsOf(sheet).slice(1);
+			}
 			if (size > section.max_file_bytes)
 				throw new AppError("payload_too_large", { description: "File too large! (over 50 MB)" });
 			const answer = await hub.ok("GET", filePath(id, path), "No such file", { query });
 			const file = gitlabFile.parse(answer.json);
+			if (/\.xlsx$/i.test(path)) {
+				const sheet = (await readWorkbook(Buffer.from(file.content, "base64"))).worksheets[0];
+				return sheet === undefined ? { columns: [], index: [], data: [] } : splitJson(sheet);
+			}
 			if (!isShownAsText(path)) return file;
 			const text = Buffer.from(file.content, "base64").toString("utf8");
 			return { ...file, content: Buffer.from(sanitizeShownText(text), "utf8").toString("base64") };
@@ -364,6 +383,63 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 					},
 				},
 			);
+			return sendJsonString(reply, 200, JSON.stringify(answer.json));
+		},
+	);
+
+	const rowInput = z
+		.array(z.union([z.string().max(10_000), z.number(), z.null()]))
+		.min(1)
+		.refine((row) => typeof row[0] === "string", "the first item is the row's label");
+	app.put(
+		`${base}/saveFile`,
+		{
+			preHandler: connect.refuseCrossSite,
+			schema: {
+				tags,
+				summary:
+					"Write values into an ISA file's metadata row (found by its label, the first item): a string sets a cell, an empty one clears it, null leaves it. Committed with the file's last_commit_id: an edit made meanwhile is 409, never overwritten.",
+				body: z.object({
+					isaInput: z.union([rowInput, z.array(rowInput).min(1)]),
+					isaPath: repoPath.refine((path) => isaTypeOf(path) !== null, "an isa.*.xlsx file"),
+					isaRepo: projectId,
+					arcBranch: branch,
+					multiple: z.boolean().default(false),
+				}),
+				response: { 200: z.string(), 409: connect.detailBody, ...failures },
+			},
+		},
+		async (request, reply) => {
+			const hub = await hubOf(request);
+			const { isaPath: path, isaRepo: id, arcBranch: ref, multiple } = request.body;
+			const rows = (multiple ? request.body.isaInput : [request.body.isaInput]).filter(
+				Array.isArray,
+			);
+			const { bytes, lastCommitId } = await hub.fileBytes(id, path, ref);
+			const workbook = await readWorkbook(bytes);
+			const sheet = metadataSheet(workbook, isaTypeOf(path) ?? "");
+			if (sheet === undefined)
+				throw new AppError("invalid_request", { description: "The file has no sheet" });
+			for (const [label, ...values] of rows) {
+				const text = typeof label === "string" ? label : "";
+				const written = writeRow(
+					sheet,
+					text,
+					values.map((value) => (typeof value === "string" ? sanitizeInput(value) : value)),
+				);
+				if (!written)
+					throw new AppError("invalid_request", { description: `No row "${text}" in ${path}` });
+			}
+			const firstLabel = String(rows[0]?.[0] ?? "");
+			const answer = await hub.ok("PUT", filePath(id, path), "Could not save the file", {
+				json: {
+					branch: ref,
+					content: (await workbookBytes(workbook)).toString("base64"),
+					encoding: "base64",
+					commit_message: `Updated ${path}, changed ${rows.length > 1 ? "multiple fields" : firstLabel}`,
+					last_commit_id: lastCommitId,
+				},
+			});
 			return sendJsonString(reply, 200, JSON.stringify(answer.json));
 		},
 	);
