@@ -2,8 +2,10 @@
  * Two connect instances on one PostgreSQL and one Redis, as behind nginx: a login made on one is a session
  * on the other; 20 concurrent requests spread over both, each meeting an expired token, make one refresh
  * at the hub (the lock is in Redis); `tollgate connect keys rotate` re-encrypts every token under a new
- * key, after which an instance holding only the new key serves the same session.
+ * key, after which an instance holding only the new key serves the same session. An upload (arcs) begun on
+ * one instance finishes on the other: its chunks are in the database, not in a process.
  * @see issue 16
+ * @see issue 17
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -51,7 +53,9 @@ describe.skipIf(postgres === null || redis === null)("connect on two instances",
 			http: { port },
 			database: { url: database.url },
 			kv: { url: redis, key_prefix: prefix.prefix },
+			blobs: { backend: "database" },
 			connect: connectSection(fake, publicBase, { token_keys: tokenKeys }),
+			arcs: { enabled: true },
 		});
 		app.clock.advanceMs(Date.now() - app.clock.nowMs());
 		await app.app.listen({ host: "127.0.0.1", port });
@@ -61,7 +65,7 @@ describe.skipIf(postgres === null || redis === null)("connect on two instances",
 	beforeAll(async () => {
 		database = await createTestPostgresDatabase(postgres ?? "");
 		prefix = createTestRedisPrefix(redis ?? "");
-		fake = await FakeGitLab.start();
+		fake = await FakeGitLab.start(0, { repositories: true });
 		fake.addUser(ALICE);
 		// The address the hub sends browsers back to (the load balancer's, in production).
 		publicBase = `http://127.0.0.1:${await freePort()}`;
@@ -84,6 +88,35 @@ describe.skipIf(postgres === null || redis === null)("connect on two instances",
 		await database?.drop();
 		await prefix?.drop();
 		for (const dir of dirs ?? []) await rm(dir, { recursive: true, force: true });
+	});
+
+	it("finishes on one instance an upload begun on the other", async () => {
+		const [first, second] = instances;
+		if (first === undefined || second === undefined) throw new Error("two instances");
+		const repositories = fake.repositories;
+		if (repositories === undefined) throw new Error("the fake has no repositories");
+		const id = repositories.addProject({ name: "Cluster ARC", ownerId: ALICE.id });
+		const cookie = (await loginOverHttp(publicBase, fake, ALICE.username)).jar.header(PREFIX);
+		const chunk = (base: string, text: string, chunkNumber: number) => {
+			const form = new FormData();
+			form.append("file", new Blob([text]), "blob");
+			form.append("chunkNumber", String(chunkNumber));
+			form.append("totalChunks", "2");
+			form.append("name", "halves.txt");
+			form.append("id", String(id));
+			form.append("path", "halves.txt");
+			return fetch(`${base}${PREFIX}/fnf/uploadFile`, {
+				method: "POST",
+				body: form,
+				headers: { cookie },
+			});
+		};
+		expect((await chunk(first.base, "first half, ", 0)).status).toBe(202);
+		expect((await chunk(second.base, "second half", 1)).status).toBe(201);
+		expect(repositories.file(id, "halves.txt")?.toString()).toBe("first half, second half");
+		expect((await fetch(`${second.base}${PREFIX}/auth/logout`, { headers: { cookie } })).ok).toBe(
+			true,
+		);
 	});
 
 	it("shares sessions, refreshes once across both, and survives a key rotation", async () => {

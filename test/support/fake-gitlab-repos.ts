@@ -4,7 +4,10 @@
  * /api/branches, /api/members, /api/users, /api/groups, /api/broadcast_messages): paging with X-Total,
  * X-Total-Pages, X-Page, X-Per-Page, X-Next-Page; `last_commit_id` checks on updates (GitLab answers 400
  * "You are attempting to update a file that has changed since you started editing it."); 404 bodies as
- * `{"message":"404 … Not Found"}`.
+ * `{"message":"404 … Not Found"}`. Git LFS as GitLab serves it (docs.gitlab.com/topics/git/lfs, the Git LFS
+ * batch API: github.com/git-lfs/git-lfs/blob/main/docs/api/batch.md): `POST <repo>.git/info/lfs/objects/batch`
+ * with Basic `oauth2:<token>`, upload and download actions on `<repo>.git/gitlab-lfs/objects/<oid>/<size>`,
+ * objects checked against their oid (the fake keeps only hash and size).
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -32,6 +35,8 @@ interface FakeProject {
 	readonly members: Map<number, number>;
 	readonly branches: Map<string, Map<string, StoredFile>>;
 	readonly commits: Map<string, Commit[]>;
+	/** Git LFS objects: oid → size (the fake checks the bytes' hash and keeps only that). */
+	readonly lfsObjects: Map<string, number>;
 }
 
 export interface FakeProjectInput {
@@ -87,6 +92,11 @@ export class FakeRepositories {
 	broadcastMessages: object[] = [];
 	/** Runs once before the next file write is checked: another user's edit landing meanwhile. */
 	beforeNextFileWrite: (() => void) | undefined;
+	/** The next LFS object PUT is answered 200 but not kept (a store that lost it). */
+	dropNextLfsObject = false;
+	/** LFS object PUTs received, and their bytes. */
+	lfsUploads = 0;
+	lfsUploadedBytes = 0;
 	#nextId = 100;
 
 	/** `users`: the fake's accounts, shared with its OAuth side. */
@@ -111,6 +121,7 @@ export class FakeRepositories {
 			visibility: input.visibility ?? "private",
 			ownerId: input.ownerId,
 			members: new Map([[input.ownerId, 50]]),
+			lfsObjects: new Map(),
 			branches: new Map([["main", files]]),
 			commits: new Map([
 				["main", [{ id: initial, title: "Initial commit", createdAt: "2026-11-01T10:00:00.000Z" }]],
@@ -168,6 +179,122 @@ export class FakeRepositories {
 				web_url: `https://gitlab.example/${project.namespace}`,
 			},
 		};
+	}
+
+	lfsObject(projectId: number, oid: string): number | undefined {
+		return this.projects.get(projectId)?.lfsObjects.get(oid);
+	}
+
+	/** Answers a Git LFS call (`/<namespace>/<project>.git/…`); false when the path is not one. */
+	async handleLfs(
+		request: IncomingMessage,
+		response: ServerResponse,
+		url: URL,
+		userId: number,
+		baseUrl: string,
+		body: () => Promise<Buffer>,
+	): Promise<boolean> {
+		const batchPath = /^\/(.+)\.git\/info\/lfs\/objects\/batch$/.exec(url.pathname);
+		const objectPath = /^\/(.+)\.git\/gitlab-lfs\/objects\/([0-9a-f]{64})\/(\d+)$/.exec(
+			url.pathname,
+		);
+		const repository = batchPath?.[1] ?? objectPath?.[1];
+		if (repository === undefined) return false;
+		const project = [...this.projects.values()].find(
+			(candidate) => `${candidate.namespace}/${candidate.path}` === repository,
+		);
+		const lfsJson = (status: number, value: unknown) =>
+			response
+				.writeHead(status, { "content-type": "application/vnd.git-lfs+json" })
+				.end(JSON.stringify(value));
+		const access = project?.members.get(userId) ?? 0;
+		if (project === undefined || access === 0) {
+			lfsJson(404, { message: "Not found" });
+			return true;
+		}
+		if (batchPath !== null && request.method === "POST") {
+			const input = JSON.parse((await body()).toString("utf8")) as {
+				operation: string;
+				objects: { oid: string; size: number | string }[];
+			};
+			if (input.operation === "upload" && access < 30) {
+				lfsJson(403, { message: "Access forbidden. Check your access level." });
+				return true;
+			}
+			const header = { Authorization: request.headers.authorization ?? "" };
+			const objects = input.objects.map(({ oid, size }) => {
+				const href = `${baseUrl}/${repository}.git/gitlab-lfs/objects/${oid}/${size}`;
+				const isStored = project.lfsObjects.get(oid) === Number(size);
+				if (input.operation === "download")
+					return isStored
+						? {
+								oid,
+								size: Number(size),
+								authenticated: true,
+								actions: { download: { href, header, expires_in: 3600 } },
+							}
+						: {
+								oid,
+								size: Number(size),
+								error: {
+									code: 404,
+									message:
+										"Object does not exist on the server or you don't have permissions to access it",
+								},
+							};
+				return isStored
+					? { oid, size: Number(size) }
+					: {
+							oid,
+							size: Number(size),
+							authenticated: true,
+							actions: {
+								upload: {
+									href,
+									header: {
+										...header,
+										"Content-Type": "application/octet-stream",
+										"Transfer-Encoding": "chunked",
+									},
+									expires_in: 3600,
+								},
+							},
+						};
+			});
+			lfsJson(200, { transfer: "basic", objects, hash_algo: "sha256" });
+			return true;
+		}
+		if (objectPath !== null && request.method === "HEAD") {
+			const size = project.lfsObjects.get(objectPath[2] ?? "");
+			response
+				.writeHead(
+					size === undefined ? 404 : 200,
+					size === undefined ? {} : { "content-length": size },
+				)
+				.end();
+			return true;
+		}
+		if (objectPath !== null && request.method === "PUT") {
+			const hash = createHash("sha256");
+			let size = 0;
+			for await (const piece of request) {
+				hash.update(piece as Buffer);
+				size += (piece as Buffer).length;
+			}
+			this.lfsUploads += 1;
+			this.lfsUploadedBytes += size;
+			const oid = objectPath[2] ?? "";
+			if (hash.digest("hex") !== oid || String(size) !== objectPath[3]) {
+				lfsJson(422, { message: "Unprocessable Entity" });
+				return true;
+			}
+			if (this.dropNextLfsObject) this.dropNextLfsObject = false;
+			else project.lfsObjects.set(oid, size);
+			response.writeHead(200, { "content-length": 0 }).end();
+			return true;
+		}
+		lfsJson(405, { message: "Method Not Allowed" });
+		return true;
 	}
 
 	/** Answers a REST call below /api/v4 when it is a repository one; false when it is not. */
@@ -230,6 +357,10 @@ export class FakeRepositories {
 			!(project.visibility === "public" || project.members.has(userId))
 		) {
 			send(response, 404, { message: "404 Project Not Found" });
+			return true;
+		}
+		if (rest === "" && method === "GET") {
+			send(response, 200, this.#projectJson(project));
 			return true;
 		}
 		const ref = url.searchParams.get("ref") ?? url.searchParams.get("ref_name") ?? "main";

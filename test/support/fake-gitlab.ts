@@ -264,6 +264,27 @@ export class FakeGitLab {
 		return userId;
 	}
 
+	/** Git over HTTPS credentials: Basic `oauth2:<OAuth token>` or `<username>:<personal access token>`. */
+	async #userOfBasic(request: IncomingMessage, response: ServerResponse): Promise<number | null> {
+		const authorization = request.headers.authorization ?? "";
+		const password = authorization.startsWith("Basic ")
+			? Buffer.from(authorization.slice("Basic ".length), "base64")
+					.toString("utf8")
+					.split(":")
+					.slice(1)
+					.join(":")
+			: "";
+		const userId = password === "" ? null : await this.#userOfBearer(password);
+		if (userId === null)
+			response
+				.writeHead(401, {
+					"www-authenticate": 'Basic realm="GitLab"',
+					"content-type": "application/vnd.git-lfs+json",
+				})
+				.end(JSON.stringify({ message: "Access forbidden. Check your access level." }));
+		return userId;
+	}
+
 	async #handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
 		const url = new URL(request.url ?? "/", this.url);
 		if (url.pathname.startsWith("/api/v4/")) {
@@ -275,6 +296,17 @@ export class FakeGitLab {
 			});
 			if (this.apiRequests.length > KEPT_REQUESTS) this.apiRequests.shift();
 			return this.#api(request, response, url);
+		}
+		if (this.repositories !== undefined && /\.git\/(info\/lfs|gitlab-lfs)\//.test(url.pathname)) {
+			const userId = await this.#userOfBasic(request, response);
+			if (userId === null) return;
+			if (
+				await this.repositories.handleLfs(request, response, url, userId, this.url, () =>
+					readBody(request),
+				)
+			)
+				return;
+			return json(response, 404, { message: "404 Not Found" });
 		}
 		const interaction = /^\/interaction\/([\w-]+)(\/login)?$/.exec(url.pathname);
 		if (interaction !== null)

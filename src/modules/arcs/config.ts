@@ -15,6 +15,18 @@ export const arcsConfigSection = z
 			description:
 				'How long public_arcs waits for a hub (then 504 "DataHUB currently not available!!").',
 		}),
+		upload_chunk_max_bytes: z.number().int().min(1_024).default(104_857_600).meta({
+			description:
+				"The largest chunk /fnf/uploadFile takes (the frontend sends 100 MiB ones); a larger one is 413.",
+		}),
+		upload_chunk_ttl_hours: z.number().int().min(1).max(720).default(24).meta({
+			description:
+				"Chunks of an upload that has not finished are deleted after this long (a leased job).",
+		}),
+		upload_retry_pause_ms: z.number().int().min(0).max(60_000).default(1_000).meta({
+			description:
+				"Pause before the n-th retry of a failed upload step at the hub, times n (at most 4 tries each).",
+		}),
 	})
 	.prefault({});
 

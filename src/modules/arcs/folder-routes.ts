@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
-import { updatedGitAttributes } from "./gitattributes.ts";
+import { keepGitAttributes } from "./gitattributes.ts";
 import { filePath, HubApi as Hub, type HubApi } from "./hub-api.ts";
 import { sendJsonString } from "./json-string.ts";
 import { sanitizeInput } from "./sanitize.ts";
@@ -48,37 +48,6 @@ async function filesBelow(hub: HubApi, id: number, folder: string, ref: string):
 		.parse(all)
 		.filter((entry) => entry.type === "blob")
 		.map((entry) => entry.path);
-}
-
-/** Rewrites `.gitattributes` when its LFS lines name a changed path; nothing when there is none. */
-async function keepGitAttributes(
-	hub: HubApi,
-	id: number,
-	ref: string,
-	change: { removed?: ReadonlySet<string>; renamed?: ReadonlyMap<string, string> },
-): Promise<void> {
-	const current = await hub.call("GET", filePath(id, ".gitattributes"), {
-		query: new URLSearchParams({ ref }),
-	});
-	if (current.status === 404) return;
-	const file = z
-		.looseObject({ content: z.string(), last_commit_id: z.string() })
-		.safeParse(current.json);
-	if (!file.success) return;
-	const updated = updatedGitAttributes(
-		Buffer.from(file.data.content, "base64").toString("utf8"),
-		change,
-	);
-	if (updated === null) return;
-	await hub.ok("PUT", filePath(id, ".gitattributes"), "Could not update .gitattributes", {
-		json: {
-			branch: ref,
-			content: Buffer.from(updated, "utf8").toString("base64"),
-			encoding: "base64",
-			commit_message: "Update .gitattributes",
-			last_commit_id: file.data.last_commit_id,
-		},
-	});
 }
 
 export const folderRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = async (

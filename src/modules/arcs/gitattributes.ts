@@ -1,7 +1,10 @@
 /**
- * Keeping `.gitattributes` in step when files go or move (specs/arcmanager.md §6.7): the LFS lines
- * `<path> filter=lfs diff=lfs merge=lfs[ -text]` of deleted paths are removed, of moved ones renamed.
+ * Keeping `.gitattributes` in step (specs/arcmanager.md §6.6, §6.7): the LFS lines
+ * `<path> filter=lfs diff=lfs merge=lfs[ -text]` of deleted paths are removed, of moved ones renamed, and
+ * a file uploaded to LFS gets one.
  */
+import { z } from "zod";
+import { filePath, type HubApi } from "./hub-api.ts";
 
 const LFS_LINE = /^(\S+) filter=lfs diff=lfs merge=lfs( -text)?$/;
 
@@ -25,4 +28,71 @@ export function updatedGitAttributes(
 		return [`${renamedTo} filter=lfs diff=lfs merge=lfs${match?.[2] ?? ""}`];
 	});
 	return isChanged ? lines.join("\n") : null;
+}
+
+/** The line that routes `path` through Git LFS. */
+export function lfsLineOf(path: string): string {
+	return `${path} filter=lfs diff=lfs merge=lfs -text`;
+}
+
+/** The file's text with `path`'s LFS line added; null when it has one. */
+export function withLfsLine(text: string, path: string): string | null {
+	const hasLine = text.split("\n").some((line) => LFS_LINE.exec(line)?.[1] === path);
+	if (hasLine) return null;
+	return text === "" || text.endsWith("\n")
+		? `${text}${lfsLineOf(path)}`
+		: `${text}\n${lfsLineOf(path)}`;
+}
+
+const gitLabFile = z.looseObject({ content: z.string(), last_commit_id: z.string() });
+
+/**
+ * Rewrites `.gitattributes` on `ref` with `change` applied to its text (null: leave it), creating it
+ * when `createWith` is given and there is none. Sent with its last_commit_id: a concurrent edit is 409.
+ */
+export async function editGitAttributes(
+	hub: HubApi,
+	id: number,
+	ref: string,
+	change: (text: string) => string | null,
+	createWith?: string,
+): Promise<void> {
+	const current = await hub.call("GET", filePath(id, ".gitattributes"), {
+		query: new URLSearchParams({ ref }),
+	});
+	if (current.status === 404) {
+		if (createWith === undefined) return;
+		await hub.ok("POST", filePath(id, ".gitattributes"), "Could not create .gitattributes", {
+			json: {
+				branch: ref,
+				content: Buffer.from(createWith, "utf8").toString("base64"),
+				encoding: "base64",
+				commit_message: "Create .gitattributes",
+			},
+		});
+		return;
+	}
+	const file = gitLabFile.safeParse(current.json);
+	if (!file.success) return;
+	const updated = change(Buffer.from(file.data.content, "base64").toString("utf8"));
+	if (updated === null) return;
+	await hub.ok("PUT", filePath(id, ".gitattributes"), "Could not update .gitattributes", {
+		json: {
+			branch: ref,
+			content: Buffer.from(updated, "utf8").toString("base64"),
+			encoding: "base64",
+			commit_message: "Update .gitattributes",
+			last_commit_id: file.data.last_commit_id,
+		},
+	});
+}
+
+/** Removes or renames the LFS lines of deleted or moved paths; nothing when none names them. */
+export function keepGitAttributes(
+	hub: HubApi,
+	id: number,
+	ref: string,
+	change: { removed?: ReadonlySet<string>; renamed?: ReadonlyMap<string, string> },
+): Promise<void> {
+	return editGitAttributes(hub, id, ref, (text) => updatedGitAttributes(text, change));
 }

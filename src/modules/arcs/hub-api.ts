@@ -4,6 +4,7 @@
  * expects, with GitLab's own message as text (never the original's Python bytes repr, §0.2 #13). A file
  * edit that lost a race (GitLab's "changed since you started editing") is 409.
  */
+import type { Readable } from "node:stream";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type {
@@ -117,6 +118,47 @@ export class HubApi {
 			body,
 		});
 		return parsed(answer, method);
+	}
+
+	/**
+	 * A call whose body is streamed (sent once: never retried), below the hub's base path (`/api/v4/…` or
+	 * a repository's `/<namespace>.git/…`), with the token sent as `credential` says.
+	 */
+	async stream(
+		method: UpstreamMethod,
+		path: string,
+		options: {
+			body: Readable | string | null;
+			headers: Readonly<Record<string, string>>;
+			credential: "bearer" | "git-basic" | "none";
+			query?: URLSearchParams;
+		},
+	): Promise<HubAnswer> {
+		const answer = await this.#connect.call(this.#session, {
+			method,
+			path,
+			query: options.query?.toString() ?? "",
+			headers: options.headers,
+			body: options.body,
+			credential: options.credential,
+		});
+		return parsed(answer, method);
+	}
+
+	/**
+	 * The path below the hub's base that an absolute URL the hub handed out (an LFS action's `href`) names,
+	 * with its query; null when it points anywhere else (another host, or outside the hub's base path).
+	 */
+	hubPathOf(href: string): { path: string; query: URLSearchParams } | null {
+		let url: URL;
+		try {
+			url = new URL(href);
+		} catch {
+			return null;
+		}
+		const { apiOrigin, apiBasePath } = this.#session.hub;
+		if (url.origin !== apiOrigin || !url.pathname.startsWith(`${apiBasePath}/`)) return null;
+		return { path: url.pathname.slice(apiBasePath.length), query: url.searchParams };
 	}
 
 	/** A call that must succeed. @throws AppError from `refusal` otherwise. */

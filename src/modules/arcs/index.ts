@@ -13,5 +13,6 @@ export const arcsModule = defineModule({
 	configSection: arcsConfigSection,
 	isEnabled: (section) => section.enabled,
 	dependsOn: ["connect"],
+	migrationsDir: "src/modules/arcs/migrations",
 	load: async () => (await import("./module.ts")).implementation,
 });

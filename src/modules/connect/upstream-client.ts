@@ -21,7 +21,10 @@ export type UpstreamMethod = "GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE
 
 export interface UpstreamCall {
 	readonly method: UpstreamMethod;
-	/** Below the hub's API base: `/api/v4/…`, already percent-encoded. */
+	/**
+	 * Below the hub's base path, already percent-encoded: `/api/v4/…`, or a repository's `/<namespace>.git/…`
+	 * (Git LFS).
+	 */
 	readonly path: string;
 	/** The query string without `?`, already encoded; empty for none. */
 	readonly query?: string;
@@ -29,6 +32,12 @@ export interface UpstreamCall {
 	/** A stream is sent as it comes and cannot be sent twice: such a call is never retried. */
 	readonly body?: string | Uint8Array | Readable | null;
 	readonly signal?: AbortSignal;
+	/**
+	 * How the user's token is sent: `bearer` (the REST API; the default), `git-basic` (Basic `oauth2:<token>`,
+	 * as Git over HTTPS and the LFS batch API take it), or `none` (the call carries its own, e.g. an LFS
+	 * action's headers).
+	 */
+	readonly credential?: "bearer" | "git-basic" | "none";
 }
 
 export interface UpstreamAnswer {
@@ -63,6 +72,15 @@ function isReplayable(body: UpstreamCall["body"]): boolean {
 /** The credential a grant's calls carry: the personal access token while one is set. */
 export function tokenOf(opened: OpenedGrant): string {
 	return opened.tokens.personalAccessToken ?? opened.tokens.accessToken;
+}
+
+function authorizationOf(
+	credential: NonNullable<UpstreamCall["credential"]>,
+	token: string | null,
+): Record<string, string> {
+	if (token === null || credential === "none") return {};
+	if (credential === "bearer") return { authorization: `Bearer ${token}` };
+	return { authorization: `Basic ${Buffer.from(`oauth2:${token}`).toString("base64")}` };
 }
 
 function headerText(value: string | string[] | undefined): string | undefined {
@@ -212,7 +230,7 @@ export class UpstreamClient {
 		const headers: Record<string, string> = {
 			"user-agent": USER_AGENT,
 			...call.headers,
-			...(token === null ? {} : { authorization: `Bearer ${token}` }),
+			...authorizationOf(call.credential ?? "bearer", token),
 		};
 		const path = `${hub.apiBasePath}${call.path}${call.query ? `?${call.query}` : ""}`;
 		const mayRetry = IDEMPOTENT.has(call.method) && isReplayable(call.body);
