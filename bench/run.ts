@@ -11,7 +11,7 @@ import { type ChildProcess, execFile, execFileSync, spawn } from "node:child_pro
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -44,7 +44,8 @@ interface UploadShape {
 type Goal =
 	| { readonly ratioAtLeast: number; readonly column: string }
 	| { readonly cpuMicrosAtMost: number }
-	| { readonly p99MsAtMost: number };
+	| { readonly p99MsAtMost: number }
+	| { readonly rssGrowthMiBAtMost: number };
 
 interface HttpTarget {
 	readonly label: string;
@@ -91,6 +92,8 @@ interface Measurement {
 	readonly p99Ms: number;
 	/** User + system CPU of the serving processes per request, when the row names them. */
 	readonly cpuMicrosPerRequest?: number;
+	/** How far the serving process's resident memory rose above its level before the round. */
+	readonly rssGrowthMiB?: number;
 }
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -101,6 +104,8 @@ const UPLOAD_CONNECTIONS = Number(process.env.BENCH_UPLOAD_CONNECTIONS ?? 4);
 /** BENCH_ONLY=<text>: drive only the rows whose label holds it (and the rows their ratios divide by). */
 const ONLY = process.env.BENCH_ONLY;
 const MIB = 1_048_576;
+/** The arcs-upload bench's file (a multiple of the frontend's 100 MiB chunks). */
+const ARCS_UPLOAD_MIB = Number(process.env.BENCH_ARCS_UPLOAD_MIB ?? 300);
 /** Authorization codes made for each round of the code-exchange row (each is single-use). */
 const CODES = Number(process.env.BENCH_CODES ?? 3_000);
 const APP_KEY = "bench-app-key-0123456789abcdef";
@@ -1062,6 +1067,121 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		};
 	},
 
+	"arcs-upload": async () => {
+		const pat = `glpat-${randomBytes(15).toString("base64url")}`;
+		const tollgatePort = await freePort();
+		const base = tollgateBase(tollgatePort);
+		const hub = await startNodeServer(
+			"servers/fake-gitlab.ts",
+			{ BENCH_GITLAB_PAT: pat, BENCH_GITLAB_REPOSITORIES: "1" },
+			[base],
+		);
+		const hubUrl = `http://127.0.0.1:${hub.port}`;
+		const tollgate = await startTollgateServe({
+			TOLLGATE_HTTP_PORT: String(tollgatePort),
+			TOLLGATE_CONNECT_ENABLED: "1",
+			TOLLGATE_CONNECT_PUBLIC_URL: base,
+			TOLLGATE_CONNECT_ALLOW_HTTP_HUBS: "1",
+			TOLLGATE_CONNECT_HUBS: JSON.stringify({
+				bench: { issuer: hubUrl, client_id: "bench", client_secret: "bench-secret" },
+			}),
+			TOLLGATE_ARCS_ENABLED: "1",
+		});
+		const login = await loginOverHttp(base, { url: hubUrl }, "bench", "bench");
+		const cookie = login.jar.header("/arcmanager/api/v1");
+		const chunkBytes = 100 * MIB;
+		const chunkCount = ARCS_UPLOAD_MIB / 100;
+		const chunk = randomBytes(chunkBytes);
+		/** The upload's chunks, the first starting with a tag of its own: new content every time. */
+		const chunksOf = (tag: string) => [
+			Buffer.concat([Buffer.from(tag.padEnd(64, "-")), chunk.subarray(64)]),
+			...Array.from({ length: chunkCount - 1 }, () => chunk),
+		];
+		let uploadCount = 0;
+		const mibPerSecond = (startedAt: number) =>
+			ARCS_UPLOAD_MIB / ((performance.now() - startedAt) / 1_000);
+		return {
+			unit: "MiB/s",
+			loadTool: `one ${ARCS_UPLOAD_MIB} MiB upload per round from this process`,
+			targets: [
+				{
+					label: `LFS PUT ${ARCS_UPLOAD_MIB} MiB to the fake hub (baseline)`,
+					measure: async () => {
+						uploadCount += 1;
+						const parts = chunksOf(`direct-${uploadCount}`);
+						const hash = createHash("sha256");
+						for (const part of parts) hash.update(part);
+						const url = `${hubUrl}/bench/bench-arc.git/gitlab-lfs/objects/${hash.digest("hex")}/${ARCS_UPLOAD_MIB * MIB}`;
+						const startedAt = performance.now();
+						const status = await new Promise<number>((resolve, reject) => {
+							const outgoing = httpRequest(
+								url,
+								{
+									method: "PUT",
+									headers: {
+										authorization: `Basic ${Buffer.from(`oauth2:${pat}`).toString("base64")}`,
+										"content-type": "application/octet-stream",
+										"content-length": ARCS_UPLOAD_MIB * MIB,
+									},
+								},
+								(response) => {
+									response.resume();
+									response.once("end", () => resolve(response.statusCode ?? 0));
+								},
+							);
+							outgoing.once("error", reject);
+							for (const part of parts) outgoing.write(part);
+							outgoing.end();
+						});
+						if (status !== 200) throw new Error(`the direct LFS PUT answered ${status}`);
+						return {
+							requestsPerSecond: mibPerSecond(startedAt),
+							p50Ms: Number.NaN,
+							p99Ms: Number.NaN,
+						};
+					},
+				},
+				{
+					label: `uploadFile, ${chunkCount} × 100 MiB chunks to LFS`,
+					goals: [{ ratioAtLeast: 0.5, column: "ratio" }, { rssGrowthMiBAtMost: 64 }],
+					measure: async () => {
+						uploadCount += 1;
+						const parts = chunksOf(`tollgate-${uploadCount}`);
+						const rss = sampleRss(tollgate.child.pid ?? 0);
+						const startedAt = performance.now();
+						for (const [index, part] of parts.entries()) {
+							const answer = await postMultipart(
+								`${base}/arcmanager/api/v1/fnf/uploadFile`,
+								part,
+								{
+									chunkNumber: String(index),
+									totalChunks: String(parts.length),
+									name: "reads.bam",
+									id: "100",
+									path: `dataset/reads-${uploadCount}.bam`,
+									namespace: "bench/bench-arc",
+									lfs: "true",
+								},
+								cookie,
+							);
+							const expected = index + 1 < parts.length ? 202 : 201;
+							if (answer.status !== expected)
+								throw new Error(`uploadFile answered ${answer.status}: ${answer.body}`);
+						}
+						const throughput = mibPerSecond(startedAt);
+						return {
+							requestsPerSecond: throughput,
+							p50Ms: Number.NaN,
+							p99Ms: Number.NaN,
+							rssGrowthMiB: rss.stop(),
+						};
+					},
+				},
+			],
+			stop: () => stopAll([tollgate.child, hub.child]),
+		};
+	},
+
 	"files-post": async () => {
 		const sizeBytes = 10 * MIB;
 		const tollgate = await startNodeServer("servers/tollgate-server.ts", {
@@ -1136,6 +1256,81 @@ async function driveUploads(target: HttpTarget, upload: UploadShape): Promise<Me
 	if (measured.non2xx > 0)
 		throw new Error(`${target.label}: ${measured.non2xx} responses were not 2xx`);
 	return measured;
+}
+
+/**
+ * POSTs a multipart form as the ARCmanager frontend builds it (the file part first, then the fields),
+ * written straight from the buffer: undici's FormData encoder alone costs more than the server's work.
+ */
+function postMultipart(
+	url: string,
+	file: Buffer,
+	fields: Record<string, string>,
+	cookie: string,
+): Promise<{ status: number; body: string }> {
+	const boundary = `----bench${randomBytes(12).toString("hex")}`;
+	const head = Buffer.from(
+		`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="blob"\r\n` +
+			"content-type: application/octet-stream\r\n\r\n",
+	);
+	const tail = Buffer.from(
+		`\r\n${Object.entries(fields)
+			.map(
+				([name, value]) =>
+					`--${boundary}\r\ncontent-disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+			)
+			.join("")}--${boundary}--\r\n`,
+	);
+	return new Promise((resolve, reject) => {
+		const outgoing = httpRequest(
+			url,
+			{
+				method: "POST",
+				headers: {
+					cookie,
+					"content-type": `multipart/form-data; boundary=${boundary}`,
+					"content-length": head.length + file.length + tail.length,
+				},
+			},
+			(response) => {
+				let body = "";
+				response.setEncoding("utf8");
+				response.on("data", (text: string) => {
+					body += text;
+				});
+				response.once("end", () => resolve({ status: response.statusCode ?? 0, body }));
+			},
+		);
+		outgoing.once("error", reject);
+		outgoing.write(head);
+		outgoing.write(file);
+		outgoing.end(tail);
+	});
+}
+
+/** VmRSS of a process in MiB (/proc/<pid>/status); 0 once it is gone. */
+function rssMiBOf(pid: number): number {
+	try {
+		const status = readFileSync(`/proc/${pid}/status`, "utf8");
+		return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)?.[1] ?? 0) / 1024;
+	} catch {
+		return 0;
+	}
+}
+
+/** Polls a process's resident memory until `stop()`, which returns its highest rise over the start. */
+function sampleRss(pid: number): { stop(): number } {
+	const startMiB = rssMiBOf(pid);
+	let highestMiB = startMiB;
+	const timer = setInterval(() => {
+		highestMiB = Math.max(highestMiB, rssMiBOf(pid));
+	}, 20);
+	return {
+		stop: () => {
+			clearInterval(timer);
+			return Math.max(highestMiB, rssMiBOf(pid)) - startMiB;
+		},
+	};
 }
 
 /** One round of a row, with the serving processes' CPU per request when the row names them. */
@@ -1252,7 +1447,11 @@ async function main(): Promise<void> {
 		p50Ms: median(runs.map((run) => run.p50Ms)),
 		p99Ms: median(runs.map((run) => run.p99Ms)),
 		cpuMicrosPerRequest: median(runs.map((run) => run.cpuMicrosPerRequest ?? Number.NaN)),
+		// The median, as for the other columns: the first upload after start also grows the heap to its
+		// working size (about 40-70 MiB here, whatever the file's size); later ones add a MiB or two.
+		rssGrowthMiB: median(runs.map((run) => run.rssGrowthMiB ?? Number.NaN)),
 	}));
+	const hasRss = summary.some((row) => !Number.isNaN(row.rssGrowthMiB));
 	const ratioColumns = bench.ratioColumns ?? [{ header: "ratio", baselineIndex: 0 }];
 	const ratioOf = (index: number, column: RatioColumn) =>
 		(summary[index]?.requestsPerSecond ?? Number.NaN) /
@@ -1280,6 +1479,7 @@ async function main(): Promise<void> {
 			"p50 ms".padStart(8),
 			"p99 ms".padStart(8),
 			...(hasCpu ? ["cpu µs".padStart(8)] : []),
+			...(hasRss ? ["rss+MiB".padStart(8)] : []),
 			...ratioColumns.map((column) => column.header.padStart(7)),
 			"  goal",
 		].join(" "),
@@ -1289,6 +1489,11 @@ async function main(): Promise<void> {
 		const row = summary[index];
 		if (row === undefined || !driven.has(index)) continue;
 		const goals = (target.goals ?? []).map((goal) => {
+			if ("rssGrowthMiBAtMost" in goal) {
+				const isMet = row.rssGrowthMiB < goal.rssGrowthMiBAtMost;
+				if (!isMet) goalsMissed += 1;
+				return `rss growth < ${goal.rssGrowthMiBAtMost} MiB ${isMet ? "met" : "not met"}`;
+			}
 			if ("p99MsAtMost" in goal) {
 				const isMet = row.p99Ms <= goal.p99MsAtMost;
 				if (!isMet) goalsMissed += 1;
@@ -1317,6 +1522,9 @@ async function main(): Promise<void> {
 								: row.cpuMicrosPerRequest.toFixed(0)
 							).padStart(8),
 						]
+					: []),
+				...(hasRss
+					? [(Number.isNaN(row.rssGrowthMiB) ? "–" : row.rssGrowthMiB.toFixed(0)).padStart(8)]
 					: []),
 				...ratioColumns.map((column) => ratioOf(index, column).toFixed(2).padStart(7)),
 				goals.length === 0 ? "" : `  ${goals.join("; ")}`,
