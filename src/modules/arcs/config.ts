@@ -27,6 +27,31 @@ export const arcsConfigSection = z
 			description:
 				"Pause before the n-th retry of a failed upload step at the hub, times n (at most 4 tries each).",
 		}),
+		swate_url: z.url().default("https://swate-alpha.nfdi4plants.org").meta({
+			description:
+				"Swate's API (terms: IOntologyAPIv3/searchTerm, IOntologyAPIv2/getAllTermsByParentTerm; templates fallback: ITemplateAPIv1/getTemplates).",
+		}),
+		swate_legacy_url: z.url().default("https://swate.nfdi4plants.org").meta({
+			description:
+				"The older Swate API the deprecated routes use (IOntologyAPIv2/getTermSuggestions, IProtocolAPIv1/getProtocolById).",
+		}),
+		template_registry_url: z.url().default("https://str.nfdi4plants.org").meta({
+			description: "The Swate Template Registry (GET /api/v1/templates) getTemplates reads first.",
+		}),
+		swate_timeout_ms: z.number().int().min(100).max(120_000).default(10_000).meta({
+			description: "How long a Swate or template-registry call may take (then 504).",
+		}),
+		search_hubs: z.array(z.string().min(1)).default([]).meta({
+			description:
+				"connect hubs whose public ARCs the search index (search/getArcJson) holds; none: every configured hub.",
+		}),
+		search_interval_minutes: z.number().int().min(1).max(10_080).default(60).meta({
+			description: "How often the leased job rebuilds the search index of public ARCs.",
+		}),
+		invenio_origins: z.array(z.url()).default([]).meta({
+			description:
+				"The Invenio instances publishArc may send an ARC to (origins, e.g. https://zenodo.org); none: publishArc answers 403.",
+		}),
 	})
 	.prefault({});
 

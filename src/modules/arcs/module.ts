@@ -8,6 +8,10 @@ import type { ModuleImplementation } from "../contract.ts";
 import type { ArcsConfig } from "./config.ts";
 import { folderRoutes } from "./folder-routes.ts";
 import { projectRoutes } from "./project-routes.ts";
+import { publishRoutes } from "./publish-routes.ts";
+import type { ArcsContext } from "./route-context.ts";
+import { searchIndexJob, searchRoutes } from "./search-routes.ts";
+import { templateRoutes } from "./template-routes.ts";
 import { SqlUploadChunkStore } from "./upload-chunks.ts";
 import { purgeUploadChunks, uploadRoutes } from "./upload-routes.ts";
 import { userRoutes } from "./user-routes.ts";
@@ -47,6 +51,11 @@ export const implementation: ModuleImplementation<ArcsConfig> = {
 			retryPauseMs: section.upload_retry_pause_ms,
 		});
 		await app.register(userRoutes, { connect });
+		const context: ArcsContext = { connect, section, storage, clock, logger, registry };
+		await app.register(templateRoutes, context);
+		await app.register(searchRoutes, context);
+		await app.register(publishRoutes, context);
+		registerJob(searchIndexJob(context));
 		registerJob({
 			name: "arcs.purge_upload_chunks",
 			intervalMs: PURGE_INTERVAL_MS,
