@@ -130,6 +130,16 @@ export class FakeRepositories {
 		return id;
 	}
 
+	/** A new branch with the files of `from` as they are now. */
+	addBranch(projectId: number, name: string, from = "main"): void {
+		const project = this.projects.get(projectId);
+		const source = project?.branches.get(from);
+		if (project === undefined || source === undefined)
+			throw new Error(`no ${from} in ${projectId}`);
+		project.branches.set(name, new Map(source));
+		project.commits.set(name, [...(project.commits.get(from) ?? [])]);
+	}
+
 	/** Commits `content` to a file as another user would. */
 	commitAsSomeoneElse(projectId: number, path: string, content: Buffer, branch = "main"): void {
 		const project = this.projects.get(projectId);
@@ -332,6 +342,28 @@ export class FakeRepositories {
 			return true;
 		}
 		if (userId === null) return false;
+		if (path === "/projects" && method === "POST") {
+			const input = JSON.parse((await body()).toString("utf8") || "{}") as {
+				name?: string;
+				description?: string;
+				initialize_with_readme?: boolean;
+				visibility?: "private" | "public";
+			};
+			if (input.name === undefined || input.name === "") {
+				send(response, 400, { message: { name: ["can't be blank"] } });
+				return true;
+			}
+			const id = this.addProject({
+				name: input.name,
+				ownerId: userId,
+				visibility: input.visibility ?? "private",
+				description: input.description ?? "",
+				files: input.initialize_with_readme === true ? { "README.md": `# ${input.name}\n` } : {},
+			});
+			const created = this.projects.get(id);
+			if (created !== undefined) send(response, 201, this.#projectJson(created));
+			return true;
+		}
 		if (path === "/users" && (method === "GET" || method === "HEAD")) {
 			const { items, headers } = pageOf([...this.users.values()], url);
 			const users = items.map((user) => ({
@@ -357,6 +389,14 @@ export class FakeRepositories {
 			!(project.visibility === "public" || project.members.has(userId))
 		) {
 			send(response, 404, { message: "404 Project Not Found" });
+			return true;
+		}
+		if (rest.startsWith("/protected_branches/") && method === "PATCH") {
+			const name = decodeURIComponent(rest.slice("/protected_branches/".length));
+			send(response, 200, {
+				name,
+				allow_force_push: url.searchParams.get("allow_force_push") === "true",
+			});
 			return true;
 		}
 		if (rest === "" && method === "GET") {

@@ -1,6 +1,22 @@
 /** The `[arcs]` config section: the ARCmanager API over connect's hubs (docs/config.md). */
 import { z } from "zod";
 
+/** A service's base URL (paths are appended to it): http(s), no query, fragment or trailing slash. */
+const baseUrl = z.string().refine((text) => {
+	if (!URL.canParse(text) || text.endsWith("/")) return false;
+	const url = new URL(text);
+	return (
+		(url.protocol === "https:" || url.protocol === "http:") && url.search === "" && url.hash === ""
+	);
+}, "an http(s) URL without query, fragment or trailing slash");
+/** Scheme, host and port only, as `new URL(…).origin` gives it. */
+const origin = z
+	.string()
+	.refine(
+		(text) => URL.canParse(text) && new URL(text).origin === text,
+		"an origin: scheme, host and port only",
+	);
+
 export const arcsConfigSection = z
 	.strictObject({
 		enabled: z.boolean().default(false).meta({
@@ -27,15 +43,15 @@ export const arcsConfigSection = z
 			description:
 				"Pause before the n-th retry of a failed upload step at the hub, times n (at most 4 tries each).",
 		}),
-		swate_url: z.url().default("https://swate-alpha.nfdi4plants.org").meta({
+		swate_url: baseUrl.default("https://swate-alpha.nfdi4plants.org").meta({
 			description:
 				"Swate's API (terms: IOntologyAPIv3/searchTerm, IOntologyAPIv2/getAllTermsByParentTerm; templates fallback: ITemplateAPIv1/getTemplates).",
 		}),
-		swate_legacy_url: z.url().default("https://swate.nfdi4plants.org").meta({
+		swate_legacy_url: baseUrl.default("https://swate.nfdi4plants.org").meta({
 			description:
 				"The older Swate API the deprecated routes use (IOntologyAPIv2/getTermSuggestions, IProtocolAPIv1/getProtocolById).",
 		}),
-		template_registry_url: z.url().default("https://str.nfdi4plants.org").meta({
+		template_registry_url: baseUrl.default("https://str.nfdi4plants.org").meta({
 			description: "The Swate Template Registry (GET /api/v1/templates) getTemplates reads first.",
 		}),
 		swate_timeout_ms: z.number().int().min(100).max(120_000).default(10_000).meta({
@@ -48,7 +64,7 @@ export const arcsConfigSection = z
 		search_interval_minutes: z.number().int().min(1).max(10_080).default(60).meta({
 			description: "How often the leased job rebuilds the search index of public ARCs.",
 		}),
-		invenio_origins: z.array(z.url()).default([]).meta({
+		invenio_origins: z.array(origin).default([]).meta({
 			description:
 				"The Invenio instances publishArc may send an ARC to (origins, e.g. https://zenodo.org); none: publishArc answers 403.",
 		}),

@@ -48,7 +48,7 @@ export function metadataSheet(
 	return workbook.worksheets[0];
 }
 
-function plainValue(value: ExcelJS.CellValue): CellValue {
+export function plainValue(value: ExcelJS.CellValue): CellValue {
 	if (value === null || value === undefined) return null;
 	if (typeof value === "string") return value === "" ? null : value;
 	if (typeof value === "number" || typeof value === "boolean") return value;
@@ -107,4 +107,28 @@ export function writeRow(
 		return true;
 	}
 	return false;
+}
+
+/** The numbers of the rows whose first cell is `label`, top to bottom. */
+export function rowsLabelled(sheet: ExcelJS.Worksheet, label: string): number[] {
+	const numbers: number[] = [];
+	for (let number = 1; number <= sheet.rowCount; number += 1)
+		if (plainValue(sheet.getRow(number).getCell(1).value) === label) numbers.push(number);
+	return numbers;
+}
+
+/** A cell's value as text ("" for an empty one). */
+export function cellText(sheet: ExcelJS.Worksheet, row: number, column: number): string {
+	const value = plainValue(sheet.getRow(row).getCell(column).value);
+	return value === null ? "" : String(value);
+}
+
+/** Every sheet but the metadata one (datamaps: every sheet), as pandas' split JSON, and their names. */
+export function annotationSheets(
+	workbook: ExcelJS.Workbook,
+	isaType: string,
+): [ReturnType<typeof splitJson>[], string[]] {
+	const metadataNames = isaType === "datamap" ? [] : (METADATA_SHEETS[isaType] ?? []);
+	const sheets = workbook.worksheets.filter((sheet) => !metadataNames.includes(sheet.name));
+	return [sheets.map(splitJson), sheets.map((sheet) => sheet.name)];
 }

@@ -7,6 +7,7 @@ import { Counter } from "prom-client";
 import type { ModuleImplementation } from "../contract.ts";
 import type { ArcsConfig } from "./config.ts";
 import { folderRoutes } from "./folder-routes.ts";
+import { isaRoutes } from "./isa-routes.ts";
 import { projectRoutes } from "./project-routes.ts";
 import { publishRoutes } from "./publish-routes.ts";
 import type { ArcsContext } from "./route-context.ts";
@@ -41,6 +42,7 @@ export const implementation: ModuleImplementation<ArcsConfig> = {
 		};
 		await app.register(projectRoutes, { connect, section });
 		await app.register(folderRoutes, { connect });
+		await app.register(isaRoutes, { connect });
 		await app.register(uploadRoutes, {
 			connect,
 			blobs: storage.blobs,

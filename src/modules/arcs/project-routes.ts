@@ -13,6 +13,7 @@ import { contentResponse } from "../../http/openapi.ts";
 import type { ArcsConfig } from "./config.ts";
 import { filePath, HubApi, totalPagesOf } from "./hub-api.ts";
 import {
+	annotationSheets,
 	isaTypeOf,
 	metadataSheet,
 	readWorkbook,
@@ -305,10 +306,10 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 			const head = await hub.ok("HEAD", filePath(id, path), "No such file", { query });
 			const size = Number(head.headers["x-gitlab-size"] ?? 0);
 			const isaType = isaTypeOf(path);
-			if (isaType === "datamap")
-				throw new AppError("not_implemented", {
-					description: "Datamaps are not shown by this server yet.",
-				});
+			if (isaType === "datamap") {
+				const { bytes } = await hub.fileBytes(id, path, ref);
+				return annotationSheets(await readWorkbook(bytes), isaType);
+			}
 			if (isaType !== null) {
 				const { bytes } = await hub.fileBytes(id, path, ref);
 				const sheet = metadataSheet(await readWorkbook(bytes), isaType);
