@@ -371,4 +371,99 @@ describe("arcs ISA structure", () => {
 		});
 		expect(anonymous.status).toBe(401);
 	});
+
+	it("validates an ARC on the request's branch: structure, second sheets, the investigation's rows and contacts, and whether Invenio could take it", async () => {
+		const created = (await (
+			await call("/projects/createArc", "POST", { name: "Checked", investIdentifier: "checked" })
+		).json()) as [string, string];
+		const id = (JSON.parse(created[0]) as { id: number }).id;
+		repos().addBranch(id, "review");
+		await call("/projects/createISA", "POST", {
+			identifier: "s1",
+			id,
+			type: "studies",
+			branch: "review",
+		});
+		const edits = [
+			["Investigation Submission Date", "2026-11-30"],
+			["Investigation Public Release Date", "30.11.2026"],
+			["Investigation Person Last Name", "Müller", "Curie"],
+			["Investigation Person First Name", "Alice", "Marie"],
+			["Investigation Person Email", "alice@example.org", "not-an-address"],
+			["Investigation Person Affiliation", "Uni", "Sorbonne"],
+			["Comment[ORCID]", "0000-0002-1825-0097", "0000-0002-1825-0098"],
+		];
+		const saved = await call("/projects/saveFile", "PUT", {
+			isaInput: edits,
+			isaPath: "isa.investigation.xlsx",
+			isaRepo: id,
+			arcBranch: "review",
+			multiple: true,
+		});
+		expect(saved.status).toBe(200);
+		const answer = await call(`/validate/validateArc?id=${id}&branch=review`);
+		expect(answer.status).toBe(200);
+		const report = (await answer.json()) as {
+			structure: { isValid: boolean };
+			isaInvestigation: {
+				correctSheetName: { isValid: boolean };
+				requiredFields: Record<string, boolean>;
+				additionalFields: Record<string, boolean>;
+				contacts: Record<string, boolean>[];
+				messages: string[];
+			};
+			studies: {
+				name: string;
+				structure: { isValid: boolean };
+				isaFileHasSecondSheet: { messages: string[] };
+			}[];
+			invenioPublishable: { isValid: boolean; messages: string[] };
+		};
+		expect(report.structure.isValid).toBe(true);
+		expect(report.studies).toEqual([
+			{
+				name: "s1",
+				structure: { isValid: true, messages: [] },
+				isaFileHasSecondSheet: {
+					isValid: false,
+					messages: ["No second sheet in 'studies/s1/isa.study.xlsx'"],
+				},
+			},
+		]);
+		expect(report.isaInvestigation.correctSheetName.isValid).toBe(true);
+		expect(report.isaInvestigation.requiredFields).toEqual({
+			identifier: true,
+			title: true,
+			description: false,
+		});
+		expect(report.isaInvestigation.additionalFields).toEqual({
+			submissionDate: true,
+			releaseDate: false,
+		});
+		expect(report.isaInvestigation.contacts).toEqual([
+			{ lastName: true, firstName: true, email: true, affiliation: true, orcid: true },
+			{ lastName: true, firstName: true, email: false, affiliation: true, orcid: true },
+		]);
+		expect(report.isaInvestigation.messages).toEqual([
+			"No entry found for 'Investigation Description'",
+			"No valid value for 'Investigation Public Release Date' found in 'isa.investigation.xlsx'.",
+			"Contact 2: No valid value for 'Investigation Person Email'",
+		]);
+		expect(report.invenioPublishable).toEqual({ isValid: true, messages: [] });
+		const onMain = (await (await call(`/validate/validateArc?id=${id}`)).json()) as {
+			studies: unknown[];
+			invenioPublishable: { isValid: boolean; messages: string[] };
+		};
+		expect(onMain.studies).toEqual([]);
+		expect(onMain.invenioPublishable.messages).toEqual([
+			"Last name is missing for publishing to invenio.",
+			"First name is missing for publishing to invenio.",
+		]);
+		const bare = repos().addProject({
+			name: "Not an ARC",
+			ownerId: ALICE.id,
+			files: { "a.txt": "" },
+		});
+		expect((await call(`/validate/validateArc?id=${bare}`)).status).toBe(404);
+	});
 });

@@ -16,6 +16,7 @@ import { templateRoutes } from "./template-routes.ts";
 import { SqlUploadChunkStore } from "./upload-chunks.ts";
 import { purgeUploadChunks, uploadRoutes } from "./upload-routes.ts";
 import { userRoutes } from "./user-routes.ts";
+import { validationRoutes } from "./validation-routes.ts";
 
 const PURGE_INTERVAL_MS = 60 * 60 * 1_000;
 const HOUR_MS = 60 * 60 * 1_000;
@@ -43,6 +44,7 @@ export const implementation: ModuleImplementation<ArcsConfig> = {
 		await app.register(projectRoutes, { connect, section });
 		await app.register(folderRoutes, { connect });
 		await app.register(isaRoutes, { connect });
+		await app.register(validationRoutes, { connect });
 		await app.register(uploadRoutes, {
 			connect,
 			blobs: storage.blobs,
