@@ -108,7 +108,7 @@ describe("arcs ISA structure", () => {
 		]);
 	});
 
-	it("creates a study and an assay on the request's branch only, their identifiers written, then syncs the assay into the study and the study into the investigation", async () => {
+	it("creates a study and an assay on the request's branch only, their identifiers written, then syncs the assay into the study and the study into the investigation, and an edit of the assay reaches both", async () => {
 		const created = (await (
 			await call("/projects/createArc", "POST", { name: "Sync ARC", investIdentifier: "sync" })
 		).json()) as [string, string];
@@ -201,6 +201,28 @@ describe("arcs ISA structure", () => {
 				"Study Identifier",
 			),
 		).toBeUndefined();
+
+		const edited = await call("/projects/saveFile", "PUT", {
+			isaInput: ["Assay Technology Platform", "Illumina NovaSeq"],
+			isaPath: "assays/rna_seq/isa.assay.xlsx",
+			isaRepo: id,
+			arcBranch: "dev",
+		});
+		expect(edited.status).toBe(200);
+		expect(
+			valueRightOf(
+				await xlsxOf(id, "studies/leaf_study/isa.study.xlsx", "dev"),
+				"isa_study",
+				"Study Assay Technology Platform",
+			),
+		).toBe("Illumina NovaSeq");
+		expect(
+			valueRightOf(
+				await xlsxOf(id, "isa.investigation.xlsx", "dev"),
+				"isa_investigation",
+				"Study Assay Technology Platform",
+			),
+		).toBe("Illumina NovaSeq");
 	});
 
 	it("adds a second study as a new STUDY block of the investigation", async () => {

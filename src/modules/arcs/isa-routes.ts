@@ -12,7 +12,14 @@ import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
 import { filePath, HubApi } from "./hub-api.ts";
-import { isaTemplateBytes, STUDY_ROWS } from "./isa-templates.ts";
+import {
+	metadataOf,
+	readIsaFile,
+	saveIsaFile,
+	syncAssayIntoStudy,
+	syncStudyIntoInvestigation,
+} from "./isa-sync.ts";
+import { isaTemplateBytes } from "./isa-templates.ts";
 import {
 	annotationSheets,
 	cellText,
@@ -105,41 +112,6 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		hub.ok("POST", `/projects/${id}/repository/commits`, "Could not commit to the ARC", {
 			json: { branch: ref, commit_message: message, actions },
 		});
-
-	/** A workbook on the branch and the commit it was read at. */
-	const workbookAt = async (hub: HubApi, id: number, path: string, ref: string) => {
-		const { bytes, lastCommitId } = await hub.fileBytes(id, path, ref);
-		return { workbook: await readWorkbook(bytes), lastCommitId };
-	};
-
-	/** Writes an edited workbook back, refused (409) if the file changed since it was read. */
-	const saveWorkbook = async (
-		hub: HubApi,
-		options: {
-			id: number;
-			path: string;
-			ref: string;
-			workbook: ExcelJS.Workbook;
-			lastCommitId: string;
-			message: string;
-		},
-	) =>
-		hub.ok("PUT", filePath(options.id, options.path), `Could not save ${options.path}`, {
-			json: {
-				branch: options.ref,
-				content: (await workbookBytes(options.workbook)).toString("base64"),
-				encoding: "base64",
-				commit_message: options.message,
-				last_commit_id: options.lastCommitId,
-			},
-		});
-
-	const metadataOf = (workbook: ExcelJS.Workbook, path: string) => {
-		const sheet = metadataSheet(workbook, isaTypeOf(path) ?? "");
-		if (sheet === undefined)
-			throw new AppError("invalid_request", { description: `${path} has no sheet` });
-		return sheet;
-	};
 
 	app.post(
 		`${projects}/createISA`,
@@ -303,7 +275,12 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 				(path) => !present.has(path) && !present.has(path.split("/")[0] ?? ""),
 			).map((path) => created(path));
 			if (present.has("isa.investigation.xlsx")) {
-				const { workbook, lastCommitId } = await workbookAt(hub, id, "isa.investigation.xlsx", ref);
+				const { workbook, lastCommitId } = await readIsaFile(
+					hub,
+					id,
+					"isa.investigation.xlsx",
+					ref,
+				);
 				const sheet = metadataOf(workbook, "isa.investigation.xlsx");
 				for (const [label, value] of Object.entries(values))
 					for (const row of rowsLabelled(sheet, label)) sheet.getRow(row).getCell(2).value = value;
@@ -344,20 +321,12 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		async (request, reply) => {
 			const hub = await hubOf(request);
 			const { id, pathToStudy, pathToAssay, assayName, branch: ref } = request.body;
-			const assay = metadataOf((await workbookAt(hub, id, pathToAssay, ref)).workbook, pathToAssay);
-			const { workbook, lastCommitId } = await workbookAt(hub, id, pathToStudy, ref);
-			const study = metadataOf(workbook, pathToStudy);
-			const header = rowsLabelled(study, "STUDY ASSAYS")[0];
-			if (header === undefined)
-				throw new AppError("invalid_request", { description: "Study has no STUDY ASSAYS field" });
-			writeAssayColumn(study, header + 1, assayName, assay);
-			const answer = await saveWorkbook(hub, {
+			const answer = await syncAssayIntoStudy(hub, {
 				id,
-				path: pathToStudy,
 				ref,
-				workbook,
-				lastCommitId,
-				message: `Updated ${pathToStudy}, changed synced ${pathToAssay} to ${pathToStudy}`,
+				pathToStudy,
+				pathToAssay,
+				assayName,
 			});
 			return sendJsonString(reply, 200, JSON.stringify(answer.json));
 		},
@@ -383,18 +352,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		async (request, reply) => {
 			const hub = await hubOf(request);
 			const { id, pathToStudy, studyName, branch: ref } = request.body;
-			const study = metadataOf((await workbookAt(hub, id, pathToStudy, ref)).workbook, pathToStudy);
-			const { workbook, lastCommitId } = await workbookAt(hub, id, "isa.investigation.xlsx", ref);
-			const investigation = metadataOf(workbook, "isa.investigation.xlsx");
-			writeStudyBlock(investigation, study, studyName);
-			const answer = await saveWorkbook(hub, {
-				id,
-				path: "isa.investigation.xlsx",
-				ref,
-				workbook,
-				lastCommitId,
-				message: `Updated isa.investigation.xlsx, changed synced ${pathToStudy}`,
-			});
+			const answer = await syncStudyIntoInvestigation(hub, { id, ref, pathToStudy, studyName });
 			return sendJsonString(reply, 200, JSON.stringify(answer.json));
 		},
 	);
@@ -422,7 +380,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		async (request) => {
 			const hub = await hubOf(request);
 			const { path, id, branch: ref } = request.query;
-			const { workbook } = await workbookAt(hub, id, path, ref);
+			const { workbook } = await readIsaFile(hub, id, path, ref);
 			return annotationSheets(workbook, isaTypeOf(path) ?? "");
 		},
 	);
@@ -470,7 +428,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		async (request, reply) => {
 			const hub = await hubOf(request);
 			const { tableHead, tableContent, path, id, name, branch: ref } = request.body;
-			const { workbook, lastCommitId } = await workbookAt(hub, id, path, ref);
+			const { workbook, lastCommitId } = await readIsaFile(hub, id, path, ref);
 			const isaType = isaTypeOf(path) ?? "";
 			const metadata = isaType === "datamap" ? undefined : metadataSheet(workbook, isaType);
 			if (metadata?.name === name)
@@ -487,7 +445,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 					column.map((value) => (typeof value === "string" ? sanitizeInput(value) : value)),
 				),
 			});
-			const answer = await saveWorkbook(hub, {
+			const answer = await saveIsaFile(hub, {
 				id,
 				path,
 				ref,
@@ -499,67 +457,6 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 		},
 	);
 };
-
-/**
- * Writes the assay's first eight metadata values into the study's STUDY ASSAYS block starting at
- * `firstRow`: into the column whose file-name row (the eighth) names the assay, else the first column
- * with an empty one, else a new column.
- */
-function writeAssayColumn(
-	study: ExcelJS.Worksheet,
-	firstRow: number,
-	assayName: string,
-	assay: ExcelJS.Worksheet,
-): void {
-	const fileNameRow = firstRow + 7;
-	const width = Math.max(study.columnCount, 2);
-	let column = 0;
-	for (let candidate = 2; candidate <= width; candidate += 1)
-		if (cellText(study, fileNameRow, candidate).includes(assayName)) {
-			column = candidate;
-			break;
-		}
-	if (column === 0)
-		for (let candidate = 2; candidate <= width; candidate += 1)
-			if (cellText(study, fileNameRow, candidate) === "") {
-				column = candidate;
-				break;
-			}
-	if (column === 0) column = width + 1;
-	for (let offset = 0; offset < 8; offset += 1) {
-		// The assay's rows below its header: spreadsheet rows 2–9.
-		const value = cellText(assay, offset + 2, 2);
-		study.getRow(firstRow + offset).getCell(column).value = value === "" ? null : value;
-	}
-}
-
-/**
- * Copies the study's rows (below its header) into the investigation from the `Study Identifier` row of
- * the block that names `studyName`, else of the first empty block, else of a new `STUDY` block appended.
- */
-function writeStudyBlock(
-	investigation: ExcelJS.Worksheet,
-	study: ExcelJS.Worksheet,
-	studyName: string,
-): void {
-	const blocks = rowsLabelled(investigation, "Study Identifier");
-	const naming = blocks.find((row) => {
-		const values = investigation.getRow(row).values;
-		return JSON.stringify(values).replaceAll(" ", "").includes(studyName.replaceAll(" ", ""));
-	});
-	let start = naming ?? blocks.find((row) => cellText(investigation, row, 2) === "");
-	if (start === undefined) {
-		investigation.addRow(["STUDY"]);
-		for (const label of STUDY_ROWS) investigation.addRow([label]);
-		start = investigation.rowCount - STUDY_ROWS.length + 1;
-	}
-	const width = Math.max(study.columnCount, 1);
-	for (let row = 2; row <= study.rowCount; row += 1)
-		for (let column = 1; column <= width; column += 1) {
-			const value = cellText(study, row, column);
-			investigation.getRow(start + row - 2).getCell(column).value = value === "" ? null : value;
-		}
-}
 
 /** Replaces (or adds) sheet `name` with an Excel table of these columns. */
 function writeAnnotationSheet(

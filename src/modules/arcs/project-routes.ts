@@ -12,6 +12,7 @@ import type { ConnectService } from "#modules/connect";
 import { contentResponse } from "../../http/openapi.ts";
 import type { ArcsConfig } from "./config.ts";
 import { filePath, HubApi, totalPagesOf } from "./hub-api.ts";
+import { syncLinksOf } from "./isa-sync.ts";
 import {
 	annotationSheets,
 	isaTypeOf,
@@ -441,6 +442,14 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 					last_commit_id: lastCommitId,
 				},
 			});
+			// The edit is saved; studies or the investigation that list the file follow it. If they cannot
+			// (a study without its STUDY ASSAYS block, an edit meanwhile), the save still stands.
+			await syncLinksOf(hub, id, path, ref).catch((error: unknown) =>
+				request.log.warn(
+					{ err: error, path },
+					"arcs: the files linking to an edited ISA file were not synced",
+				),
+			);
 			return sendJsonString(reply, 200, JSON.stringify(answer.json));
 		},
 	);
