@@ -165,6 +165,36 @@ describe("arcs with a GitLab hub", () => {
 		expect((await call(`/projects/arc_file?id=${id}&path=missing.txt`)).status).toBe(404);
 	});
 
+	it("shows a file kept in Git LFS as its content, and a PDF as a page embedding it with a link to the raw file", async () => {
+		const id = repos().addProject({ name: "LFS files ARC", ownerId: ALICE.id });
+		const notes = Buffer.from("Measured <script>x</script> at noon\n");
+		const pdf = Buffer.from("%PDF-1.4\n%fake but shaped like one\n");
+		repos().commitAsSomeoneElse(id, "notes.md", Buffer.from(repos().addLfsObject(id, notes)));
+		repos().commitAsSomeoneElse(id, "docs/protocol v2.pdf", pdf);
+		repos().commitAsSomeoneElse(
+			id,
+			"huge.md",
+			Buffer.from(
+				`version https://git-lfs.github.com/spec/v1\noid sha256:${"a".repeat(64)}\nsize 999999999\n`,
+			),
+		);
+		const shown = (await (await call(`/projects/arc_file?id=${id}&path=notes.md`)).json()) as {
+			content: string;
+			size: number;
+		};
+		expect(Buffer.from(shown.content, "base64").toString("utf8")).toBe(
+			"Measured ---here was a script tag---x at noon\n",
+		);
+		expect(shown.size).toBe(notes.length);
+		expect((await call(`/projects/arc_file?id=${id}&path=huge.md`)).status).toBe(413);
+		const page = await call(`/projects/arc_file?id=${id}&path=docs/protocol%20v2.pdf`);
+		expect(page.status).toBe(200);
+		expect(page.headers.get("content-type")).toMatch(/^text\/html/);
+		const html = await page.text();
+		expect(html).toContain(`data:application/pdf;base64,${pdf.toString("base64")}`);
+		expect(html).toContain("/-/raw/main/docs/protocol%20v2.pdf?inline=false");
+	});
+
 	it("commits a file from the body only, refuses a server path, and answers a stale edit 409", async () => {
 		const id = repos().addProject({
 			name: "Commit ARC",

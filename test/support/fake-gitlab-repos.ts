@@ -37,6 +37,8 @@ interface FakeProject {
 	readonly commits: Map<string, Commit[]>;
 	/** Git LFS objects: oid → size (the fake checks the bytes' hash and keeps only that). */
 	readonly lfsObjects: Map<string, number>;
+	/** The bytes of the small LFS objects (up to 1 MiB), for `raw?lfs=true`. */
+	readonly lfsBytes: Map<string, Buffer>;
 }
 
 export interface FakeProjectInput {
@@ -122,6 +124,7 @@ export class FakeRepositories {
 			ownerId: input.ownerId,
 			members: new Map([[input.ownerId, 50]]),
 			lfsObjects: new Map(),
+			lfsBytes: new Map(),
 			branches: new Map([["main", files]]),
 			commits: new Map([
 				["main", [{ id: initial, title: "Initial commit", createdAt: "2026-11-01T10:00:00.000Z" }]],
@@ -189,6 +192,16 @@ export class FakeRepositories {
 				web_url: `https://gitlab.example/${project.namespace}`,
 			},
 		};
+	}
+
+	/** Stores `bytes` as an LFS object of the project; returns the pointer file's text. */
+	addLfsObject(projectId: number, bytes: Buffer): string {
+		const project = this.projects.get(projectId);
+		if (project === undefined) throw new Error(`no project ${projectId}`);
+		const oid = createHash("sha256").update(bytes).digest("hex");
+		project.lfsObjects.set(oid, bytes.length);
+		project.lfsBytes.set(oid, bytes);
+		return `version https://git-lfs.github.com/spec/v1\noid sha256:${oid}\nsize ${bytes.length}\n`;
 	}
 
 	lfsObject(projectId: number, oid: string): number | undefined {
@@ -287,9 +300,11 @@ export class FakeRepositories {
 		if (objectPath !== null && request.method === "PUT") {
 			const hash = createHash("sha256");
 			let size = 0;
+			const kept: Buffer[] = [];
 			for await (const piece of request) {
 				hash.update(piece as Buffer);
 				size += (piece as Buffer).length;
+				if (size <= 1024 * 1024) kept.push(piece as Buffer);
 			}
 			this.lfsUploads += 1;
 			this.lfsUploadedBytes += size;
@@ -299,7 +314,10 @@ export class FakeRepositories {
 				return true;
 			}
 			if (this.dropNextLfsObject) this.dropNextLfsObject = false;
-			else project.lfsObjects.set(oid, size);
+			else {
+				project.lfsObjects.set(oid, size);
+				if (size <= 1024 * 1024) project.lfsBytes.set(oid, Buffer.concat(kept));
+			}
 			response.writeHead(200, { "content-length": 0 }).end();
 			return true;
 		}
@@ -502,6 +520,15 @@ export class FakeRepositories {
 		return id;
 	}
 
+	/** The LFS object a pointer file names, when the fake kept its bytes. */
+	#lfsContentOf(project: FakeProject, content: Buffer): Buffer | undefined {
+		const oid =
+			/^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:([0-9a-f]{64})\n/.exec(
+				content.toString("utf8"),
+			)?.[1];
+		return oid === undefined ? undefined : project.lfsBytes.get(oid);
+	}
+
 	async #fileCall(
 		project: FakeProject,
 		filePath: string,
@@ -532,6 +559,14 @@ export class FakeRepositories {
 				"x-gitlab-ref": ref,
 			};
 			if (method === "HEAD") response.writeHead(200, headers).end();
+			else if (
+				isRaw &&
+				url.searchParams.get("lfs") === "true" &&
+				this.#lfsContentOf(project, file.content) !== undefined
+			)
+				response
+					.writeHead(200, { ...headers, "content-type": "application/octet-stream" })
+					.end(this.#lfsContentOf(project, file.content));
 			else if (isRaw)
 				response
 					.writeHead(200, {

@@ -188,6 +188,29 @@ export class HubApi {
 		return { bytes: Buffer.from(file.content, "base64"), lastCommitId: file.last_commit_id };
 	}
 
+	/**
+	 * A file's raw bytes; with `lfs`, the Git LFS object a pointer names rather than the pointer (GitLab's
+	 * `lfs=true`). @throws AppError from `refusal`.
+	 */
+	async rawFile(
+		projectId: number,
+		path: string,
+		ref: string,
+		options: { lfs: boolean },
+	): Promise<Buffer> {
+		const query = new URLSearchParams({ ref });
+		if (options.lfs) query.set("lfs", "true");
+		const answer = await this.#connect.call(this.#session, {
+			method: "GET",
+			path: `/api/v4${filePath(projectId, path, "/raw")}`,
+			query: query.toString(),
+			headers: {},
+		});
+		if (answer.status < 200 || answer.status >= 300)
+			throw refusal(await parsed(answer, "GET"), "Could not read the file");
+		return Buffer.from(await answer.body.arrayBuffer());
+	}
+
 	/** Every page of a listing, concatenated (the original read only the first of several). */
 	async all(path: string, what: string, query = new URLSearchParams()): Promise<unknown[]> {
 		const items: unknown[] = [];

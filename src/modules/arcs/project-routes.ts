@@ -61,6 +61,41 @@ export interface ProjectRoutesOptions {
 	readonly section: ArcsConfig;
 }
 
+const LFS_POINTER =
+	/^version https:\/\/git-lfs\.github\.com\/spec\/v1\noid sha256:([0-9a-f]{64})\nsize (\d+)\n/;
+
+/** The object a Git LFS pointer file names; null for any other content. */
+export function lfsPointerOf(bytes: Buffer): { oid: string; size: number } | null {
+	if (bytes.length > 512) return null;
+	const match = LFS_POINTER.exec(bytes.toString("utf8"));
+	return match?.[1] === undefined ? null : { oid: match[1], size: Number(match[2]) };
+}
+
+/** A file's bytes as shown: an LFS pointer's object in its place (413 over the limit). */
+async function shownBytes(
+	hub: HubApi,
+	id: number,
+	path: string,
+	ref: string,
+	section: ArcsConfig,
+): Promise<Buffer> {
+	const { bytes } = await hub.fileBytes(id, path, ref);
+	const pointer = lfsPointerOf(bytes);
+	if (pointer === null) return bytes;
+	if (pointer.size > section.max_file_bytes)
+		throw new AppError("payload_too_large", { description: "File too large! (over 50 MB)" });
+	return hub.rawFile(id, path, ref, { lfs: true });
+}
+
+/**
+ * The original rendered each PDF page to a JPEG with poppler. Browsers show PDFs themselves: the page
+ * embeds the file, with a link to GitLab's raw file for a browser that will not.
+ */
+function pdfPreview(base64: string, rawUrl: string): string {
+	const link = rawUrl.replaceAll("&", "&amp;").replaceAll('"', "&quot;").replaceAll("<", "&lt;");
+	return `<object data="data:application/pdf;base64,${base64}" type="application/pdf" width="100%" height="800"><p><a href="${link}" target="_blank" rel="noopener">Open the PDF</a></p></object>`;
+}
+
 export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async (app, options) => {
 	const { connect, section } = options;
 	const base = `${connect.prefix}/projects`;
@@ -293,36 +328,59 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 					"A file as GitLab's file JSON (text files sanitised, as the original showed them); 413 over arcs.max_file_bytes.",
 				querystring: z.object({ id: projectId, path: repoPath, branch }),
 				response: {
-					200: anyJson("GitLab's file JSON."),
+					200: {
+						description:
+							"GitLab's file JSON (an LFS pointer resolved to its object); an ISA file's rows; a spreadsheet's split JSON; a PDF as an HTML page embedding it, with a link to the raw file.",
+						content: {
+							"application/json": { schema: z.unknown() },
+							"text/html": { schema: z.string() },
+						},
+					},
 					413: connect.detailBody,
-					501: connect.detailBody,
 					...failures,
 				},
 			},
 		},
-		async (request) => {
+		async (request, reply) => {
 			const hub = await hubOf(request);
 			const { id, path, branch: ref } = request.query;
 			const query = new URLSearchParams({ ref });
 			const head = await hub.ok("HEAD", filePath(id, path), "No such file", { query });
 			const size = Number(head.headers["x-gitlab-size"] ?? 0);
+			const tooLarge = () =>
+				new AppError("payload_too_large", { description: "File too large! (over 50 MB)" });
 			const isaType = isaTypeOf(path);
-			if (isaType === "datamap") {
-				const { bytes } = await hub.fileBytes(id, path, ref);
-				return annotationSheets(await readWorkbook(bytes), isaType);
-			}
 			if (isaType !== null) {
-				const { bytes } = await hub.fileBytes(id, path, ref);
-				const sheet = metadataSheet(await readWorkbook(bytes), isaType);
+				const workbook = await readWorkbook(await shownBytes(hub, id, path, ref, section));
+				if (isaType === "datamap") return annotationSheets(workbook, isaType);
+				const sheet = metadataSheet(workbook, isaType);
 				return sheet === undefined ? [] : rowsOf(sheet).slice(1);
 			}
-			if (size > section.max_file_bytes)
-				throw new AppError("payload_too_large", { description: "File too large! (over 50 MB)" });
+			if (size > section.max_file_bytes) throw tooLarge();
 			const answer = await hub.ok("GET", filePath(id, path), "No such file", { query });
-			const file = gitlabFile.parse(answer.json);
+			let file = gitlabFile.parse(answer.json);
+			const pointer = lfsPointerOf(Buffer.from(file.content, "base64"));
+			if (pointer !== null) {
+				if (pointer.size > section.max_file_bytes) throw tooLarge();
+				const bytes = await hub.rawFile(id, path, ref, { lfs: true });
+				file = { ...file, size: bytes.length, content: bytes.toString("base64") };
+			}
 			if (/\.xlsx$/i.test(path)) {
 				const sheet = (await readWorkbook(Buffer.from(file.content, "base64"))).worksheets[0];
 				return sheet === undefined ? { columns: [], index: [], data: [] } : splitJson(sheet);
+			}
+			if (/\.pdf$/i.test(path)) {
+				const project = z
+					.looseObject({ web_url: z.string() })
+					.parse((await hub.ok("GET", `/projects/${id}`, "No such ARC")).json);
+				return reply
+					.type("text/html; charset=utf-8")
+					.send(
+						pdfPreview(
+							file.content,
+							`${project.web_url}/-/raw/${encodeURIComponent(ref)}/${path.split("/").map(encodeURIComponent).join("/")}?inline=false`,
+						),
+					);
 			}
 			if (!isShownAsText(path)) return file;
 			const text = Buffer.from(file.content, "base64").toString("utf8");
