@@ -8,8 +8,31 @@ export const FOUNDATION_COMMANDS: readonly Command[] = [
 		details: [
 			"",
 			"Listens on http.host:http.port (default 127.0.0.1:8080). SIGTERM or SIGINT: stop accepting,",
-			"finish in-flight requests, close pools, exit 0.",
+			"finish in-flight requests, close pools, exit 0. Run it with node (node bin/tollgate.js serve)",
+			"under a process manager: npm does not pass SIGTERM on.",
+			"",
+			"Exit codes: 0 stopped on a signal; 1 failed while running; 2 usage or configuration error;",
+			"3 the database or Redis cannot be reached; 4 the PostgreSQL database does not exist;",
+			"5 the port is in use or may not be bound.",
 		],
+		options: {
+			port: { value: "PORT", description: "http.port (TOLLGATE_HTTP_PORT)" },
+			host: { value: "HOST", description: "http.host (TOLLGATE_HTTP_HOST)" },
+			"data-dir": { value: "DIR", description: "data_dir (TOLLGATE_DATA_DIR)" },
+		},
+		configFrom: (options) => {
+			const { port, host } = options;
+			const http = {
+				// A port that is not a number is left as text, for the config check to name.
+				...(typeof port === "string" ? { port: /^\d+$/.test(port) ? Number(port) : port } : {}),
+				...(typeof host === "string" ? { host } : {}),
+			};
+			const dataDir = options["data-dir"];
+			return {
+				...(Object.keys(http).length > 0 ? { http } : {}),
+				...(typeof dataDir === "string" ? { data_dir: dataDir } : {}),
+			};
+		},
 		load: async () => (await import("./commands/serve.ts")).serve,
 	},
 	{

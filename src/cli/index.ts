@@ -90,12 +90,69 @@ function parseGlobalArgs(argv: readonly string[]) {
 	});
 }
 
+/** Levenshtein distance, for "did you mean" (names are short: the quadratic table is nothing). */
+function editDistance(a: string, b: string): number {
+	let previous = Array.from({ length: b.length + 1 }, (_, index) => index);
+	for (let i = 1; i <= a.length; i += 1) {
+		const current = [i];
+		for (let j = 1; j <= b.length; j += 1)
+			current[j] = Math.min(
+				(previous[j] ?? 0) + 1,
+				(current[j - 1] ?? 0) + 1,
+				(previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+			);
+		previous = current;
+	}
+	return previous[b.length] ?? Number.POSITIVE_INFINITY;
+}
+
+/** The closest of `candidates` to `word`, when one is close enough to be a typo of it. */
+function closest(word: string, candidates: readonly string[]): string | undefined {
+	const ranked = candidates
+		.map((candidate) => ({ candidate, distance: editDistance(word, candidate) }))
+		.sort((a, b) => a.distance - b.distance);
+	const best = ranked[0];
+	return best !== undefined && best.distance <= Math.max(1, Math.ceil(word.length / 3))
+		? best.candidate
+		: undefined;
+}
+
+/** parseArgs' message for an unknown option, made short: what was wrong and what was probably meant. */
+function unknownOptionReason(error: unknown): string {
+	const message = error instanceof Error ? error.message : String(error);
+	const option = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+	if (option === undefined) return message.split(". ")[0] ?? message;
+	const known = [...Object.keys(GLOBAL_OPTIONS), ...Object.keys(COMMAND_OPTIONS)];
+	const suggestion = closest(option.replace(/^-+/, ""), known);
+	const name = option.replace(/^-+/, "");
+	return suggestion === undefined
+		? `unknown option '${option}'; config keys are set in tollgate.toml or as TOLLGATE_<SECTION>_<KEY>, e.g. TOLLGATE_${name.toUpperCase().replaceAll("-", "_")} (docs/config.md)`
+		: `unknown option '${option}'; did you mean '--${suggestion}'?`;
+}
+
+/** The commands whose names start with these words (`keys` → `keys show`). */
+function commandsUnder(words: readonly string[]): Command[] {
+	return COMMANDS.filter((command) => {
+		const name = command.name.split(" ");
+		return name.length > words.length && words.every((word, index) => name[index] === word);
+	});
+}
+
+function groupUsage(words: readonly string[], commands: readonly Command[]): string {
+	const width = Math.max(...commands.map((command) => command.name.length));
+	return [
+		`Usage: tollgate ${words.join(" ")} <${[...new Set(commands.map((command) => command.name.split(" ")[words.length]))].join("|")}>`,
+		"",
+		...commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+	].join("\n");
+}
+
 export async function runCli(argv: readonly string[]): Promise<number> {
 	let parsed: ReturnType<typeof parseGlobalArgs>;
 	try {
 		parsed = parseGlobalArgs(argv);
 	} catch (error) {
-		return usageFailure(error instanceof Error ? error.message : String(error));
+		return usageFailure(unknownOptionReason(error));
 	}
 	const { values, positionals } = parsed;
 	if (positionals.length === 0 && values.help !== true) {
@@ -107,7 +164,23 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 		return 0;
 	}
 	const { command, rest } = findCommand(positionals);
-	if (command === undefined) return usageFailure(`unknown command '${positionals.join(" ")}'`);
+	if (command === undefined) {
+		const group = commandsUnder(positionals);
+		if (group.length > 0) {
+			process.stderr.write(`${groupUsage(positionals, group)}\n`);
+			return 2;
+		}
+		const typed = positionals.join(" ");
+		const suggestion = closest(
+			typed,
+			COMMANDS.map((candidate) => candidate.name),
+		);
+		return usageFailure(
+			suggestion === undefined
+				? `unknown command '${typed}'`
+				: `unknown command '${typed}'; did you mean '${suggestion}'?`,
+		);
+	}
 	if (values.help === true) {
 		process.stdout.write(`${commandHelp(command)}\n`);
 		return 0;
@@ -135,7 +208,14 @@ export async function runCli(argv: readonly string[]): Promise<number> {
 	]);
 	let context: CommandContext & { close(): Promise<void> };
 	try {
-		context = commandContext(loadConfig({ configPath: values.config }));
+		context = commandContext(
+			loadConfig({
+				configPath: values.config,
+				...(command.configFrom === undefined
+					? {}
+					: { overrides: command.configFrom(commandOptions) }),
+			}),
+		);
 	} catch (error) {
 		if (error instanceof ConfigError) {
 			process.stderr.write(

@@ -199,8 +199,13 @@ function maskFields(fields: readonly ConfigField[], target: Record<string, unkno
 	}
 }
 
-/** A URL keeps its host so operators can see where it points; only its credentials are hidden. */
-function maskSecretValue(value: unknown): string {
+/**
+ * A URL keeps its host so operators can see where it points; only its credentials are hidden. A list
+ * shows how many it holds (an empty one stays `[]`, so "none set" is visible), an empty string stays "".
+ */
+function maskSecretValue(value: unknown): unknown {
+	if (Array.isArray(value)) return value.map(maskSecretValue);
+	if (value === "") return "";
 	if (typeof value === "string" && URL.canParse(value)) {
 		const url = new URL(value);
 		if (url.password !== "") url.password = "***";

@@ -53,6 +53,10 @@ const databaseSection = z
 			description:
 				"How long a query waits for a PostgreSQL connection before it is answered 503 service_unavailable.",
 		}),
+		create_if_missing: z.boolean().default(false).meta({
+			description:
+				"Create the PostgreSQL database named in database.url when it does not exist (its user needs CREATEDB). Off: start-up stops with exit code 4 and says how to create it.",
+		}),
 		sqlite_backup_interval_hours: z.number().int().nonnegative().default(24).meta({
 			description:
 				"On SQLite: how often a consistent copy of the database goes to <data_dir>/backups (the last 180 days and the first of each earlier month are kept). 0 = no backups.",
@@ -95,6 +99,10 @@ const loggingSection = z
 		unsafe: z.boolean().default(false).meta({
 			description:
 				"Log personal data (client addresses, keys, e-mail addresses) in clear. Credentials stay redacted.",
+		}),
+		format: z.enum(["auto", "json", "pretty"]).default("auto").meta({
+			description:
+				"json: one JSON object a line (for log collectors); pretty: a start-up banner and short human lines; auto: pretty when stdout is a terminal, else json.",
 		}),
 	})
 	.prefault({});

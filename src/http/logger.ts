@@ -56,13 +56,58 @@ function batchedStdout(): DestinationStream {
 	return stream;
 }
 
+/** Whether the log is for people: `logging.format`, where `auto` means "stdout is a terminal". */
+export function isPrettyLog(config: FoundationConfig): boolean {
+	return (
+		config.logging.format === "pretty" ||
+		(config.logging.format === "auto" && process.stdout.isTTY === true)
+	);
+}
+
+const LEVEL_NAMES: Readonly<Record<number, string>> = {
+	10: "TRACE",
+	20: "DEBUG",
+	30: "INFO ",
+	40: "WARN ",
+	50: "ERROR",
+	60: "FATAL",
+};
+const LINE_FIELDS = new Set(["level", "time", "msg", "service", "pid", "hostname"]);
+
+/** One pino JSON line as people read it: time, level, message, then the other fields as key=value. */
+export function prettyLine(json: string): string {
+	let entry: Record<string, unknown>;
+	try {
+		entry = JSON.parse(json) as Record<string, unknown>;
+	} catch {
+		return json;
+	}
+	const time = new Date(Number(entry.time)).toISOString().slice(11, 19);
+	const fields = Object.entries(entry)
+		.filter(([key]) => !LINE_FIELDS.has(key))
+		.map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`);
+	return `${time} ${LEVEL_NAMES[Number(entry.level)] ?? "     "} ${String(entry.msg ?? "")}${fields.length === 0 ? "" : `  ${fields.join(" ")}`}\n`;
+}
+
+function prettyStdout(): DestinationStream {
+	return {
+		write: (chunk: string) => {
+			for (const line of chunk.split("\n")) if (line !== "") process.stdout.write(prettyLine(line));
+		},
+	};
+}
+
 export function createLogger(config: FoundationConfig, destination?: DestinationStream): Logger {
 	const base = { level: config.logging.level, base: { service: "tollgate" } };
+	const isPretty = destination === undefined && isPrettyLog(config);
 	const logger = pino(
 		{ ...base, redact: { paths: redactedPaths(config.logging.unsafe), censor: "[redacted]" } },
-		destination ?? pino.destination(1),
+		destination ?? (isPretty ? prettyStdout() : pino.destination(1)),
 	);
-	accessLoggers.set(logger, pino(base, destination ?? batchedStdout()));
+	accessLoggers.set(
+		logger,
+		pino(base, destination ?? (isPretty ? prettyStdout() : batchedStdout())),
+	);
 	return logger;
 }
 

@@ -49,6 +49,10 @@ export interface Command {
 	readonly details: readonly string[];
 	readonly arguments?: readonly string[];
 	readonly options?: Readonly<Record<string, CommandOption>>;
+	/** Config values the command's options stand for (`serve --port` is `http.port`). */
+	configFrom?(
+		options: Readonly<Record<string, string | boolean | undefined>>,
+	): Record<string, unknown>;
 	load(): Promise<CommandRun>;
 }
 

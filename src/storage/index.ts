@@ -12,6 +12,7 @@ import type { BlobStore } from "./blob-store.ts";
 import { EmbeddedKeyValueStore } from "./embedded/embedded-key-value-store.ts";
 import { FilesystemBlobStore } from "./filesystem/filesystem-blob-store.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
+import { createPostgresDatabaseIfMissing } from "./kysely/create-database.ts";
 import { openSqlDatabase, type SqlDatabase } from "./kysely/db.ts";
 import { JobLeases } from "./kysely/job-leases.ts";
 import { SqlBlobStore } from "./kysely/sql-blob-store.ts";
@@ -83,11 +84,50 @@ export function sqlDatabaseFor(config: FoundationConfig, logger?: Logger): SqlDa
 			});
 }
 
+/**
+ * Before the database is opened: with database.create_if_missing, a PostgreSQL database that does not
+ * exist yet is created.
+ */
+export async function prepareDatabase(config: FoundationConfig, logger?: Logger): Promise<void> {
+	if (config.database.url === undefined || !config.database.create_if_missing) return;
+	if (await createPostgresDatabaseIfMissing(config.database.url))
+		logger?.info(
+			{ database: describeDatabase(config) },
+			"database created (database.create_if_missing)",
+		);
+}
+
+/** Where the SQL database is, for people: the SQLite file, or PostgreSQL's host, port and database (never the credentials). */
+export function describeDatabase(config: FoundationConfig): string {
+	if (config.database.url === undefined)
+		return `SQLite at ${join(resolve(config.data_dir), SQLITE_FILE_NAME)}`;
+	const url = new URL(config.database.url);
+	return `PostgreSQL ${url.hostname}:${url.port || "5432"}/${decodeURIComponent(url.pathname.slice(1))}`;
+}
+
+/** The key-value store and the blob store, for people. */
+export function describeStores(config: FoundationConfig): { kv: string; blobs: string } {
+	const dataDir = resolve(config.data_dir);
+	const kv =
+		config.kv.url === undefined
+			? `embedded at ${join(dataDir, "kv.db")}`
+			: (() => {
+					const url = new URL(config.kv.url);
+					return `Redis ${url.hostname}:${url.port || "6379"}`;
+				})();
+	const blobs =
+		config.blobs.backend === "database"
+			? "in the SQL database"
+			: `files under ${join(dataDir, "blobs")}`;
+	return { kv, blobs };
+}
+
 export async function openStorage(
 	config: FoundationConfig,
 	clock: Clock,
 	logger?: Logger,
 ): Promise<Storage> {
+	await prepareDatabase(config, logger);
 	const dataDir = resolve(config.data_dir);
 	const sql = sqlDatabaseFor(config, logger);
 	const maintenance: MaintenanceTask[] = [];

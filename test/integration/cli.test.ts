@@ -39,7 +39,7 @@ describe("tollgate CLI", () => {
 	}, 60_000);
 
 	it("exits 2 with a one-line reason on a usage error", async () => {
-		for (const args of [["frobnicate"], ["serve", "extra"], ["--no-such-flag"], ["keys"]]) {
+		for (const args of [["frobnicate"], ["serve", "extra"], ["--no-such-flag"], ["keys", "frob"]]) {
 			const result = await runTollgate(args);
 			expect(result.code, args.join(" ")).toBe(2);
 			expect(result.stderr.trim().split("\n"), args.join(" ")).toHaveLength(1);

@@ -45,8 +45,11 @@ export interface ServingProcess {
 }
 
 /** Starts `tollgate serve` on a free port and resolves once it logs the address it listens on. */
-export function serveTollgate(env: Record<string, string>): Promise<ServingProcess> {
-	const child = spawn(process.execPath, [TOLLGATE_BIN, "serve"], {
+export function serveTollgate(
+	env: Record<string, string>,
+	args: readonly string[] = [],
+): Promise<ServingProcess> {
+	const child = spawn(process.execPath, [TOLLGATE_BIN, "serve", ...args], {
 		env: cleanEnv({ TOLLGATE_HTTP_PORT: "0", ...env }),
 		stdio: ["ignore", "pipe", "pipe"],
 	});
