@@ -36,7 +36,13 @@ export async function buildFullApp(
 				tuebingen: { issuer: "http://127.0.0.1:9", client_id: "id", client_secret: "secret" },
 			},
 		},
-		arcs: { enabled: true },
+		// Swate, the template registry and the hub all down: nothing a check sends leaves this machine.
+		arcs: {
+			enabled: true,
+			swate_url: "http://127.0.0.1:9",
+			swate_legacy_url: "http://127.0.0.1:9",
+			template_registry_url: "http://127.0.0.1:9",
+		},
 		entitlements: {
 			enabled: true,
 			apple_bundle_id: "com.loki-project.loki-messenger",

@@ -134,11 +134,16 @@ export class ConnectService {
 			});
 		// The browser forgets a login the hub has ended, so the frontend shows it logged out.
 		if (error instanceof LoginEndedError) reply.header("set-cookie", this.#cookies.loggedOut());
+		// An upstream failure described where it happened (which service, what it said) is told as such;
+		// other server errors keep the catalogue's text, never an internal message.
+		const isUpstream =
+			appError.code === "upstream_unavailable" || appError.code === "upstream_error";
+		const isDescribed = appError.message !== ERROR_CATALOGUE[appError.code].message;
 		const detail =
-			appError.code === "upstream_unavailable"
-				? HUB_DOWN_DETAIL
-				: appError.expose
-					? appError.message
+			appError.expose || (isUpstream && isDescribed)
+				? appError.message
+				: appError.code === "upstream_unavailable"
+					? HUB_DOWN_DETAIL
 					: ERROR_CATALOGUE[appError.code].message;
 		return reply
 			.code(appError.status)
