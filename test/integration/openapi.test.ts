@@ -61,4 +61,15 @@ describe("/openapi.json", () => {
 		const hidden = full.testApp.app.routeCatalogue.filter((route) => route.isHidden);
 		expect(hidden.every((route) => route.url.startsWith("/docs"))).toBe(true);
 	});
+
+	it("serves the API explorer at /docs, its page and its script files", async () => {
+		const page = await full.testApp.app.inject({ method: "GET", url: "/docs/" });
+		expect(page.statusCode).toBe(200);
+		expect(page.headers["content-type"]).toMatch(/^text\/html/);
+		const script =
+			/src="\.\/(swagger-ui-bundle\.js)"/.exec(page.body)?.[1] ?? "swagger-ui-bundle.js";
+		const bundle = await full.testApp.app.inject({ method: "GET", url: `/docs/static/${script}` });
+		expect(bundle.statusCode).toBe(200);
+		expect(bundle.body.length).toBeGreaterThan(100_000);
+	});
 });
