@@ -11,6 +11,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import JSZip from "jszip";
 import type { FakeGitLabUser } from "./fake-gitlab.ts";
 
 interface StoredFile {
@@ -87,6 +88,14 @@ function pageOf<T>(items: readonly T[], url: URL): { items: T[]; headers: Record
 
 const commitId = () => randomBytes(20).toString("hex");
 
+/** The user id anonymous reads are answered as: no account has it, so only public projects are seen. */
+const ANONYMOUS = 0;
+
+/** What GitLab answers without a login, for public projects: reads below /projects/:id. */
+function isPublicRead(method: string, path: string): boolean {
+	return (method === "GET" || method === "HEAD") && /^\/projects\/[^/]+(\/|$)/.test(path);
+}
+
 export class FakeRepositories {
 	readonly projects = new Map<number, FakeProject>();
 	readonly users: ReadonlyMap<number, FakeGitLabUser>;
@@ -100,6 +109,7 @@ export class FakeRepositories {
 	lfsUploads = 0;
 	lfsUploadedBytes = 0;
 	#nextId = 100;
+	readonly #lastActivityAt = new Map<number, string>();
 
 	/** `users`: the fake's accounts, shared with its OAuth side. */
 	constructor(users: ReadonlyMap<number, FakeGitLabUser>) {
@@ -179,7 +189,7 @@ export class FakeRepositories {
 			avatar_url: null,
 			forks_count: 0,
 			star_count: 0,
-			last_activity_at: "2026-11-30T12:00:00.000Z",
+			last_activity_at: this.#lastActivityAt.get(project.id) ?? "2026-11-30T12:00:00.000Z",
 			visibility: project.visibility,
 			namespace: {
 				id: project.ownerId,
@@ -359,7 +369,8 @@ export class FakeRepositories {
 				);
 			return true;
 		}
-		if (userId === null) return false;
+		if (userId === null)
+			return isPublicRead(method, path) && this.handle(request, response, url, ANONYMOUS, body);
 		if (path === "/projects" && method === "POST") {
 			const input = JSON.parse((await body()).toString("utf8") || "{}") as {
 				name?: string;
@@ -398,9 +409,9 @@ export class FakeRepositories {
 			send(response, 200, this.groups);
 			return true;
 		}
-		const match = /^\/projects\/(\d+)(\/.*)?$/.exec(path);
+		const match = /^\/projects\/([^/]+)(\/.*)?$/.exec(path);
 		if (match === null) return false;
-		const project = this.projects.get(Number(match[1]));
+		const project = this.#projectByIdOrPath(match[1] ?? "");
 		const rest = match[2] ?? "";
 		if (
 			project === undefined ||
@@ -418,9 +429,11 @@ export class FakeRepositories {
 			return true;
 		}
 		if (rest === "" && method === "GET") {
-			send(response, 200, this.#projectJson(project));
+			send(response, 200, { ...this.#projectJson(project), ...this.#licenseFields(project, url) });
 			return true;
 		}
+		if (rest === "/repository/archive.zip" && method === "GET")
+			return this.#archive(project, url, response);
 		const ref = url.searchParams.get("ref") ?? url.searchParams.get("ref_name") ?? "main";
 		if (rest === "/repository/tree" && (method === "GET" || method === "HEAD")) {
 			const files = project.branches.get(ref);
@@ -774,5 +787,70 @@ export class FakeRepositories {
 			return true;
 		}
 		return false;
+	}
+
+	// Anonymous reads, projects named by path, last activity, licenses and repository archives (the
+	// search index and publishArc of the arcs module).
+
+	/** Moves a project's last_activity_at on, as GitLab does on a push (an ISO time). */
+	touch(projectId: number, at: string): void {
+		this.#lastActivityAt.set(projectId, at);
+	}
+
+	/** `/projects/:id` takes the id or the URL-encoded path with namespace (docs.gitlab.com/api/rest). */
+	#projectByIdOrPath(segment: string): FakeProject | undefined {
+		if (/^\d+$/.test(segment)) return this.projects.get(Number(segment));
+		const path = decodeURIComponent(segment);
+		return [...this.projects.values()].find(
+			(project) => `${project.namespace}/${project.path}` === path,
+		);
+	}
+
+	/**
+	 * `GET /projects/:id?license=true` adds `license` (null when no LICENSE file is found; GitLab names
+	 * one it does not recognise "Other") and `license_url`.
+	 */
+	#licenseFields(project: FakeProject, url: URL): Record<string, unknown> {
+		if (url.searchParams.get("license") !== "true") return {};
+		const text = project.branches.get("main")?.get("LICENSE")?.content.toString("utf8");
+		if (text === undefined) return { license_url: null, license: null };
+		const web = `https://gitlab.example/${project.namespace}/${project.path}`;
+		const isMit = text.startsWith("MIT License");
+		return {
+			license_url: `${web}/-/blob/main/LICENSE`,
+			license: {
+				key: isMit ? "mit" : "other",
+				name: isMit ? "MIT License" : "Other",
+				nickname: null,
+				html_url: isMit ? "https://opensource.org/licenses/MIT" : `${web}/-/blob/main/LICENSE`,
+				source_url: null,
+			},
+		};
+	}
+
+	/**
+	 * `GET /projects/:id/repository/archive.zip?sha=<ref>` (docs.gitlab.com/api/repositories): the ref's
+	 * files (the default branch without `sha`) in a zip below one folder `<path>-<ref>-<commit>/`, as
+	 * GitLab names it, streamed (chunked, no Content-Length).
+	 */
+	#archive(project: FakeProject, url: URL, response: ServerResponse): boolean {
+		const ref = url.searchParams.get("sha") ?? "main";
+		const files = project.branches.get(ref);
+		const commit = project.commits.get(ref)?.at(-1)?.id;
+		if (files === undefined || commit === undefined) {
+			send(response, 404, { message: "404 Not Found" });
+			return true;
+		}
+		const folder = `${project.path}-${ref.replace(/\//g, "-")}-${commit}`;
+		const zip = new JSZip();
+		for (const [path, file] of files) zip.file(`${folder}/${path}`, file.content);
+		response.writeHead(200, {
+			"content-type": "application/zip",
+			"content-disposition": `attachment; filename="${folder}.zip"`,
+		});
+		zip
+			.generateNodeStream({ type: "nodebuffer", streamFiles: true, compression: "DEFLATE" })
+			.pipe(response);
+		return true;
 	}
 }

@@ -66,6 +66,11 @@ export class ConnectService {
 		this.#cookies = options.cookies;
 	}
 
+	/** The names of the configured hubs. */
+	hubNames(): string[] {
+		return this.#hubs.names();
+	}
+
 	/** A configured hub by name. @throws AppError invalid_request (400) for an unknown one. */
 	hub(name: string): Hub {
 		const hub = this.#hubs.get(name);
