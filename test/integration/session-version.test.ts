@@ -108,11 +108,13 @@ for (const backend of appBackends()) {
 			await github.stop();
 		});
 
-		async function poll(): Promise<void> {
-			const job = testApp.jobs.find((candidate) => candidate.name === "files.poll-releases");
-			if (job === undefined) throw new Error("the release poller is not registered");
+		async function runJob(name: string): Promise<void> {
+			const job = testApp.jobs.find((candidate) => candidate.name === name);
+			if (job === undefined) throw new Error(`no job ${name} is registered`);
 			await job.run({ signal: new AbortController().signal, nowMs: testApp.clock.nowMs() });
 		}
+
+		const poll = () => runJob("files.poll-releases");
 
 		function get(query: string, headers: Record<string, string> = {}) {
 			return testApp.app.inject({ method: "GET", url: `/session_version?${query}`, headers });
@@ -326,7 +328,7 @@ for (const backend of appBackends()) {
 			const headers = signedHeaders("/session_version?platform=desktop", nowSeconds());
 			expect((await get("platform=desktop", headers)).statusCode).toBe(200);
 			testApp.clock.advanceMs(31 * 86_400_000);
-			await poll();
+			await runJob("files.prune-version-checks");
 			const left = await testApp.storage.sql.db
 				.withTables<{ account_version_checks: { blinded_id: string } }>()
 				.selectFrom("account_version_checks")

@@ -3,7 +3,8 @@
  * (docs.github.com/rest/releases/releases, API version 2022-11-28): "List releases" (newest first,
  * `per_page`), "Get the latest release" (newest non-draft, non-prerelease; 404 when none), weak ETags with
  * `If-None-Match` → 304, and the primary rate limit (x-ratelimit-* headers; 403 once exhausted; a 304 to an
- * authorised request is free). GitHub refuses requests without a User-Agent, so the fake does too.
+ * authorised request is free). GitHub refuses requests without a User-Agent, so the fake does too. An
+ * outage can be switched on: every request then gets the one error status.
  */
 import { createHash } from "node:crypto";
 import { once } from "node:events";
@@ -33,6 +34,8 @@ export class FakeGitHub {
 	/** Requests left in the current window; GitHub's unauthenticated limit is 60 an hour. */
 	remaining = 60;
 	resetEpochSeconds = Math.floor(Date.now() / 1_000) + 3_600;
+	/** While set, GitHub has an outage: every request is answered with this status (500, 503…). */
+	outageStatus: number | undefined;
 	readonly #releases = new Map<string, object[]>();
 	readonly #server: Server;
 	#nextId = 1;
@@ -123,6 +126,10 @@ export class FakeGitHub {
 			});
 			response.end(body === undefined ? undefined : JSON.stringify(body));
 		};
+		if (this.outageStatus !== undefined) {
+			send(this.outageStatus, { message: "Service unavailable" });
+			return;
+		}
 		if (!request.headers["user-agent"]) {
 			send(403, {
 				message:

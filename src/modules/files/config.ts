@@ -60,6 +60,14 @@ export const filesConfigSection = z
 			.positive()
 			.default(5)
 			.meta({ description: "How often the (cluster-wide, leased) sweeper deletes expired files." }),
+		session_version: z
+			.strictObject({
+				enabled: z.boolean().default(true).meta({
+					description:
+						"Poll the Session apps' GitHub releases and serve them at /session_version. false: no poller and no request to GitHub; /session_version answers 502, as before any release is known (clients retry later), and keeps no version checks.",
+				}),
+			})
+			.prefault({}),
 		release_poll_interval_seconds: z.number().int().min(60).default(1_800).meta({
 			description:
 				"How old a Session app's cached GitHub releases may get before the (leased) poller asks again (30 minutes, as upstream).",

@@ -1,6 +1,7 @@
 /**
  * The files module started: the file server's routes (directly and, for Session clients, through onion
- * requests), /session_version, and the leased jobs that sweep expiry and abandoned blobs and poll releases.
+ * requests), /session_version, and the leased jobs that sweep expiry and abandoned blobs, prune version
+ * checks and (unless files.session_version.enabled = false) poll releases.
  */
 import type { Logger } from "pino";
 import type { Clock } from "#lib/clock";
@@ -12,7 +13,7 @@ import { registerFileMetrics } from "./file-metrics.ts";
 import { rawFileServerError, rawReplyOf } from "./file-server-replies.ts";
 import { FileService } from "./file-service.ts";
 import { FileStoreCheck } from "./file-store-check.ts";
-import { ReleasePoller } from "./release-poller.ts";
+import { ReleasePoller, registerReleasePollMetrics } from "./release-poller.ts";
 import { filesRoutes } from "./routes.ts";
 import { SqlFileRecords } from "./storage/sql-file-records.ts";
 import { SqlReleaseRecords } from "./storage/sql-release-records.ts";
@@ -21,8 +22,13 @@ import { versionRoutes } from "./version-routes.ts";
 export const SWEEP_BATCH = 500;
 /** How often the leased sweep looks for blobs that uploads or deletions abandoned. */
 const ABANDONED_BLOB_SWEEP_INTERVAL_MS = 5 * 60_000;
-/** The poller looks every minute for a project whose releases are older than the configured interval. */
+/**
+ * The poller looks every minute for a project whose releases are older than the configured interval, or
+ * whose back-off after a failure is over; the wait itself is stored per project, so a tick costs no request.
+ */
 const RELEASE_POLL_TICK_MS = 60_000;
+/** Retention is counted in days: an hourly prune keeps it to within an hour. */
+const VERSION_CHECK_PRUNE_INTERVAL_MS = 60 * 60_000;
 const DAY_MS = 86_400_000;
 
 /** The records, the service and the consistency check over the configured storage: routes and CLI share them. */
@@ -91,27 +97,38 @@ export const implementation: ModuleImplementation<FilesConfig> = {
 				) {}
 			},
 		});
-		const poller = new ReleasePoller({
-			records: releases,
-			clock,
-			logger,
-			apiUrl: section.github_api_url,
-			owner: section.github_owner,
-			token: section.github_token,
-			refreshIntervalMs: section.release_poll_interval_seconds * 1_000,
-		});
 		registerJob({
-			name: "files.poll-releases",
-			intervalMs: RELEASE_POLL_TICK_MS,
-			run: async ({ signal, nowMs }) => {
+			name: "files.prune-version-checks",
+			intervalMs: VERSION_CHECK_PRUNE_INTERVAL_MS,
+			run: async ({ nowMs }) => {
 				await releases.pruneVersionChecks(nowMs - section.version_checks_retention_days * DAY_MS);
-				await poller.pollDue(signal);
 			},
 		});
+		const isSessionVersionEnabled = section.session_version.enabled;
+		if (isSessionVersionEnabled) {
+			const poller = new ReleasePoller({
+				records: releases,
+				clock,
+				logger,
+				metrics: registerReleasePollMetrics(registry, releases, section.github_owner),
+				apiUrl: section.github_api_url,
+				owner: section.github_owner,
+				token: section.github_token,
+				refreshIntervalMs: section.release_poll_interval_seconds * 1_000,
+			});
+			registerJob({
+				name: "files.poll-releases",
+				intervalMs: RELEASE_POLL_TICK_MS,
+				run: async ({ signal }) => {
+					await poller.pollDue(signal);
+				},
+			});
+		}
 		await app.register(versionRoutes, {
 			releases,
 			clock,
 			githubOwner: section.github_owner,
+			isSessionVersionEnabled,
 			keepVersionChecks: section.version_checks_retention_days > 0,
 		});
 		const settings = {

@@ -55,7 +55,11 @@ const versionSchema = {
 		401: authRefusal("The signature does not verify."),
 		404: contentResponse("Unknown platform.", "application/json", statusBody),
 		425: authRefusal("The timestamp is too far from the server's clock."),
-		502: contentResponse("No release known for the channel yet.", "application/json", statusBody),
+		502: contentResponse(
+			"No release known for the channel yet (or files.session_version.enabled = false).",
+			"application/json",
+			statusBody,
+		),
 		503: contentResponse("The store is unreachable; retry later.", "application/json", statusBody),
 	},
 };
@@ -64,6 +68,12 @@ export interface VersionRoutesOptions {
 	readonly releases: ReleaseRecords;
 	readonly clock: Clock;
 	readonly githubOwner: string;
+	/**
+	 * false (files.session_version.enabled): no releases are polled, and every request for a known platform
+	 * and a valid signature gets the 502 Session clients already meet before the first poll, and retry
+	 * later; nor are version checks kept. Releases cached before it was switched off are not served stale.
+	 */
+	readonly isSessionVersionEnabled: boolean;
 	/** 0: version checks are verified but not kept. */
 	readonly keepVersionChecks: boolean;
 }
@@ -127,8 +137,9 @@ export const versionRoutes: FastifyPluginAsync<VersionRoutesOptions> = async (ap
 			if (auth.kind === "rejected") {
 				return reply.code(auth.status).type("text/plain; charset=utf-8").send(auth.reason);
 			}
-			// An unknown channel finds no release, as in the original.
-			if (channel === undefined) return sendJson(reply, 502, { status_code: 502 });
+			// An unknown channel finds no release, as in the original; nor does any while versions are off.
+			if (channel === undefined || !options.isSessionVersionEnabled)
+				return sendJson(reply, 502, { status_code: 502 });
 			if (auth.kind === "verified" && options.keepVersionChecks) {
 				await releases.recordVersionCheck({
 					blindedId: auth.blindedId,
