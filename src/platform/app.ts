@@ -127,7 +127,8 @@ export async function buildApp(config: SectionedConfig, deps: AppDependencies): 
 					appApiKey: {
 						type: "http",
 						scheme: "bearer",
-						description: "One of sessions.app_api_keys.",
+						description:
+							"One of sessions.app_api_keys, or a key from `tollgate sessions keys add`.",
 					},
 				},
 			},

@@ -11,7 +11,7 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
-import { filePath, HubApi } from "./hub-api.ts";
+import { HubApi } from "./hub-api.ts";
 import {
 	metadataOf,
 	readIsaFile,
@@ -22,10 +22,8 @@ import {
 import { isaTemplateBytes } from "./isa-templates.ts";
 import {
 	annotationSheets,
-	cellText,
 	isaTypeOf,
 	metadataSheet,
-	readWorkbook,
 	rowsLabelled,
 	workbookBytes,
 } from "./isa-workbook.ts";

@@ -53,7 +53,7 @@ export const sessionsConfigSection = z
 		}),
 		app_api_keys: z.array(z.string().min(16)).default([]).meta({
 			description:
-				"Keys apps send as `Authorization: Bearer <key>` to the sessions API (comma-separated in the environment). None: the API refuses every call.",
+				"Keys apps send as `Authorization: Bearer <key>` to the sessions API (comma-separated in the environment), besides those `tollgate sessions keys add` stores (hashed) in the database. Neither: the API refuses every call.",
 			secret: true,
 		}),
 	})

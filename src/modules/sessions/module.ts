@@ -1,7 +1,7 @@
 /**
- * The sessions module started: the sessions API for apps, GET /edge/check (a raw route: nginx asks it on
- * every request it guards), and the session store — Redis in the layout the edge reads when `kv.url` is
- * set, else over the embedded key-value store.
+ * The sessions module started: the sessions API for apps (its keys configured or stored in SQL),
+ * GET /edge/check (a raw route: nginx asks it on every request it guards), and the session store — Redis
+ * in the layout the edge reads when `kv.url` is set, else over the embedded key-value store.
  */
 import type { FastifyInstance } from "fastify";
 import type { ZodTypeProvider } from "fastify-type-provider-zod";
@@ -13,6 +13,7 @@ import { resolveSessionsSecret } from "./secret.ts";
 import { SessionService } from "./session-service.ts";
 import { KeyValueSessionStore } from "./storage/key-value-session-store.ts";
 import { RedisSessionStore } from "./storage/redis-session-store.ts";
+import { SqlAppApiKeyStore } from "./storage/sql-app-api-key-store.ts";
 
 /** The original's defaults in resty format; Tollgate's own in v1. */
 export function sessionDefaults(section: SessionsConfig): {
@@ -67,9 +68,10 @@ export const implementation: ModuleImplementation<SessionsConfig> = {
 		app.addHook("onClose", () => store.close());
 		const secret = await resolveSessionsSecret(section, config.dev, storage.secrets, clock.nowMs());
 		const service = new SessionService(cookieCodecFor(section, secret), store, section.ttl_seconds);
-		if (section.app_api_keys.length === 0) {
+		const storedAppApiKeys = new SqlAppApiKeyStore(storage.sql.db);
+		if (section.app_api_keys.length === 0 && (await storedAppApiKeys.count()) === 0) {
 			app.log.warn(
-				"sessions.app_api_keys is empty: the sessions API refuses every call (the edge check works)",
+				"no app API keys (sessions.app_api_keys is empty, none stored): the sessions API refuses every call until `tollgate sessions keys add` makes one (the edge check works)",
 			);
 		}
 		rawRoutes.add("GET", "/edge/check", (request, { query }) =>
@@ -77,6 +79,7 @@ export const implementation: ModuleImplementation<SessionsConfig> = {
 		);
 		await app.withTypeProvider<ZodTypeProvider>().register(sessionsRoutes, {
 			service,
+			storedAppApiKeys,
 			settings: {
 				cookieName,
 				isCookieSecure: section.cookie_secure,

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncZod, ZodTypeProvider } from "fastify-type-provid
 import { z } from "zod";
 import { AppError, sendError } from "#errors";
 import { errorResponses } from "../../http/openapi.ts";
+import type { AppApiKeyStore } from "./app-api-key.ts";
 import { appApiKeyCheck } from "./check-app-api-key.ts";
 import { expiredCookie, findCookie, serializeCookie } from "./cookie.ts";
 import type { SessionService, SessionView } from "./session-service.ts";
@@ -82,8 +83,9 @@ function found<T>(value: T | null): T {
 
 export const sessionsRoutes: FastifyPluginAsyncZod<{
 	service: SessionService;
+	storedAppApiKeys: AppApiKeyStore;
 	settings: SessionsHttpSettings;
-}> = async (app, { service, settings }) => {
+}> = async (app, { service, storedAppApiKeys, settings }) => {
 	const setCookieFor = (value: string) =>
 		serializeCookie(settings.cookieName, value, {
 			maxAgeSeconds: settings.ttlSeconds,
@@ -100,7 +102,7 @@ export const sessionsRoutes: FastifyPluginAsyncZod<{
 
 	await app.register(async (plain) => {
 		const api = plain.withTypeProvider<ZodTypeProvider>();
-		api.addHook("onRequest", appApiKeyCheck(settings.appApiKeys));
+		api.addHook("onRequest", appApiKeyCheck(settings.appApiKeys, storedAppApiKeys));
 		const tags = ["sessions"];
 		const security = [{ appApiKey: [] }];
 		const failures = errorResponses(400, 401, 503);
