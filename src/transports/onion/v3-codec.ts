@@ -21,7 +21,8 @@ const requestShape = z.object({
 });
 
 export interface V3Request {
-	readonly method: string;
+	/** One of the methods the module routes answer (what Fastify's inject takes). */
+	readonly method: z.output<typeof requestShape>["method"];
 	readonly endpoint: string;
 	readonly headers: Readonly<Record<string, string>>;
 	readonly body: string | undefined;

@@ -23,7 +23,8 @@ const requestMeta = z.object({
 });
 
 export interface V4Request {
-	readonly method: string;
+	/** One of the methods the module routes answer (what Fastify's inject takes). */
+	readonly method: z.output<typeof requestMeta>["method"];
 	readonly endpoint: string;
 	readonly headers: Readonly<Record<string, string>>;
 	readonly body: Uint8Array | undefined;
