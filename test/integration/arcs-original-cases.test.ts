@@ -284,22 +284,34 @@ describe("the original backend's live tests, against the fake GitLab", () => {
 			(await fetch(`${stack.base}${PREFIX}/search/createArcJson`, { method: "POST" })).status,
 		).toBe(404);
 		expect((await fetch(`${stack.base}${PREFIX}/projects/getMetrics?pwd=secret`)).status).toBe(404);
-		// #8: an ISA edit made meanwhile by someone else is not overwritten.
+		// #8: an ISA edit made meanwhile by someone else is not overwritten (on an ARC of its own: the other
+		// cases of this file read this one's investigation, in any order).
 		const repositories = stack.fake.repositories;
 		if (repositories === undefined) throw new Error("the fake has no repositories");
+		const edited = repositories.addProject({
+			name: "edited elsewhere",
+			ownerId: ALICE.id,
+			files: { "isa.investigation.xlsx": await testArcInvestigation() },
+		});
 		repositories.beforeNextFileWrite = () =>
-			repositories.commitAsSomeoneElse(arc, "isa.investigation.xlsx", Buffer.from("their edit"));
+			repositories.commitAsSomeoneElse(edited, "isa.investigation.xlsx", Buffer.from("their edit"));
 		const lost = await call("/projects/saveFile", {
 			method: "PUT",
 			body: JSON.stringify({
 				isaInput: ["Investigation Title", "mine"],
 				isaPath: "isa.investigation.xlsx",
-				isaRepo: arc,
+				isaRepo: edited,
 				arcBranch: "main",
 			}),
 		});
 		expect(lost.status).toBe(409);
-		expect(repositories.file(arc, "isa.investigation.xlsx")?.toString()).toBe("their edit");
+		expect(repositories.file(edited, "isa.investigation.xlsx")?.toString()).toBe("their edit");
+		// And a file that is no spreadsheet any more is the user's problem, said so, not a server error.
+		const unreadable = await call(`/projects/arc_file?id=${edited}&path=isa.investigation.xlsx`);
+		expect(unreadable.status).toBe(400);
+		expect(((await unreadable.json()) as { detail: string }).detail).toBe(
+			"The file is not a spreadsheet that can be read (.xlsx)",
+		);
 		// #9: two uploads of one name to different paths do not share chunks.
 		const send = (path: string, text: string, index: number) => {
 			const form = new FormData();

@@ -6,6 +6,7 @@
  * null); a non-ISA sheet as pandas' split JSON; and a metadata row found by its label and rewritten.
  */
 import ExcelJS from "exceljs";
+import { AppError } from "#errors";
 
 export type CellValue = string | number | boolean | null;
 
@@ -25,10 +26,18 @@ export function isaTypeOf(path: string): string | null {
 	return match?.[1]?.toLowerCase() ?? null;
 }
 
+/** @throws AppError invalid_request when the bytes are no xlsx file (the user's file, not a server fault). */
 export async function readWorkbook(bytes: Uint8Array): Promise<ExcelJS.Workbook> {
 	const workbook = new ExcelJS.Workbook();
-	// exceljs declares its own Buffer (an ArrayBuffer); a copy into a fresh ArrayBuffer is what it takes.
-	await workbook.xlsx.load(new Uint8Array(bytes).buffer);
+	try {
+		// exceljs declares its own Buffer (an ArrayBuffer); a copy into a fresh ArrayBuffer is what it takes.
+		await workbook.xlsx.load(new Uint8Array(bytes).buffer);
+	} catch (error) {
+		throw new AppError("invalid_request", {
+			description: "The file is not a spreadsheet that can be read (.xlsx)",
+			cause: error,
+		});
+	}
 	return workbook;
 }
 
