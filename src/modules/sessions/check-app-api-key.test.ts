@@ -30,12 +30,16 @@ function storeOf(keys: StoredAppApiKey[]): AppApiKeyStore & { reads: string[] } 
 const requestWith = (authorization: string | undefined) =>
 	({ headers: authorization === undefined ? {} : { authorization } }) as FastifyRequest;
 
-describe("the app API key check", () => {
+/** A check over one configured key and one stored key, its store's reads counted from zero. */
+function checkWithOneStoredKey() {
 	const made = createAppApiKey("app", 0);
 	const store = storeOf([made.stored]);
-	const check = appApiKeyCheck([CONFIGURED], store);
+	return { made, store, check: appApiKeyCheck([CONFIGURED], store) };
+}
 
+describe("the app API key check", () => {
 	it("accepts a configured key without reading the store, and a stored key by its id", async () => {
+		const { made, store, check } = checkWithOneStoredKey();
 		await expect(check(requestWith(`Bearer ${CONFIGURED}`))).resolves.toBeUndefined();
 		expect(store.reads).toEqual([]);
 		await expect(check(requestWith(`bearer ${made.key}`))).resolves.toBeUndefined();
@@ -43,6 +47,7 @@ describe("the app API key check", () => {
 	});
 
 	it("refuses 401 without a Bearer key, with a wrong secret, an unknown id or the id alone", async () => {
+		const { made, check } = checkWithOneStoredKey();
 		const [id, secret = ""] = made.key.split(".");
 		const wrongSecret = `${id}.${secret.startsWith("A") ? "B" : "A"}${secret.slice(1)}`;
 		for (const header of [
