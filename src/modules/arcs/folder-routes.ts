@@ -3,22 +3,17 @@
  * a file, delete or rename a folder in one commit over every page of its tree (the original used the
  * parent's page count for sub-folders), `.gitattributes` kept in step (its LFS lines removed or renamed).
  */
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
 import { keepGitAttributes } from "./gitattributes.ts";
-import { filePath, HubApi as Hub, type HubApi } from "./hub-api.ts";
+import { filePath, type HubApi, hubApiOf } from "./hub-api.ts";
 import { sendJsonString } from "./json-string.ts";
+import { branch, projectId, tags } from "./route-schemas.ts";
 import { sanitizeInput } from "./sanitize.ts";
 
-const tags = ["arcs"];
-const projectId = z.coerce
-	.number()
-	.int()
-	.min(1)
-	.meta({ description: "The ARC's GitLab project id." });
-const branch = z.string().min(1).max(255).default("main");
 const repoPath = z
 	.string()
 	.min(1)
@@ -57,10 +52,7 @@ export const folderRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = 
 	const base = `${connect.prefix}/fnf`;
 	app.setErrorHandler(connect.answerError);
 	app.addHook("onRequest", connect.applyCors);
-	const hubOf = async (request: Parameters<ConnectService["requireSession"]>[0]) => {
-		const { session } = await connect.requireSession(request);
-		return new Hub(connect, session);
-	};
+	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,
 		401: connect.detailBody,

@@ -5,6 +5,7 @@
  * edit that lost a race (GitLab's "changed since you started editing") is 409.
  */
 import type { Readable } from "node:stream";
+import type { FastifyRequest } from "fastify";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type {
@@ -225,6 +226,12 @@ export class HubApi {
 		}
 		return items;
 	}
+}
+
+/** The hub API as the request's signed-in user. @throws AppError unauthorized (401) without a login. */
+export async function hubApiOf(connect: ConnectService, request: FastifyRequest): Promise<HubApi> {
+	const { session } = await connect.requireSession(request);
+	return new HubApi(connect, session);
 }
 
 /** `/projects/<id>/repository/files/<path>`: the path is one segment, `/` encoded (§4.3). */

@@ -7,11 +7,12 @@
  * edit of an existing file carries GitLab's last_commit_id, so an edit made meanwhile is 409.
  */
 import type ExcelJS from "exceljs";
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
-import { HubApi } from "./hub-api.ts";
+import { type HubApi, hubApiOf } from "./hub-api.ts";
 import {
 	metadataOf,
 	readIsaFile,
@@ -28,25 +29,11 @@ import {
 	workbookBytes,
 } from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
+import { branch, pathInArc, projectId, tags } from "./route-schemas.ts";
 import { sanitizeInput } from "./sanitize.ts";
 
-const tags = ["arcs"];
-const projectId = z.coerce
-	.number()
-	.int()
-	.min(1)
-	.meta({ description: "The ARC's GitLab project id." });
-const branch = z.string().min(1).max(255).default("main");
-const safeSegments = (path: string) =>
-	!path.startsWith("/") &&
-	!path.split("/").some((segment) => segment === "" || segment === "." || segment === "..");
-const repoPath = z
-	.string()
-	.min(1)
-	.max(4_096)
-	.refine(safeSegments, "a path inside the ARC, without empty, . or .. segments");
 const isaPath = (type: string) =>
-	repoPath.refine((path) => isaTypeOf(path) === type, `an isa.${type}.xlsx file`);
+	pathInArc.refine((path) => isaTypeOf(path) === type, `an isa.${type}.xlsx file`);
 /** A name that becomes one folder: spaces become `_` as in the original; no `/`. */
 const folderName = z
 	.string()
@@ -87,10 +74,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 	const projects = `${connect.prefix}/projects`;
 	app.setErrorHandler(connect.answerError);
 	app.addHook("onRequest", connect.applyCors);
-	const hubOf = async (request: Parameters<ConnectService["requireSession"]>[0]) => {
-		const { session } = await connect.requireSession(request);
-		return new HubApi(connect, session);
-	};
+	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,
 		401: connect.detailBody,
@@ -159,7 +143,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 			schema: {
 				tags,
 				summary: "Add a blank isa.datamap.xlsx to a folder of the ARC.",
-				body: z.object({ id: projectId, path: repoPath, branch }),
+				body: z.object({ id: projectId, path: pathInArc, branch }),
 				response: { 201: z.string(), ...failures },
 			},
 		},
@@ -368,7 +352,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 				summary:
 					"An ISA file's annotation sheets (every sheet but the metadata one; a datamap's every sheet) as pandas' split JSON, and their names: [sheets, names].",
 				querystring: z.object({
-					path: repoPath.refine((path) => isaTypeOf(path) !== null, "an isa.*.xlsx file"),
+					path: pathInArc.refine((path) => isaTypeOf(path) !== null, "an isa.*.xlsx file"),
 					id: projectId,
 					branch,
 				}),
@@ -405,7 +389,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 							.min(1)
 							.max(1_000),
 						tableContent: z.array(z.array(cell).max(100_000)).max(1_000),
-						path: repoPath.refine((path) => isaTypeOf(path) !== null, "an isa.*.xlsx file"),
+						path: pathInArc.refine((path) => isaTypeOf(path) !== null, "an isa.*.xlsx file"),
 						id: projectId,
 						name: z
 							.string()

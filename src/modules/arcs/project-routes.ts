@@ -5,13 +5,14 @@
  * limit), `commitFile` from the request body only (the original read a server path, §0.2 #5) guarded by
  * GitLab's `last_commit_id` (a concurrent edit is 409), and the hub's banner.
  */
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
 import { contentResponse } from "../../http/openapi.ts";
 import type { ArcsConfig } from "./config.ts";
-import { filePath, HubApi, totalPagesOf } from "./hub-api.ts";
+import { filePath, type HubApi, hubApiOf, totalPagesOf } from "./hub-api.ts";
 import { syncLinksOf } from "./isa-sync.ts";
 import {
 	annotationSheets,
@@ -24,15 +25,9 @@ import {
 	writeRow,
 } from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
+import { branch, projectId, tags } from "./route-schemas.ts";
 import { isShownAsText, sanitizeInput, sanitizeShownText } from "./sanitize.ts";
 
-const tags = ["arcs"];
-const projectId = z.coerce
-	.number()
-	.int()
-	.min(1)
-	.meta({ description: "The ARC's GitLab project id." });
-const branch = z.string().min(1).max(255).default("main");
 const repoPath = z.string().min(1).max(4_096);
 const page = z.coerce.number().int().min(1).default(1);
 const anyJson = (description: string) =>
@@ -101,10 +96,7 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 	const base = `${connect.prefix}/projects`;
 	app.setErrorHandler(connect.answerError);
 	app.addHook("onRequest", connect.applyCors);
-	const hubOf = async (request: Parameters<ConnectService["requireSession"]>[0]) => {
-		const { session } = await connect.requireSession(request);
-		return new HubApi(connect, session);
-	};
+	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,
 		401: connect.detailBody,

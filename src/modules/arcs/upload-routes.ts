@@ -17,10 +17,10 @@ import type { ConnectService, SignedInRequest } from "#modules/connect";
 import { type BlobStore, BlobTooLargeError } from "../../storage/index.ts";
 import { HubApi } from "./hub-api.ts";
 import { sendJsonString } from "./json-string.ts";
+import { branch, pathInArc, projectId, tags } from "./route-schemas.ts";
 import type { UploadChunkStore } from "./upload-chunks.ts";
 import { commitToLfs, commitWhole, type UploadMetrics } from "./upload-transfer.ts";
 
-const tags = ["arcs"];
 /** How often (in chunks) the upload checks the user may still write to the ARC: the original's 20. */
 const ACCESS_CHECK_EVERY = 20;
 const MAX_CHUNKS = 10_000;
@@ -41,16 +41,6 @@ interface ReceivedChunk {
 	isNamed: boolean;
 }
 
-const repoPath = z
-	.string()
-	.min(1)
-	.max(4_096)
-	.refine(
-		(path) =>
-			!path.startsWith("/") &&
-			!path.split("/").some((segment) => segment === "" || segment === "." || segment === ".."),
-		"a path inside the ARC, without empty, . or .. segments",
-	);
 const flag = z.enum(["true", "false"]).default("false");
 
 const uploadFields = z
@@ -60,9 +50,9 @@ const uploadFields = z
 			format: "binary",
 		}),
 		name: z.string().min(1).max(255).meta({ description: "The file's name." }),
-		id: z.coerce.number().int().min(1).meta({ description: "The ARC's GitLab project id." }),
-		path: repoPath.meta({ description: "The file's full path in the ARC." }),
-		branch: z.string().min(1).max(255).default("main"),
+		id: projectId,
+		path: pathInArc.meta({ description: "The file's full path in the ARC." }),
+		branch,
 		namespace: z.string().max(1_024).default("").meta({
 			description:
 				"The ARC's path_with_namespace, as the frontend sends it; LFS uses GitLab's own (looked up), not this one.",

@@ -2,18 +2,14 @@
  * ARCmanager's user and group routes (specs/arcmanager.md §6.9): the hub's users (every page), an ARC's
  * members, adding, changing and removing a member with a GitLab access level, and the user's groups.
  */
+import type { FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import type { ConnectService } from "#modules/connect";
-import { HubApi } from "./hub-api.ts";
+import { hubApiOf } from "./hub-api.ts";
 import { sendJsonString } from "./json-string.ts";
+import { projectId, tags } from "./route-schemas.ts";
 
-const tags = ["arcs"];
-const projectId = z.coerce
-	.number()
-	.int()
-	.min(1)
-	.meta({ description: "The ARC's GitLab project id." });
 /** GitLab's access levels: guest 10, reporter 20, developer 30, maintainer 40, owner 50. */
 const role = z.coerce
 	.number()
@@ -46,10 +42,7 @@ export const userRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = as
 	const base = `${connect.prefix}/user`;
 	app.setErrorHandler(connect.answerError);
 	app.addHook("onRequest", connect.applyCors);
-	const hubOf = async (request: Parameters<ConnectService["requireSession"]>[0]) => {
-		const { session } = await connect.requireSession(request);
-		return new HubApi(connect, session);
-	};
+	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,
 		401: connect.detailBody,

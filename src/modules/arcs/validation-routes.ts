@@ -11,8 +11,9 @@ import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { AppError } from "#errors";
 import type { ConnectService } from "#modules/connect";
-import { HubApi } from "./hub-api.ts";
+import { hubApiOf } from "./hub-api.ts";
 import { cellText, readWorkbook, rowsLabelled } from "./isa-workbook.ts";
+import { branch, projectId, tags } from "./route-schemas.ts";
 
 const REQUIRED_TOP_LEVEL = [
 	".arc",
@@ -185,12 +186,12 @@ export const validationRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }
 		`${connect.prefix}/validate/validateArc`,
 		{
 			schema: {
-				tags: ["arcs"],
+				tags,
 				summary:
 					"Check an ARC on a branch: its folders, each study's and assay's content and second sheet, the investigation's required and additional rows and contacts, and whether Invenio could take it.",
 				querystring: z.object({
-					id: z.coerce.number().int().min(1).meta({ description: "The ARC's GitLab project id." }),
-					branch: z.string().min(1).max(255).default("main"),
+					id: projectId,
+					branch,
 				}),
 				response: {
 					200: validation,
@@ -201,8 +202,7 @@ export const validationRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }
 			},
 		},
 		async (request) => {
-			const { session } = await connect.requireSession(request);
-			const hub = new HubApi(connect, session);
+			const hub = await hubApiOf(connect, request);
 			const { id, branch: ref } = request.query;
 			const tree = z
 				.array(z.looseObject({ path: z.string(), type: z.string() }))
