@@ -45,7 +45,7 @@ export function invenioDraftOf(address: string): InvenioDraft | null {
 }
 
 /** A publishArc failure at Invenio: its message is what the user is shown, whatever the status. */
-export class InvenioFailure extends AppError {
+class InvenioFailure extends AppError {
 	constructor(
 		code: "forbidden" | "upstream_error" | "upstream_unavailable",
 		detail: string,

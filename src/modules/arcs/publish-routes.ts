@@ -1,17 +1,8 @@
-/**
- * ARCmanager's publishArc (specs/arcmanager.md §6.11): an ARC's repository, as the hub's archive endpoint
- * zips its default branch, streamed straight into the draft of an Invenio record as `<arcName>.zip`.
- * The original cloned the repository with `git` into a directory shared by every user and `chdir`ed the
- * whole process into it (§0.2 #8): nothing is written here. Only the Invenio instances of
- * arcs.invenio_origins are called (403 otherwise, before anything is sent), and the user's Invenio token
- * is passed on, never logged or kept.
- */
-import type { FastifyError, FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { AppError, logFailure } from "#errors";
+import { AppError } from "#errors";
 import { refusal } from "./hub-api.ts";
-import { InvenioClient, InvenioFailure, invenioDraftOf } from "./invenio-client.ts";
+import { InvenioClient, invenioDraftOf } from "./invenio-client.ts";
 import { sendJsonString } from "./json-string.ts";
 import type { ArcsContext } from "./route-context.ts";
 
@@ -58,27 +49,11 @@ const publishBody = z.object({
 		.meta({ description: "The ARC's path_with_namespace at the user's hub." }),
 });
 
-function answerInvenioFailure(
-	failure: InvenioFailure,
-	request: FastifyRequest,
-	reply: FastifyReply,
-): FastifyReply {
-	logFailure(request.log, failure);
-	return reply
-		.code(failure.status)
-		.send({ detail: failure.message, error: failure.code, request_id: request.id });
-}
-
 export const publishRoutes: FastifyPluginAsyncZod<ArcsContext> = async (app, context) => {
 	const { connect, section } = context;
 	const invenio = new InvenioClient(section.invenio_origins);
 	app.addHook("onClose", () => invenio.close());
-	// Invenio's refusals carry its message even as 502 (connect's handler shows only its own text for 5xx).
-	app.setErrorHandler((error: FastifyError, request, reply) =>
-		error instanceof InvenioFailure
-			? answerInvenioFailure(error, request, reply)
-			: connect.answerError(error, request, reply),
-	);
+	app.setErrorHandler(connect.answerError);
 	app.addHook("onRequest", connect.applyCors);
 
 	app.post(
