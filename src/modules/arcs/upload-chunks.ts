@@ -63,8 +63,17 @@ type ChunkTables = {
 	};
 };
 
-/** A released row's received_at_ms: older than any cutoff the purge uses. */
-const RELEASED = 0;
+/** A chunk's name: none while pending, none once released. */
+const UNNAMED = {
+	project_id: null,
+	branch: null,
+	path: null,
+	chunk_number: null,
+	total_chunks: null,
+} as const;
+
+/** A released row: unnamed, and received at 0, older than any cutoff the purge uses. */
+const RELEASED = { ...UNNAMED, received_at_ms: 0 } as const;
 
 export class SqlUploadChunkStore implements UploadChunkStore {
 	readonly #db: Kysely<FoundationTables & ChunkTables>;
@@ -84,11 +93,7 @@ export class SqlUploadChunkStore implements UploadChunkStore {
 				blob_key: blobKey,
 				session_id: session.id,
 				hub: session.hub,
-				project_id: null,
-				branch: null,
-				path: null,
-				chunk_number: null,
-				total_chunks: null,
+				...UNNAMED,
 				size_bytes: 0,
 				received_at_ms: nowMs,
 			})
@@ -111,14 +116,7 @@ export class SqlUploadChunkStore implements UploadChunkStore {
 		return this.#db.transaction().execute(async (tx) => {
 			const replaced = await tx
 				.updateTable("arcs_upload_chunks")
-				.set({
-					project_id: null,
-					branch: null,
-					path: null,
-					chunk_number: null,
-					total_chunks: null,
-					received_at_ms: RELEASED,
-				})
+				.set(RELEASED)
 				.where("session_id", "=", target.sessionId)
 				.where("project_id", "=", target.projectId)
 				.where("branch", "=", target.branch)
@@ -163,14 +161,7 @@ export class SqlUploadChunkStore implements UploadChunkStore {
 		if (blobKeys.length === 0) return;
 		await this.#db
 			.updateTable("arcs_upload_chunks")
-			.set({
-				project_id: null,
-				branch: null,
-				path: null,
-				chunk_number: null,
-				total_chunks: null,
-				received_at_ms: RELEASED,
-			})
+			.set(RELEASED)
 			.where("blob_key", "in", blobKeys)
 			.execute();
 	}
