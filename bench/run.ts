@@ -233,6 +233,37 @@ function startTollgateServe(env: Record<string, string> = {}): Promise<StartedSe
 	);
 }
 
+/**
+ * The connect benches' pair: the fake GitLab (servers/fake-gitlab.ts, its user's personal access token
+ * made here) and `tollgate serve` with that hub as `bench`, logged in once as a browser would.
+ */
+async function startConnectBench(
+	hubEnv: Record<string, string>,
+	tollgateEnv: Record<string, string>,
+) {
+	const pat = `glpat-${randomBytes(15).toString("base64url")}`;
+	const tollgatePort = await freePort();
+	const base = tollgateBase(tollgatePort);
+	const hub = await startNodeServer(
+		"servers/fake-gitlab.ts",
+		{ BENCH_GITLAB_PAT: pat, ...hubEnv },
+		[base],
+	);
+	const hubUrl = `http://127.0.0.1:${hub.port}`;
+	const tollgate = await startTollgateServe({
+		TOLLGATE_HTTP_PORT: String(tollgatePort),
+		TOLLGATE_CONNECT_ENABLED: "1",
+		TOLLGATE_CONNECT_PUBLIC_URL: base,
+		TOLLGATE_CONNECT_ALLOW_HTTP_HUBS: "1",
+		TOLLGATE_CONNECT_HUBS: JSON.stringify({
+			bench: { issuer: hubUrl, client_id: "bench", client_secret: "bench-secret" },
+		}),
+		...tollgateEnv,
+	});
+	const login = await loginOverHttp(base, { url: hubUrl }, "bench", "bench");
+	return { pat, base, hub, hubUrl, tollgate, login };
+}
+
 /** Uploads `data` to any file server's POST /file and returns its id. */
 async function uploadTo(base: string, data: Buffer): Promise<string> {
 	const response = await fetch(`${base}/file`, { method: "POST", body: data });
@@ -1022,22 +1053,8 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 	},
 
 	"connect-proxy": async () => {
-		const pat = `glpat-${randomBytes(15).toString("base64url")}`;
-		const tollgatePort = await freePort();
-		const base = tollgateBase(tollgatePort);
-		const hub = await startNodeServer("servers/fake-gitlab.ts", { BENCH_GITLAB_PAT: pat }, [base]);
-		const hubUrl = `http://127.0.0.1:${hub.port}`;
-		const tollgate = await startTollgateServe({
-			TOLLGATE_HTTP_PORT: String(tollgatePort),
-			TOLLGATE_CONNECT_ENABLED: "1",
-			TOLLGATE_CONNECT_PUBLIC_URL: base,
-			TOLLGATE_CONNECT_ALLOW_HTTP_HUBS: "1",
-			TOLLGATE_CONNECT_HUBS: JSON.stringify({
-				bench: { issuer: hubUrl, client_id: "bench", client_secret: "bench-secret" },
-			}),
-		});
+		const { pat, base, hub, hubUrl, tollgate, login } = await startConnectBench({}, {});
 		// Logged in as a browser is, then on the same personal access token the direct row sends.
-		const login = await loginOverHttp(base, { url: hubUrl }, "bench", "bench");
 		const added = await fetch(`${base}/arcmanager/api/v1/auth/addPAT`, {
 			method: "PUT",
 			headers: {
@@ -1068,26 +1085,10 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 	},
 
 	"arcs-upload": async () => {
-		const pat = `glpat-${randomBytes(15).toString("base64url")}`;
-		const tollgatePort = await freePort();
-		const base = tollgateBase(tollgatePort);
-		const hub = await startNodeServer(
-			"servers/fake-gitlab.ts",
-			{ BENCH_GITLAB_PAT: pat, BENCH_GITLAB_REPOSITORIES: "1" },
-			[base],
+		const { pat, base, hub, hubUrl, tollgate, login } = await startConnectBench(
+			{ BENCH_GITLAB_REPOSITORIES: "1" },
+			{ TOLLGATE_ARCS_ENABLED: "1" },
 		);
-		const hubUrl = `http://127.0.0.1:${hub.port}`;
-		const tollgate = await startTollgateServe({
-			TOLLGATE_HTTP_PORT: String(tollgatePort),
-			TOLLGATE_CONNECT_ENABLED: "1",
-			TOLLGATE_CONNECT_PUBLIC_URL: base,
-			TOLLGATE_CONNECT_ALLOW_HTTP_HUBS: "1",
-			TOLLGATE_CONNECT_HUBS: JSON.stringify({
-				bench: { issuer: hubUrl, client_id: "bench", client_secret: "bench-secret" },
-			}),
-			TOLLGATE_ARCS_ENABLED: "1",
-		});
-		const login = await loginOverHttp(base, { url: hubUrl }, "bench", "bench");
 		const cookie = login.jar.header("/arcmanager/api/v1");
 		const chunkBytes = 100 * MIB;
 		const chunkCount = ARCS_UPLOAD_MIB / 100;
