@@ -14,6 +14,7 @@ import {
 	type ConnectStack,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
@@ -48,11 +49,7 @@ describe("arcs ISA structure", () => {
 		await stack?.close();
 	});
 
-	const repos = () => {
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
-		return repositories;
-	};
+	const repos = () => repositoriesOf(stack);
 	const call = (path: string, method = "GET", body?: unknown) =>
 		fetch(`${stack.base}${PREFIX}${path}`, {
 			method,

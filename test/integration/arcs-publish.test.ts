@@ -15,6 +15,7 @@ import {
 	freePort,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
@@ -47,11 +48,7 @@ describe("arcs publishArc", () => {
 		await invenio?.close();
 	});
 
-	const repos = () => {
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
-		return repositories;
-	};
+	const repos = () => repositoriesOf(stack);
 	const publish = (jar: CookieJar | null, body: Record<string, string>) =>
 		fetch(`${stack.base}${PREFIX}/projects/publishArc`, {
 			method: "POST",

@@ -15,6 +15,7 @@ import {
 	type ConnectStack,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
@@ -71,11 +72,7 @@ describe("arcs uploads", () => {
 		await stack?.close();
 	});
 
-	const repos = () => {
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
-		return repositories;
-	};
+	const repos = () => repositoriesOf(stack);
 	const send = (jar: CookieJar | null, fields: ChunkFields) =>
 		fetch(`${stack.base}${PREFIX}/fnf/uploadFile`, {
 			method: "POST",

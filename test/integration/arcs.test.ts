@@ -15,6 +15,7 @@ import {
 	HUB,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
@@ -61,11 +62,7 @@ describe("arcs with a GitLab hub", () => {
 		await stack?.close();
 	});
 
-	const repos = () => {
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
-		return repositories;
-	};
+	const repos = () => repositoriesOf(stack);
 	const call = (path: string, init: RequestInit = {}) =>
 		fetch(`${stack.base}${PREFIX}${path}`, {
 			...init,

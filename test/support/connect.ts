@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { type AppBackend, buildTestApp, buildTestAppOn, type TestApp } from "./build-test-app.ts";
 import { CookieJar } from "./cookie-jar.ts";
 import { FakeGitLab, type FakeGitLabUser } from "./fake-gitlab.ts";
+import type { FakeRepositories } from "./fake-gitlab-repos.ts";
 
 export const HUB = "tuebingen";
 export const PREFIX = "/arcmanager/api/v1";
@@ -58,6 +59,13 @@ export function connectSection(
 		},
 		...rest,
 	};
+}
+
+/** The fake hub's projects and files (a stack started with `repositories: true`). */
+export function repositoriesOf(stack: ConnectStack): FakeRepositories {
+	const repositories = stack.fake.repositories;
+	if (repositories === undefined) throw new Error("the fake has no repositories");
+	return repositories;
 }
 
 export async function startConnectStack(
