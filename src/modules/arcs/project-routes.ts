@@ -13,7 +13,7 @@ import type { ConnectService } from "#modules/connect";
 import { contentResponse } from "../../http/openapi.ts";
 import type { ArcsConfig } from "./config.ts";
 import { filePath, type HubApi, hubApiOf, totalPagesOf } from "./hub-api.ts";
-import { syncLinksOf } from "./isa-sync.ts";
+import { metadataOf, readIsaFile, saveIsaFile, syncLinksOf } from "./isa-sync.ts";
 import {
 	annotationSheets,
 	isaTypeOf,
@@ -21,7 +21,6 @@ import {
 	readWorkbook,
 	rowsOf,
 	splitJson,
-	workbookBytes,
 	writeRow,
 } from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
@@ -467,11 +466,8 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 			const rows = (multiple ? request.body.isaInput : [request.body.isaInput]).filter(
 				Array.isArray,
 			);
-			const { bytes, lastCommitId } = await hub.fileBytes(id, path, ref);
-			const workbook = await readWorkbook(bytes);
-			const sheet = metadataSheet(workbook, isaTypeOf(path) ?? "");
-			if (sheet === undefined)
-				throw new AppError("invalid_request", { description: "The file has no sheet" });
+			const { workbook, lastCommitId } = await readIsaFile(hub, id, path, ref);
+			const sheet = metadataOf(workbook, path);
 			for (const [label, ...values] of rows) {
 				const text = typeof label === "string" ? label : "";
 				const written = writeRow(
@@ -483,14 +479,13 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 					throw new AppError("invalid_request", { description: `No row "${text}" in ${path}` });
 			}
 			const firstLabel = String(rows[0]?.[0] ?? "");
-			const answer = await hub.ok("PUT", filePath(id, path), "Could not save the file", {
-				json: {
-					branch: ref,
-					content: (await workbookBytes(workbook)).toString("base64"),
-					encoding: "base64",
-					commit_message: `Updated ${path}, changed ${rows.length > 1 ? "multiple fields" : firstLabel}`,
-					last_commit_id: lastCommitId,
-				},
+			const answer = await saveIsaFile(hub, {
+				id,
+				path,
+				ref,
+				workbook,
+				lastCommitId,
+				message: `Updated ${path}, changed ${rows.length > 1 ? "multiple fields" : firstLabel}`,
 			});
 			// The edit is saved; studies or the investigation that list the file follow it. If they cannot
 			// (a study without its STUDY ASSAYS block, an edit meanwhile), the save still stands.
