@@ -37,7 +37,7 @@ export interface UploadRoutesOptions {
 
 interface ReceivedChunk {
 	readonly signedIn: SignedInRequest;
-	blobKey?: string;
+	blobKey: string | undefined;
 	isNamed: boolean;
 }
 
@@ -120,12 +120,19 @@ export const uploadRoutes: FastifyPluginAsyncZod<UploadRoutesOptions> = async (a
 
 	app.addHook("onRequest", connect.applyCors);
 	app.addHook("onRequest", async (request) => {
-		received.set(request, { signedIn: await connect.requireSession(request), isNamed: false });
+		received.set(request, {
+			signedIn: await connect.requireSession(request),
+			blobKey: undefined,
+			isNamed: false,
+		});
 	});
 	const discardUnnamed = async (request: FastifyRequest) => {
 		const chunk = received.get(request);
 		if (chunk?.blobKey === undefined || chunk.isNamed) return;
-		await discard(chunk.blobKey).catch((error: unknown) =>
+		const { blobKey } = chunk;
+		// Once: onResponse follows onSend for most answers.
+		chunk.blobKey = undefined;
+		await discard(blobKey).catch((error: unknown) =>
 			request.log.warn({ err: error }, "arcs: an unnamed upload chunk is left for the purge"),
 		);
 	};
