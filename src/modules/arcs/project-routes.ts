@@ -336,18 +336,18 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 			const hub = await hubOf(request);
 			const { id, path, branch: ref } = request.query;
 			const query = new URLSearchParams({ ref });
-			const head = await hub.ok("HEAD", filePath(id, path), "No such file", { query });
-			const size = Number(head.headers["x-gitlab-size"] ?? 0);
 			const tooLarge = () =>
 				new AppError("payload_too_large", { description: "File too large! (over 50 MB)" });
 			const isaType = isaTypeOf(path);
+			// ISA files are shown whatever their size (as the original): no HEAD for the size first.
 			if (isaType !== null) {
 				const workbook = await readWorkbook(await shownBytes(hub, id, path, ref, section));
 				if (isaType === "datamap") return annotationSheets(workbook, isaType);
 				const sheet = metadataSheet(workbook, isaType);
 				return sheet === undefined ? [] : rowsOf(sheet).slice(1);
 			}
-			if (size > section.max_file_bytes) throw tooLarge();
+			const head = await hub.ok("HEAD", filePath(id, path), "No such file", { query });
+			if (Number(head.headers["x-gitlab-size"] ?? 0) > section.max_file_bytes) throw tooLarge();
 			const answer = await hub.ok("GET", filePath(id, path), "No such file", { query });
 			let file = gitlabFile.parse(answer.json);
 			const pointer = lfsPointerOf(Buffer.from(file.content, "base64"));
