@@ -50,8 +50,6 @@ export const folderRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = 
 	{ connect },
 ) => {
 	const base = `${connect.prefix}/fnf`;
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,

@@ -72,8 +72,6 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 	{ connect },
 ) => {
 	const projects = `${connect.prefix}/projects`;
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,

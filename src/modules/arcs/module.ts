@@ -41,24 +41,30 @@ export const implementation: ModuleImplementation<ArcsConfig> = {
 				registers: [registry],
 			}),
 		};
-		await app.register(projectRoutes, { connect, section });
-		await app.register(folderRoutes, { connect });
-		await app.register(isaRoutes, { connect });
-		await app.register(validationRoutes, { connect });
-		await app.register(uploadRoutes, {
-			connect,
-			blobs: storage.blobs,
-			chunks,
-			clock,
-			metrics,
-			maxChunkBytes: section.upload_chunk_max_bytes,
-			retryPauseMs: section.upload_retry_pause_ms,
-		});
-		await app.register(userRoutes, { connect });
 		const context: ArcsContext = { connect, section, storage, clock, logger, registry };
-		await app.register(templateRoutes, context);
-		await app.register(searchRoutes, context);
-		await app.register(publishRoutes, context);
+		// Every arcs route answers errors as connect does and carries its CORS headers: set once here, for
+		// the route plugins below.
+		await app.register(async (api) => {
+			api.setErrorHandler(connect.answerError);
+			api.addHook("onRequest", connect.applyCors);
+			await api.register(projectRoutes, { connect, section });
+			await api.register(folderRoutes, { connect });
+			await api.register(isaRoutes, { connect });
+			await api.register(validationRoutes, { connect });
+			await api.register(uploadRoutes, {
+				connect,
+				blobs: storage.blobs,
+				chunks,
+				clock,
+				metrics,
+				maxChunkBytes: section.upload_chunk_max_bytes,
+				retryPauseMs: section.upload_retry_pause_ms,
+			});
+			await api.register(userRoutes, { connect });
+			await api.register(templateRoutes, context);
+			await api.register(searchRoutes, context);
+			await api.register(publishRoutes, context);
+		});
 		registerJob(searchIndexJob(context));
 		registerJob({
 			name: "arcs.purge_upload_chunks",

@@ -93,8 +93,6 @@ function pdfPreview(base64: string, rawUrl: string): string {
 export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async (app, options) => {
 	const { connect, section } = options;
 	const base = `${connect.prefix}/projects`;
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,

@@ -53,8 +53,6 @@ export const publishRoutes: FastifyPluginAsyncZod<ArcsContext> = async (app, con
 	const { connect, section } = context;
 	const invenio = new InvenioClient(section.invenio_origins);
 	app.addHook("onClose", () => invenio.close());
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 
 	app.post(
 		`${connect.prefix}/projects/publishArc`,

@@ -25,8 +25,6 @@ function sendDocuments(reply: FastifyReply, documents: readonly string[]): Fasti
 export const searchRoutes: FastifyPluginAsyncZod<ArcsContext> = async (app, context) => {
 	const { connect, storage } = context;
 	const store = new SqlSearchIndexStore(storage.sql.db);
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 
 	app.get(
 		`${connect.prefix}/search/getArcJson`,

@@ -242,8 +242,6 @@ export const templateRoutes: FastifyPluginAsyncZod<ArcsContext> = async (
 	{ connect, section, storage, clock },
 ) => {
 	const base = `${connect.prefix}/tnt`;
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 	const swate = new SwateClient(section.swate_timeout_ms);
 	const store = new SqlTemplateStore(storage.sql.db);
 	const failures = { 502: connect.detailBody, 504: connect.detailBody };

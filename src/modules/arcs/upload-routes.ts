@@ -69,7 +69,6 @@ const uploadFields = z
 export const uploadRoutes: FastifyPluginAsyncZod<UploadRoutesOptions> = async (app, options) => {
 	const { connect, blobs, chunks, clock } = options;
 	const received = new WeakMap<FastifyRequest, ReceivedChunk>();
-	app.setErrorHandler(connect.answerError);
 
 	/** Deletes a chunk that was stored but not (or no longer) wanted: blob first, then its row. */
 	const discard = async (blobKey: string) => {
@@ -118,7 +117,6 @@ export const uploadRoutes: FastifyPluginAsyncZod<UploadRoutesOptions> = async (a
 		},
 	});
 
-	app.addHook("onRequest", connect.applyCors);
 	app.addHook("onRequest", async (request) => {
 		received.set(request, {
 			signedIn: await connect.requireSession(request),

@@ -40,8 +40,6 @@ export const userRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = as
 	{ connect },
 ) => {
 	const base = `${connect.prefix}/user`;
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
 	const hubOf = (request: FastifyRequest) => hubApiOf(connect, request);
 	const failures = {
 		400: connect.detailBody,

@@ -179,9 +179,6 @@ export const validationRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }
 	app,
 	{ connect },
 ) => {
-	app.setErrorHandler(connect.answerError);
-	app.addHook("onRequest", connect.applyCors);
-
 	app.get(
 		`${connect.prefix}/validate/validateArc`,
 		{
