@@ -841,15 +841,21 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 		});
 		return {
 			targets: [
-				{ label: "nginx static 1 MiB file (baseline)", url: `${nginx.url}/static/${blobPath}` },
+				{
+					label: "nginx static 1 MiB file (baseline)",
+					url: `${nginx.url}/static/${blobPath}`,
+					cpuOf: nginx.pids,
+				},
 				{
 					label: "tollgate → X-Accel-Redirect → nginx",
 					url: `${nginx.url}/file/${id}`,
+					cpuOf: () => [...nginx.pids(), accel.child.pid ?? 0],
 					goals: [{ ratioAtLeast: 0.75, column: "ratio" }],
 				},
 				{
 					label: "tollgate streaming, direct",
 					url: `http://127.0.0.1:${streaming.port}/file/${id}`,
+					cpuOf: () => [streaming.child.pid ?? 0],
 					goals: [{ ratioAtLeast: 0.5, column: "ratio" }],
 				},
 			],
@@ -930,15 +936,24 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 			TOLLGATE_IDENTITY_ATTEMPT_WINDOW_SECONDS: "1",
 			TOLLGATE_IDENTITY_ATTEMPTS_PER_ADDRESS: "100000",
 		});
+		const ceiling = await startNodeServer("servers/opaque-login-ceiling.ts");
 		const base = tollgateBase(tollgate.port);
 		await addUserWithPassword(base, tollgate.dataDir, "bench@example.org");
 		return {
 			unit: "logins/CPU-s",
-			ratioColumns: [{ header: "÷lib", baselineIndex: 0 }],
+			ratioColumns: [
+				{ header: "÷lib", baselineIndex: 0 },
+				{ header: "÷ceil", baselineIndex: 1 },
+			],
 			targets: [
 				{
 					label: "serenity server startLogin+finishLogin (baseline)",
 					measure: async () => opaqueLibraryLoop(),
+				},
+				{
+					label: "the same calls on raw node:http (ceiling)",
+					measure: async () =>
+						opaqueHttpLogins(`http://127.0.0.1:${ceiling.port}`, ceiling.child.pid ?? 0),
 				},
 				{
 					label: "POST /identity/login/start + finish",
@@ -946,7 +961,7 @@ const BENCHMARKS: Record<string, () => Promise<Bench>> = {
 					goals: [{ ratioAtLeast: 0.7, column: "÷lib" }],
 				},
 			],
-			stop: () => stopAll([tollgate.child]),
+			stop: () => stopAll([tollgate.child, ceiling.child]),
 		};
 	},
 

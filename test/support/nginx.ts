@@ -4,6 +4,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
+import { readFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { join } from "node:path";
@@ -24,6 +25,8 @@ export function nginxSkipReason(): string | null {
 
 export interface RunningNginx {
 	readonly url: string;
+	/** The master's and its workers' process ids (Linux), for benchmarks that read their CPU time. */
+	pids(): readonly number[];
 	stop(): Promise<void>;
 }
 
@@ -94,6 +97,12 @@ export async function runNginx(run: NginxRun): Promise<RunningNginx> {
 	}
 	return {
 		url: `http://127.0.0.1:${run.port}`,
+		pids: () => {
+			// taskset execs nginx, so the child is nginx's master either way.
+			const master = nginx.pid ?? 0;
+			const children = readFileSync(`/proc/${master}/task/${master}/children`, "utf8");
+			return [master, ...children.split(" ").filter(Boolean).map(Number)];
+		},
 		stop: async () => {
 			if (nginx.exitCode === null) {
 				nginx.kill("SIGQUIT");
