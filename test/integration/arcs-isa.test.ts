@@ -49,7 +49,7 @@ describe("arcs ISA structure", () => {
 		await stack?.close();
 	});
 
-	const repos = () => repositoriesOf(stack);
+	const repos = () => repositoriesOf(stack.fake);
 	const call = (path: string, method = "GET", body?: unknown) =>
 		fetch(`${stack.base}${PREFIX}${path}`, {
 			method,

@@ -14,6 +14,7 @@ import {
 	HUB,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import type { CookieJar } from "../support/cookie-jar.ts";
@@ -71,8 +72,7 @@ describe("the original backend's live tests, against the fake GitLab", () => {
 	beforeAll(async () => {
 		stack = await startConnectStack({ repositories: true, overrides: { arcs: { enabled: true } } });
 		jar = (await loginOverHttp(stack.base, stack.fake, ALICE.username)).jar;
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
+		const repositories = repositoriesOf(stack.fake);
 		arc = repositories.addProject({
 			name: "testarc",
 			ownerId: ALICE.id,
@@ -286,8 +286,7 @@ describe("the original backend's live tests, against the fake GitLab", () => {
 		expect((await fetch(`${stack.base}${PREFIX}/projects/getMetrics?pwd=secret`)).status).toBe(404);
 		// #8: an ISA edit made meanwhile by someone else is not overwritten (on an ARC of its own: the other
 		// cases of this file read this one's investigation, in any order).
-		const repositories = stack.fake.repositories;
-		if (repositories === undefined) throw new Error("the fake has no repositories");
+		const repositories = repositoriesOf(stack.fake);
 		const edited = repositories.addProject({
 			name: "edited elsewhere",
 			ownerId: ALICE.id,

@@ -48,7 +48,7 @@ describe("arcs publishArc", () => {
 		await invenio?.close();
 	});
 
-	const repos = () => repositoriesOf(stack);
+	const repos = () => repositoriesOf(stack.fake);
 	const publish = (jar: CookieJar | null, body: Record<string, string>) =>
 		fetch(`${stack.base}${PREFIX}/projects/publishArc`, {
 			method: "POST",

@@ -16,6 +16,7 @@ import {
 	type ConnectStack,
 	HUB,
 	PREFIX,
+	repositoriesOf,
 	startConnectStack,
 } from "../support/connect.ts";
 import { FakeGitLab } from "../support/fake-gitlab.ts";
@@ -147,12 +148,6 @@ function startStack(
 		connect: { hubs: options.extraHubs ?? {}, upstream_retries: 0 },
 		overrides: { arcs: { enabled: true, search_hubs: options.searchHubs ?? [HUB] } },
 	});
-}
-
-function repositoriesOf(fake: FakeGitLab) {
-	const repositories = fake.repositories;
-	if (repositories === undefined) throw new Error("the fake has no repositories");
-	return repositories;
 }
 
 async function runIndex(stack: ConnectStack): Promise<void> {

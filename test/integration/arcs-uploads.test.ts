@@ -72,7 +72,7 @@ describe("arcs uploads", () => {
 		await stack?.close();
 	});
 
-	const repos = () => repositoriesOf(stack);
+	const repos = () => repositoriesOf(stack.fake);
 	const send = (jar: CookieJar | null, fields: ChunkFields) =>
 		fetch(`${stack.base}${PREFIX}/fnf/uploadFile`, {
 			method: "POST",

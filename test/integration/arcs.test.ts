@@ -62,7 +62,7 @@ describe("arcs with a GitLab hub", () => {
 		await stack?.close();
 	});
 
-	const repos = () => repositoriesOf(stack);
+	const repos = () => repositoriesOf(stack.fake);
 	const call = (path: string, init: RequestInit = {}) =>
 		fetch(`${stack.base}${PREFIX}${path}`, {
 			...init,

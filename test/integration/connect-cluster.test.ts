@@ -21,6 +21,7 @@ import {
 	HUB,
 	loginOverHttp,
 	PREFIX,
+	repositoriesOf,
 	tokenKey,
 } from "../support/connect.ts";
 import {
@@ -98,8 +99,7 @@ describe.skipIf(postgres === null || redis === null)(
 		it("finishes on one instance an upload begun on the other", async () => {
 			const [first, second] = instances;
 			if (first === undefined || second === undefined) throw new Error("two instances");
-			const repositories = fake.repositories;
-			if (repositories === undefined) throw new Error("the fake has no repositories");
+			const repositories = repositoriesOf(fake);
 			const id = repositories.addProject({ name: "Cluster ARC", ownerId: ALICE.id });
 			const cookie = (await loginOverHttp(publicBase, fake, ALICE.username)).jar.header(PREFIX);
 			const chunk = (base: string, text: string, chunkNumber: number) => {

@@ -62,8 +62,8 @@ export function connectSection(
 }
 
 /** The fake hub's projects and files (a stack started with `repositories: true`). */
-export function repositoriesOf(stack: ConnectStack): FakeRepositories {
-	const repositories = stack.fake.repositories;
+export function repositoriesOf(fake: FakeGitLab): FakeRepositories {
+	const repositories = fake.repositories;
 	if (repositories === undefined) throw new Error("the fake has no repositories");
 	return repositories;
 }
