@@ -30,7 +30,7 @@ import {
 } from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
 import { branch, pathInArc, projectId, tags } from "./route-schemas.ts";
-import { sanitizeInput } from "./sanitize.ts";
+import { sanitizeCell, sanitizeInput } from "./sanitize.ts";
 
 const isaPath = (type: string) =>
 	pathInArc.refine((path) => isaTypeOf(path) === type, `an isa.${type}.xlsx file`);
@@ -421,9 +421,7 @@ export const isaRoutes: FastifyPluginAsyncZod<{ connect: ConnectService }> = asy
 				headers: tableHead.map((column) =>
 					sanitizeInput(column.Custom === true ? `${column.Type} [C]` : column.Type),
 				),
-				columns: tableContent.map((column) =>
-					column.map((value) => (typeof value === "string" ? sanitizeInput(value) : value)),
-				),
+				columns: tableContent.map((column) => column.map(sanitizeCell)),
 			});
 			const answer = await saveIsaFile(hub, {
 				id,

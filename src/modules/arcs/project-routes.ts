@@ -25,7 +25,7 @@ import {
 } from "./isa-workbook.ts";
 import { sendJsonString } from "./json-string.ts";
 import { branch, projectId, tags } from "./route-schemas.ts";
-import { isShownAsText, sanitizeInput, sanitizeShownText } from "./sanitize.ts";
+import { isShownAsText, sanitizeCell, sanitizeInput, sanitizeShownText } from "./sanitize.ts";
 
 const repoPath = z.string().min(1).max(4_096);
 const page = z.coerce.number().int().min(1).default(1);
@@ -468,11 +468,7 @@ export const projectRoutes: FastifyPluginAsyncZod<ProjectRoutesOptions> = async 
 			const sheet = metadataOf(workbook, path);
 			for (const [label, ...values] of rows) {
 				const text = typeof label === "string" ? label : "";
-				const written = writeRow(
-					sheet,
-					text,
-					values.map((value) => (typeof value === "string" ? sanitizeInput(value) : value)),
-				);
+				const written = writeRow(sheet, text, values.map(sanitizeCell));
 				if (!written)
 					throw new AppError("invalid_request", { description: `No row "${text}" in ${path}` });
 			}

@@ -8,6 +8,11 @@ export function sanitizeInput(text: string): string {
 	return text.replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }
 
+/** A spreadsheet cell as the user sent it: text sanitised, numbers, booleans and null as they are. */
+export function sanitizeCell<T>(value: T): T | string {
+	return typeof value === "string" ? sanitizeInput(value) : value;
+}
+
 /** Files whose text arc_file sanitises before showing it. */
 export function isShownAsText(path: string): boolean {
 	return /\.(txt|md|html|xml)$/i.test(path);
